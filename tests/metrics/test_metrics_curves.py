@@ -40,7 +40,9 @@ def test_failure_is_strictly_greater_than_theta():
 def test_ced_hand_worked_and_complement_of_fr():
     # per-image NMEs 0.01, 0.05, 0.05, 0.2 (one landmark each)
     e = np.array([[0.01], [0.05], [0.05], [0.2]])
-    np.testing.assert_allclose(ced(e, [0.0, 0.01, 0.04, 0.05, 0.1, 1.0]), [0, 0.25, 0.25, 0.75, 0.75, 1])
+    np.testing.assert_allclose(
+        ced(e, [0.0, 0.01, 0.04, 0.05, 0.1, 1.0]), [0, 0.25, 0.25, 0.75, 0.75, 1]
+    )
     for t in (0.03, 0.08, 0.3):
         assert ced(e, [t])[0] == pytest.approx(1 - failure_rate(e, t))
 
