@@ -104,3 +104,13 @@ def test_motion_blur_bad_shapes():
         motion_blur(frames, np.zeros((3, 5, 2)), "extreme", nose_index=0)
     with pytest.raises(ValueError, match="nose_index or scheme"):
         motion_blur(frames, np.zeros((3, 5, 2)), "medium")
+
+
+def test_reference_point_is_the_papers_34th_landmark_of_300w():
+    from otmark.perturb import blur_reference_index
+
+    assert blur_reference_index("300w") == 33  # the paper's 1-based "34th landmark"
+    assert blur_reference_index("300vw") == 33
+    frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
+    lm = np.zeros((3, 68, 2))  # the 68-point scheme of the check above
+    assert len(motion_blur(frames, lm, "medium", scheme="300vw")) == 3

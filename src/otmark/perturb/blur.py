@@ -190,4 +190,4 @@ def blur_reference_index(scheme: str) -> int:
 
 
 #: name (in otmark.schemes) of the point whose motion drives the blur
-BLUR_REFERENCE_POINT = "nose_bottom_center"
+BLUR_REFERENCE_POINT = "nose_bottom"
