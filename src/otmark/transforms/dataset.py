@@ -1,0 +1,187 @@
+"""A :class:`torch.utils.data.Dataset` of face crops, target heatmaps and inverse transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from otmark.transforms.augment import (
+    AugmentConfig,
+    AugmentParams,
+    color_jitter,
+    sample_augmentation,
+)
+from otmark.transforms.crop import (
+    CONTEXT,
+    apply_affine,
+    centre_scale_from_box,
+    centre_scale_from_landmarks,
+    crop_matrix,
+    invert_affine,
+    warp_image,
+)
+from otmark.transforms.targets import make_targets
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+#: how the crop's centre and scale are chosen: from the landmarks' tight box or the face box
+CROP_SOURCES = ("landmarks", "box")
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """Geometry of the network input and its targets.
+
+    Attributes:
+        input_size: crop side ``N`` (pixels).
+        heatmap_size: heatmap side ``M`` (stride ``N / M``).
+        sigma: target Gaussian standard deviation in heatmap pixels.
+        crop_from: ``"landmarks"`` (HRNet: tight box of the ground truth) or ``"box"`` (the
+            sample's face box, falling back to the landmarks when it has none).
+        context: factor applied to the box side (HRNet: 1.25).
+    """
+
+    input_size: int = 256
+    heatmap_size: int = 64
+    sigma: float = 1.0
+    crop_from: str = "landmarks"
+    context: float = CONTEXT
+
+    def __post_init__(self) -> None:
+        if self.crop_from not in CROP_SOURCES:
+            raise ValueError(f"crop_from must be one of {CROP_SOURCES}, got {self.crop_from!r}")
+        if self.input_size <= 0 or self.heatmap_size <= 0 or self.sigma <= 0:
+            raise ValueError("input_size, heatmap_size and sigma must be > 0")
+
+
+def crop_params(sample, crop_from: str = "landmarks", context: float = CONTEXT):
+    """Centre ``(2,)`` and scale of a sample's crop (see :class:`CropConfig`)."""
+    if crop_from == "box" and sample.box is not None:
+        return centre_scale_from_box(sample.box, context=context)
+    return centre_scale_from_landmarks(sample.landmarks, context=context)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float32, ImageNet-normalised."""
+    x = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def prepare_sample(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    centre: np.ndarray,
+    scale: float,
+    crop: CropConfig,
+    params: AugmentParams | None = None,
+    flip_permutation: np.ndarray | None = None,
+) -> dict:
+    """Crop, augment and encode one face (the functional core of :class:`LandmarkDataset`).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        landmarks: ``(K, 2)`` image coordinates (NaN = not annotated).
+        centre, scale: the un-augmented crop (context included).
+        params: augmentation to apply, or None.
+        flip_permutation: ``(K,)``, required when ``params.flip``.
+
+    Returns:
+        dict with ``image (3, N, N)`` float32, ``target (K, M, M)`` float32, ``weight (K,)``
+        float32, ``inverse (2, 3)`` float64 crop -> image matrix, ``flip`` bool tensor and
+        ``crop_landmarks (K, 2)`` float64 (after the flip permutation).
+    """
+    p = params or AugmentParams()
+    if p.flip and flip_permutation is None:
+        raise ValueError("a flip needs the scheme's flip_permutation")
+    m = crop_matrix(centre, scale * p.scale_factor, crop.input_size, p.rotation, p.flip)
+    pixels = color_jitter(warp_image(image, m, crop.input_size), p)
+    pts = apply_affine(landmarks, m)
+    if p.flip:
+        pts = pts[np.asarray(flip_permutation, dtype=np.int64)]
+    target, weight, _ = make_targets(pts, crop.input_size, crop.heatmap_size, crop.sigma)
+    return {
+        "image": to_tensor(pixels),
+        "target": target,
+        "weight": weight,
+        "inverse": torch.from_numpy(invert_affine(m)),
+        "flip": torch.tensor(bool(p.flip)),
+        "crop_landmarks": torch.from_numpy(pts),
+    }
+
+
+class LandmarkDataset(torch.utils.data.Dataset):
+    """Face crops with their Gaussian targets, for training (augmented) or evaluation.
+
+    Each item is the dict of :func:`prepare_sample` plus ``landmarks (K, 2)`` float64 (ground
+    truth in the original image, slot order of the scheme) and ``index`` (int, position in
+    ``samples``). The augmentation of item ``i`` is drawn from
+    ``numpy.random.default_rng([seed, epoch, i])``: call :meth:`set_epoch` before each epoch.
+    The result does not depend on workers or iteration order.
+
+    Args:
+        samples: ``otmark.datasets.Sample`` records (one scheme).
+        crop: geometry (:class:`CropConfig`).
+        augment: augmentation ranges, or None for evaluation (no augmentation).
+        flip_permutation: ``(K,)``; looked up with ``otmark.schemes.get_scheme(scheme)`` when
+            None and flips are enabled.
+        seed: base seed of the augmentation.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence,
+        crop: CropConfig | None = None,
+        augment: AugmentConfig | None = None,
+        flip_permutation: np.ndarray | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.samples = list(samples)
+        self.crop = crop or CropConfig()
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        if flip_permutation is None and augment is not None and augment.flip_prob > 0:
+            flip_permutation = self._scheme_flip_permutation()
+        self.flip_permutation = (
+            None if flip_permutation is None else np.asarray(flip_permutation, dtype=np.int64)
+        )
+
+    def _scheme_flip_permutation(self) -> np.ndarray | None:
+        if not self.samples:
+            return None
+        from otmark.schemes import get_scheme
+
+        return np.asarray(get_scheme(self.samples[0].scheme).flip_permutation, dtype=np.int64)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def params(self, index: int) -> AugmentParams | None:
+        """The augmentation of item ``index`` in the current epoch (None without augmentation)."""
+        if self.augment is None:
+            return None
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        return sample_augmentation(rng, self.augment)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.samples[index]
+        landmarks = np.asarray(sample.landmarks, dtype=np.float64)
+        centre, scale = crop_params(sample, self.crop.crop_from, self.crop.context)
+        try:
+            image = sample.load_image()
+        except (OSError, ValueError) as exc:
+            raise type(exc)(f"sample {index} ({sample.id or sample.image}): {exc}") from exc
+        item = prepare_sample(
+            image, landmarks, centre, scale, self.crop, self.params(index), self.flip_permutation
+        )
+        item["landmarks"] = torch.from_numpy(landmarks)
+        item["index"] = int(index)
+        return item
