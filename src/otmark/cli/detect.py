@@ -1,0 +1,118 @@
+"""``otmark detect``: landmarks on an image, a folder of images or a video.
+
+Wiring only: see :mod:`otmark.inference` for the detector, box sources and output formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "detect facial landmarks on an image, a folder of images or a video"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="an image, a folder of images, or a video file")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", metavar="CKPT", help="a training checkpoint (.pt)")
+    model.add_argument(
+        "--onnx",
+        metavar="MODEL",
+        help="an exported ONNX model (metadata in the model or in MODEL.json)",
+    )
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument(
+        "--boxes",
+        metavar="FILE",
+        help="face boxes per image name / frame index (JSON or CSV name,x0,y0,x1,y1)",
+    )
+    boxes.add_argument(
+        "--box",
+        metavar="X0,Y0,X1,Y1",
+        action="append",
+        help="a face box used on every image/frame (repeat for several faces)",
+    )
+    boxes.add_argument(
+        "--whole-image",
+        action="store_true",
+        help="the inputs are face crops: use the whole image as the face box",
+    )
+    parser.add_argument(
+        "--out", default="detections", metavar="DIR", help="output folder (default: detections)"
+    )
+    parser.add_argument(
+        "--flip-test", action="store_true", help="average with the prediction on mirrored crops"
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available"
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="crops per forward pass")
+    parser.add_argument("--no-overlay", action="store_true", help="write JSON/CSV only")
+    parser.add_argument(
+        "--video-format",
+        choices=("mp4", "avi"),
+        default="mp4",
+        help="container of the overlay video (default: mp4)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from otmark.cli.main import CLIError
+    from otmark.inference import (
+        Detector,
+        FaceFinderUnavailable,
+        HaarFaceDetector,
+        InputError,
+        fixed_boxes,
+        found_boxes,
+        load_box_file,
+        parse_box_arg,
+        run_detection,
+        table_boxes,
+        whole_image_boxes,
+    )
+
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    kwargs = dict(flip_test=args.flip_test, batch_size=args.batch_size, device=args.device)
+    try:
+        if args.boxes:
+            boxes_for = table_boxes(load_box_file(args.boxes))
+        elif args.box:
+            boxes_for = fixed_boxes(np.concatenate([parse_box_arg(b) for b in args.box]))
+        elif args.whole_image:
+            boxes_for = whole_image_boxes
+        else:
+            boxes_for = found_boxes
+            kwargs["face_finder"] = HaarFaceDetector()
+        if args.checkpoint:
+            detector = Detector.from_checkpoint(args.checkpoint, **kwargs)
+        else:
+            detector = Detector.from_onnx(args.onnx, **kwargs)
+    except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable) as exc:
+        raise CLIError(str(exc.args[0] if exc.args else exc)) from None
+
+    try:
+        result = run_detection(
+            detector,
+            args.input,
+            args.out,
+            boxes_for=boxes_for,
+            overlays=not args.no_overlay,
+            video_suffix=f".{args.video_format}",
+        )
+    except InputError as exc:
+        raise CLIError(str(exc)) from None
+    n_images = len(result.results)
+    no_face = sum(1 for r in result.results if not r.faces)
+    print(
+        f"{n_images} image(s)/frame(s), {result.num_faces} face(s) "
+        f"({no_face} without a face); {detector.num_landmarks} landmarks, "
+        f"scheme {detector.scheme.name}"
+    )
+    for path in result.files[:2]:
+        print(f"wrote {path}")
+    if len(result.files) > 2:
+        print(f"wrote {len(result.files) - 2} overlay file(s) under {args.out}")
+    return 0

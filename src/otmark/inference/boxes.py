@@ -1,0 +1,292 @@
+"""Face boxes for detection: given on the command line, read from a file, or found by OpenCV.
+
+A box is ``(x0, y0, x1, y1)`` in image pixel coordinates (pixel centres at integers, like the
+landmarks). Boxes given by the user are taken to follow the **training convention**: the tight box
+around the face's landmarks (what the crop's centre/scale are computed from). Boxes found by the
+Haar cascade follow OpenCV's own convention and are adapted to the training one by
+:func:`adapt_haar_boxes`.
+
+Box files map an image name or a video frame index to boxes:
+
+* JSON: ``{"img_001.jpg": [[x0, y0, x1, y1], ...], "17": [[...]], "other.png": []}``; a single
+  box may be given as a flat list of 4 numbers.
+* CSV: header ``name,x0,y0,x1,y1``, one row per box (several rows per name allowed).
+
+Names are image file names (relative to the input folder, or the bare file name) or 0-based frame
+indices of a video written as integers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Where OpenCV ships its frontal-face Haar cascade.
+HAAR_CASCADE_FILE = "haarcascade_frontalface_default.xml"
+
+
+def validate_boxes(boxes: np.ndarray, where: str = "boxes") -> np.ndarray:
+    """Return ``boxes`` as a float64 ``(N, 4)`` array; raise ``ValueError`` naming ``where``.
+
+    Each box must be finite with ``x1 > x0`` and ``y1 > y0``.
+    """
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.size == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{where}: expected boxes of 4 numbers x0,y0,x1,y1, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}: box coordinates must be finite numbers")
+    bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where}: box {arr[i].tolist()} needs x1 > x0 and y1 > y0")
+    return arr
+
+
+def parse_box_arg(text: str) -> np.ndarray:
+    """Parse ``"x0,y0,x1,y1"`` (the ``--box`` option) into a ``(1, 4)`` float64 array."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"--box {text!r}: expected 4 comma-separated numbers x0,y0,x1,y1")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError as exc:
+        raise ValueError(f"--box {text!r}: not a number ({exc})") from None
+    return validate_boxes(np.array(values), where=f"--box {text!r}")
+
+
+def load_box_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read a JSON or CSV box file (see the module docstring) -> ``{name: (N, 4) boxes}``.
+
+    Raises ``FileNotFoundError``/``ValueError`` naming the file (and the CSV line) on bad input.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: box file does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _load_box_json(path)
+    if suffix == ".csv":
+        return _load_box_csv(path)
+    raise ValueError(f"{path}: box file must end in .json or .csv")
+
+
+def _load_box_json(path: Path) -> dict[str, np.ndarray]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping image name/frame -> boxes")
+    table: dict[str, np.ndarray] = {}
+    for key, value in data.items():
+        where = f"{path}: entry {key!r}"
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list of boxes")
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: boxes must be lists of 4 numbers") from None
+        table[str(key)] = validate_boxes(arr, where=where)
+    return table
+
+
+def _load_box_csv(path: Path) -> dict[str, np.ndarray]:
+    rows: dict[str, list[list[float]]] = {}
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        expected = ["name", "x0", "y0", "x1", "y1"]
+        if header is None or [h.strip() for h in header] != expected:
+            raise ValueError(f"{path}:1: expected the header {','.join(expected)}, got {header}")
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != 5:
+                raise ValueError(f"{path}:{line}: expected 5 columns, got {len(row)}")
+            try:
+                box = [float(c) for c in row[1:]]
+            except ValueError:
+                raise ValueError(f"{path}:{line}: box coordinates must be numbers: {row}") from None
+            validate_boxes(np.array(box), where=f"{path}:{line}")
+            rows.setdefault(row[0].strip(), []).append(box)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()}
+
+
+def lookup_boxes(table: dict[str, np.ndarray], source: str, frame: int | None) -> np.ndarray:
+    """The boxes a box table gives to one image or video frame; ``(0, 4)`` when it has none.
+
+    Video frames are looked up by their 0-based index (``"17"``); images by their name relative
+    to the input folder, then by their bare file name.
+    """
+    keys = [str(frame)] if frame is not None else [source, Path(source).name]
+    for key in keys:
+        if key in table:
+            return table[key]
+    return np.zeros((0, 4), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BoxAdaptation:
+    """How a detector's box is turned into a training-convention box.
+
+    The adapted box keeps the detector box's width/height ratio; its centre moves by
+    ``(shift_x * w, shift_y * h)`` and its sides are multiplied by ``scale``.
+    """
+
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    scale: float = 1.0
+
+
+#: OpenCV's frontal-face Haar boxes are square, start on the forehead and end near the chin;
+#: the tight landmark box starts at the eyebrows and reaches below the chin. Moving the centre
+#: down by 10 % of the box height and keeping the size puts the box over the landmark area.
+#: A heuristic (no annotated faces to calibrate on here): refine it on your own data.
+HAAR_ADAPTATION = BoxAdaptation(shift_x=0.0, shift_y=0.10, scale=1.0)
+
+
+def adapt_boxes(boxes: np.ndarray, adaptation: BoxAdaptation) -> np.ndarray:
+    """Apply a :class:`BoxAdaptation` to ``boxes: (N, 4)`` -> ``(N, 4)``."""
+    b = validate_boxes(boxes)
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    cx = (b[:, 0] + b[:, 2]) / 2 + adaptation.shift_x * w
+    cy = (b[:, 1] + b[:, 3]) / 2 + adaptation.shift_y * h
+    hw = adaptation.scale * w / 2
+    hh = adaptation.scale * h / 2
+    return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1)
+
+
+def adapt_haar_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Haar cascade boxes ``(N, 4)`` -> training-convention boxes (see :data:`HAAR_ADAPTATION`)."""
+    return adapt_boxes(boxes, HAAR_ADAPTATION)
+
+
+class FaceFinderUnavailable(RuntimeError):
+    """No automatic face finder can run here (e.g. an OpenCV build without Haar cascades)."""
+
+
+def _cascade_class():
+    """OpenCV's ``CascadeClassifier`` class, or None when this OpenCV build has none.
+
+    OpenCV 4.x ships it (and the cascade XML files) in the main package; OpenCV 5 moved the
+    Haar cascades out of it (``cv2.xobjdetect`` in the contrib build, when installed).
+    """
+    import cv2
+
+    cls = getattr(cv2, "CascadeClassifier", None)
+    if cls is None and hasattr(cv2, "xobjdetect"):
+        cls = getattr(cv2.xobjdetect, "CascadeClassifier", None)
+    return cls
+
+
+def default_cascade_path() -> Path:
+    """``cv2.data.haarcascades / haarcascade_frontalface_default.xml`` (may not exist)."""
+    import cv2
+
+    base = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    return Path(base) / HAAR_CASCADE_FILE
+
+
+def haar_available(cascade_path: str | os.PathLike[str] | None = None) -> bool:
+    """Whether :class:`HaarFaceDetector` can run: the class and the cascade file exist."""
+    path = Path(cascade_path) if cascade_path is not None else default_cascade_path()
+    return _cascade_class() is not None and path.is_file()
+
+
+class HaarFaceDetector:
+    """OpenCV's bundled frontal-face Haar cascade (``cv2.data.haarcascades``).
+
+    Limits: near-frontal, upright faces only (no profiles, little in-plane rotation), misses small
+    or strongly occluded faces, and can fire on face-like texture. Its boxes are adapted to the
+    training convention (:func:`adapt_haar_boxes`) unless ``adapt=False``.
+
+    OpenCV 5 removed the Haar cascades from the main ``opencv-python(-headless)`` package: there
+    the constructor raises :class:`FaceFinderUnavailable` (give boxes instead, or install
+    ``opencv-python-headless<5``).
+
+    Args:
+        scale_factor, min_neighbors: passed to ``CascadeClassifier.detectMultiScale``.
+        min_size_frac: smallest face side as a fraction of the image's shorter side.
+        adapt: whether to apply :data:`HAAR_ADAPTATION` to the boxes.
+        cascade_path: another cascade XML file (default: :func:`default_cascade_path`).
+    """
+
+    def __init__(
+        self,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size_frac: float = 0.05,
+        adapt: bool = True,
+        cascade_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        import cv2
+
+        cls = _cascade_class()
+        if cls is None:
+            raise FaceFinderUnavailable(
+                f"OpenCV {cv2.__version__} has no Haar cascade classifier (OpenCV 5 moved it out "
+                "of the main package): give face boxes (--box, --boxes or --whole-image) or "
+                "install opencv-python-headless<5"
+            )
+        path = Path(cascade_path) if cascade_path is not None else default_cascade_path()
+        if not path.is_file():
+            raise FaceFinderUnavailable(f"{path}: Haar cascade file not found")
+        self._cascade = cls(str(path))
+        if self._cascade.empty():
+            raise FaceFinderUnavailable(f"{path}: could not load this Haar cascade")
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size_frac = min_size_frac
+        self.adapt = adapt
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Find faces in ``image: (H, W, 3)`` uint8 RGB -> boxes ``(N, 4)``, largest first."""
+        import cv2
+
+        gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        side = max(1, int(self.min_size_frac * min(gray.shape)))
+        found = self._cascade.detectMultiScale(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(side, side),
+        )
+        if len(found) == 0:
+            return np.zeros((0, 4), dtype=np.float64)
+        boxes = rects_to_boxes(found)
+        return adapt_haar_boxes(boxes) if self.adapt else boxes
+
+
+def whole_image_box(image: np.ndarray) -> np.ndarray:
+    """The whole image as one face box ``(1, 4)``: ``-0.5, -0.5, W - 0.5, H - 0.5``.
+
+    For images that are already face crops.
+    """
+    h, w = np.asarray(image).shape[:2]
+    return np.array([[-0.5, -0.5, w - 0.5, h - 0.5]])
+
+
+def rects_to_boxes(rects) -> np.ndarray:
+    """OpenCV rectangles ``(N, 4)`` = ``x, y, w, h`` (integer pixels) -> boxes, largest first.
+
+    An OpenCV rectangle covers the pixels ``x .. x + w - 1``, whose outer edges lie at
+    ``x - 0.5`` and ``x + w - 0.5`` with pixel centres at integers: those are the box edges.
+    Equal areas keep their input order.
+    """
+    xywh = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+    boxes = xywh.copy()
+    boxes[:, :2] -= 0.5
+    boxes[:, 2:] = xywh[:, :2] + xywh[:, 2:] - 0.5
+    order = np.argsort(-(xywh[:, 2] * xywh[:, 3]), kind="stable")
+    return boxes[order]
