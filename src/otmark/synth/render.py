@@ -1,0 +1,461 @@
+"""Drawing one face model into an image (numpy + OpenCV, CPU).
+
+The face is drawn back to front onto an ``(H, W, 3)`` uint8 RGB image: hair behind the head,
+neck, ears, the shaded skin (a fan mesh spanned by the jaw and forehead curves, Lambert-lit from
+``Style.light_dir``), eyes (sclera, iris, pupil, lids, lashes), brows, the nose (its convex hull,
+which is also the nose occluder of :func:`otmark.synth.camera.annotate`, and nostrils), lips
+and mouth interior, and the fringe. Everything is drawn from the same 3-D curves that the
+landmarks are sampled from, so drawing and annotation agree by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from otmark.synth.camera import (
+    Camera,
+    Pose,
+    convex_hull,
+    facing_camera,
+    project,
+    rotation_matrix,
+    to_camera,
+)
+from otmark.synth.face_model import SIDES, Face, nose_points
+
+_SHIFT = 4  # sub-pixel bits for cv2 drawing
+_ONE = 1 << _SHIFT
+
+#: skin tones (RGB) between which a face's skin colour is interpolated
+SKIN_TONES = np.array(
+    [
+        [241, 206, 180],
+        [224, 172, 140],
+        [198, 140, 105],
+        [160, 108, 76],
+        [112, 72, 50],
+        [78, 52, 38],
+    ],
+    dtype=np.float64,
+)
+HAIR_COLOURS = np.array(
+    [
+        [20, 16, 14],
+        [56, 38, 26],
+        [100, 70, 45],
+        [165, 125, 80],
+        [200, 170, 120],
+        [120, 40, 25],
+        [150, 150, 150],
+    ],
+    dtype=np.float64,
+)
+IRIS_COLOURS = np.array([[70, 45, 30], [110, 80, 50], [60, 100, 140], [80, 120, 80], [40, 30, 25]])
+
+
+@dataclass(frozen=True)
+class Style:
+    """Colours, hair and lighting of one rendered face (colours RGB 0-255)."""
+
+    skin: tuple[float, float, float]
+    hair: tuple[float, float, float]
+    lips: tuple[float, float, float]
+    iris: tuple[float, float, float]
+    brow: tuple[float, float, float]
+    hair_length: float = 0.5  # 0 = very short, 1 = long (to the shoulders)
+    hairline: float = 0.0  # shifts the hairline: > 0 lower (fringe), < 0 higher
+    light_dir: tuple[float, float, float] = (0.3, -0.4, 1.0)  # camera frame, towards the light
+    light_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ambient: float = 0.45
+    makeup: float = 0.0  # 0..1: eye shadow and lip colour strength
+    makeup_rgb: tuple[float, float, float] = (120, 60, 120)
+
+    @staticmethod
+    def sample(rng: np.random.Generator, light_spread: float = 0.5, makeup_p: float = 0.1) -> Style:
+        """A random style; ``light_spread`` in [0, 1] widens the lighting directions/colours."""
+        tone = rng.uniform(0, len(SKIN_TONES) - 1)
+        lo = int(np.floor(tone))
+        hi = min(lo + 1, len(SKIN_TONES) - 1)
+        skin = SKIN_TONES[lo] + (tone - lo) * (SKIN_TONES[hi] - SKIN_TONES[lo])
+        skin = skin * rng.uniform(0.93, 1.05, size=3)
+        hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.2)
+        lips = skin * np.array([0.85, 0.55, 0.55]) + rng.uniform(-10, 10, size=3)
+        iris = IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))].astype(np.float64)
+        brow = np.minimum(hair, skin * 0.45) if rng.random() < 0.7 else hair * 0.8
+        ang = rng.uniform(-np.pi, np.pi)
+        tilt = rng.uniform(0.0, 1.2 * light_spread + 0.3)
+        light_dir = (np.sin(tilt) * np.cos(ang), np.sin(tilt) * np.sin(ang), np.cos(tilt))
+        tint = 1.0 + light_spread * rng.uniform(-0.25, 0.25, size=3)
+        makeup = float(rng.uniform(0.4, 1.0)) if rng.random() < makeup_p else 0.0
+        return Style(
+            skin=tuple(np.clip(skin, 0, 255)),
+            hair=tuple(np.clip(hair, 0, 255)),
+            lips=tuple(np.clip(lips, 0, 255)),
+            iris=tuple(iris),
+            brow=tuple(np.clip(brow, 0, 255)),
+            hair_length=float(rng.uniform(0, 1)),
+            hairline=float(rng.uniform(-0.1, 0.15)),
+            light_dir=tuple(light_dir),
+            light_rgb=tuple(tint / tint.max()),
+            ambient=float(rng.uniform(0.6, 0.8) - 0.25 * light_spread),
+            makeup=makeup,
+            makeup_rgb=tuple(rng.uniform(30, 220, size=3)),
+        )
+
+
+def _fix(uv: np.ndarray) -> np.ndarray:
+    """Float pixels ``(N, 2)`` -> int32 cv2 points with ``_SHIFT`` fractional bits."""
+    return np.round(uv * _ONE).astype(np.int32)
+
+
+def _col(rgb, k: float = 1.0) -> tuple[float, float, float]:
+    return tuple(float(min(255.0, max(0.0, c * k))) for c in rgb)
+
+
+class _Painter:
+    """Projection and lighting shared by the drawing steps of one face."""
+
+    def __init__(self, img: np.ndarray, face: Face, pose: Pose, camera: Camera, style: Style):
+        self.img, self.face, self.pose, self.camera, self.style = img, face, pose, camera, style
+        self.rot = rotation_matrix(pose)
+        ld = np.asarray(style.light_dir, dtype=np.float64)
+        self.light = ld / np.linalg.norm(ld)
+        self.scale = camera.focal / camera.distance  # pixels per head unit (approx.)
+
+    def uv(self, pts: np.ndarray) -> np.ndarray:
+        return project(pts, self.pose, self.camera, self.rot)
+
+    def depth(self, pts: np.ndarray) -> np.ndarray:
+        return to_camera(pts, self.pose, self.camera, self.rot)[:, 2]
+
+    def shade(self, normals: np.ndarray) -> np.ndarray:
+        """Lambert intensity ``(N,)`` of head-frame ``normals: (N, 3)``."""
+        n = normals @ self.rot.T
+        n = n * np.array([1.0, 1.0, -1.0])  # camera frame: Z away from the camera
+        n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+        lam = np.clip(n @ (self.light * np.array([1.0, 1.0, -1.0])), 0.0, 1.0)
+        return self.style.ambient + (1.0 - self.style.ambient) * lam
+
+    def lit(self, rgb, k: float = 1.0) -> tuple[float, float, float]:
+        return _col(np.asarray(rgb) * np.asarray(self.style.light_rgb), k)
+
+    def facing(self, pts: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        return facing_camera(pts, normals, self.pose, self.camera, rot=self.rot)
+
+    def poly(self, pts3: np.ndarray, rgb, img: np.ndarray | None = None) -> None:
+        cv2.fillPoly(
+            self.img if img is None else img,
+            [_fix(self.uv(pts3))],
+            rgb,
+            cv2.LINE_AA,
+            _SHIFT,
+        )
+
+    def line(self, pts3: np.ndarray, rgb, width: float, closed: bool = False) -> None:
+        th = max(1, int(round(width)))
+        cv2.polylines(self.img, [_fix(self.uv(pts3))], closed, rgb, th, cv2.LINE_AA, _SHIFT)
+
+
+def _skin_mesh(face: Face, rings: int = 5, segments: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Fan mesh of the skin: vertices ``(rings + 1, M, 3)`` and quad normals ``(rings, M, 3)``."""
+    jaw = face.curve("jaw", np.linspace(0.0, 1.0, segments + 1))
+    top = face.curve("forehead", np.linspace(1.0, 0.0, segments + 1))[1:-1]
+    loop = np.vstack([jaw, top])
+    centre = np.array([0.0, 0.25, 0.26])
+    s = np.linspace(0.0, 1.0, rings + 1)[:, None, None]
+    verts = centre + s * (loop[None] - centre)
+    verts[..., 2] = centre[2] + (loop[None, :, 2] - centre[2]) * s[..., 0] ** 2
+    a = verts[1:, :]
+    b = np.roll(verts[1:, :], -1, axis=1)
+    c = verts[:-1, :]
+    n = np.cross(b - a, c - a)
+    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    return verts, n
+
+
+def _draw_skin(p: _Painter) -> np.ndarray:
+    """Shaded skin; returns the face mask ``(H, W)`` uint8 (255 inside)."""
+    h, w = p.img.shape[:2]
+    verts, normals = _skin_mesh(p.face)
+    rings, m = normals.shape[:2]
+    uv = p.uv(verts.reshape(-1, 3)).reshape(rings + 1, m, 2)
+    depth = p.depth(verts.reshape(-1, 3)).reshape(rings + 1, m)
+    x0, y0 = np.floor(uv.reshape(-1, 2).min(0)).astype(int) - 2
+    x1, y1 = np.ceil(uv.reshape(-1, 2).max(0)).astype(int) + 3
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    mask = np.zeros((h, w), np.uint8)
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    roi_shade = np.zeros((y1 - y0, x1 - x0), np.float32)
+    roi_mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    inten = p.shade(normals.reshape(-1, 3)).reshape(rings, m)
+    off = np.array([x0, y0], dtype=np.float64)
+    nxt = np.roll(np.arange(m), -1)
+    quads = np.stack([uv[1:], uv[1:, nxt], uv[:-1, nxt], uv[:-1]], axis=2)  # (rings, m, 4, 2)
+    z = depth[1:] + depth[1:, nxt] + depth[:-1, nxt] + depth[:-1]
+    # signed area in the image: quads seen from behind have the opposite winding
+    q = quads
+    area = np.sum(
+        q[..., 0] * np.roll(q[..., 1], -1, -1) - np.roll(q[..., 0], -1, -1) * q[..., 1], -1
+    )
+    front_sign = np.sign(np.sum(area * (z < np.median(z))))
+    keep = (area * front_sign) > 0
+    fixed = _fix(quads - off)
+    order = np.argsort(-z, axis=None, kind="stable")
+    for idx in order:
+        r, j = divmod(int(idx), m)
+        if not keep[r, j]:
+            continue
+        cv2.fillConvexPoly(roi_shade, fixed[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
+        cv2.fillConvexPoly(roi_mask, fixed[r, j], 255, cv2.LINE_8, _SHIFT)
+    sigma = max(1.0, 0.05 * p.scale)
+    num = cv2.GaussianBlur(roi_shade, (0, 0), sigma)
+    den = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    shade = num / np.maximum(den, 1e-3)
+    # darken towards the silhouette (a soft rim), blend the edge for anti-aliasing
+    edge = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.12 * p.scale))
+    shade = shade * (0.8 + 0.2 * np.clip(edge * 1.6 - 0.3, 0, 1))
+    alpha = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), 0.7)[..., None]
+    skin = np.asarray(p.style.skin, np.float32) * np.asarray(p.style.light_rgb, np.float32)
+    roi = p.img[y0:y1, x0:x1].astype(np.float32)
+    out = roi * (1 - alpha) + alpha * (shade[..., None] * skin)
+    p.img[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
+    mask[y0:y1, x0:x1] = roi_mask
+    return mask
+
+
+def _draw_hair_back(p: _Painter) -> None:
+    f = p.face
+    t = np.linspace(0.0, 1.0, 17)
+    top = f.curve("forehead", t)
+    centre = np.array([0.0, 0.1, -0.7])
+    scalp = centre + (top - centre) * np.array([1.12, 1.1, 1.0])
+    scalp[:, 2] -= 0.15
+    drop = 0.2 + 1.4 * p.style.hair_length
+    w = f.jaw_hw * (1.15 + 0.1 * p.style.hair_length)
+    sides = np.array([[w, drop, -0.8], [w * 0.9, drop + 0.1, -0.9], [-w * 0.9, drop + 0.1, -0.9]])
+    sides = np.vstack([sides, [[-w, drop, -0.8]]])
+    outline = np.vstack([scalp[::-1], sides[:1], sides[1:3], sides[3:]])
+    p.poly(outline, p.lit(p.style.hair, 0.8))
+
+
+def _draw_neck(p: _Painter) -> None:
+    f = p.face
+    jaw = f.curve("jaw", np.linspace(0.25, 0.75, 9))
+    jaw[:, 2] -= 0.45
+    jaw[:, 1] -= 0.15
+    lo = jaw[[-1, 0]].copy()
+    lo[:, 1] += 2.0
+    lo[:, 0] *= 1.05
+    p.poly(np.vstack([jaw, lo]), p.lit(p.style.skin, 0.62))
+    shoulders = np.array([[1.6, 2.4, -1.0], [1.6, 4.0, -1.0], [-1.6, 4.0, -1.0], [-1.6, 2.4, -1.0]])
+    shoulders[:2, 0] *= f.identity.face_width
+    p.poly(shoulders, p.lit(p.style.hair[::-1], 0.5 + 0.3))
+
+
+def _draw_ears(p: _Painter) -> None:
+    f = p.face
+    th = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    for sg in (-1.0, 1.0):
+        a = 0.5 * (1 + np.sin(th))
+        ear = np.stack(
+            [
+                sg * (f.jaw_hw + 0.01 + 0.07 * a),
+                0.2 + 0.19 * np.cos(th),
+                -0.6 - 0.12 * np.sin(th),
+            ],
+            axis=1,
+        )
+        normal = np.array([[sg, 0.0, 0.6]])
+        k = float(p.shade(normal)[0])
+        p.poly(ear, p.lit(p.style.skin, 0.85 * k))
+        inner = ear.mean(0) + 0.55 * (ear - ear.mean(0))
+        p.line(inner, p.lit(p.style.skin, 0.6 * k), max(1.0, 0.012 * p.scale), closed=True)
+
+
+def _draw_eye(p: _Painter, side: str) -> None:
+    f, st = p.face, p.style
+    t = np.linspace(0.0, 1.0, 13)
+    up, lo = f.curve(f"{side}_eye_upper", t), f.curve(f"{side}_eye_lower", t)
+    centre = 0.5 * (up[6] + lo[6])
+    normal = (centre - np.array([0.0, 0.25, -0.95]))[None]
+    if not p.facing(centre[None], normal)[0]:
+        return
+    k = float(p.shade(normal)[0])
+    lw = max(1.0, 0.014 * p.scale)
+    if st.makeup > 0:
+        brow = f.curve(f"{side}_brow_lower", t)
+        shadow = np.vstack([up, brow[::-1] * 0.35 + up[::-1] * 0.65])
+        overlay = p.img.copy()
+        p.poly(shadow, p.lit(st.makeup_rgb, k), overlay)
+        cv2.addWeighted(overlay, 0.45 * st.makeup, p.img, 1 - 0.45 * st.makeup, 0, p.img)
+    opening = np.vstack([up, lo[::-1]])
+    if f.eye_openness(side) > 0.08:
+        uv = p.uv(opening)
+        x0, y0 = np.floor(uv.min(0)).astype(int) - 1
+        x1, y1 = np.ceil(uv.max(0)).astype(int) + 2
+        h, w = p.img.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 > x0 and y1 > y0:
+            roi = p.img[y0:y1, x0:x1]
+            off = np.array([x0, y0], np.float64)
+            patch = roi.copy()
+            sclera = p.lit((235, 230, 225), 0.8 * k + 0.15)
+            cv2.fillPoly(patch, [_fix(uv - off)], sclera, cv2.LINE_AA, _SHIFT)
+            pupil3 = f.point(f"{side}_pupil")
+            c = p.uv(pupil3[None])[0] - off
+            zc = p.depth(pupil3[None])[0]
+            r = f.iris_r * p.camera.focal / zc
+            rr = int(round(r * _ONE))
+            cv2.circle(
+                patch, tuple(_fix(c[None])[0]), rr, p.lit(st.iris, k), -1, cv2.LINE_AA, _SHIFT
+            )
+            cv2.circle(
+                patch,
+                tuple(_fix(c[None])[0]),
+                rr,
+                p.lit(st.iris, 0.5 * k),
+                max(1, int(r / 6)),
+                cv2.LINE_AA,
+                _SHIFT,
+            )
+            cv2.circle(
+                patch,
+                tuple(_fix(c[None])[0]),
+                int(rr * 0.45),
+                (10, 10, 10),
+                -1,
+                cv2.LINE_AA,
+                _SHIFT,
+            )
+            hl = c + np.array([0.3 * r, -0.3 * r])
+            cv2.circle(
+                patch,
+                tuple(_fix(hl[None])[0]),
+                max(1, int(rr * 0.18)),
+                (250, 250, 250),
+                -1,
+                cv2.LINE_AA,
+                _SHIFT,
+            )
+            m = np.zeros(roi.shape[:2], np.uint8)
+            cv2.fillPoly(m, [_fix(uv - off)], 255, cv2.LINE_AA, _SHIFT)
+            a = (m.astype(np.float32) / 255.0)[..., None]
+            roi[:] = (roi * (1 - a) + patch * a).astype(np.uint8)
+    lash = p.lit((25, 18, 15), 1.0)
+    p.line(up, lash, 1.6 * lw)
+    p.line(lo, p.lit(st.skin, 0.55 * k), 0.7 * lw)
+
+
+def _draw_brow(p: _Painter, side: str) -> None:
+    f = p.face
+    t = np.linspace(0.0, 1.0, 11)
+    up, lo = f.curve(f"{side}_brow_upper", t), f.curve(f"{side}_brow_lower", t)
+    mid = up[5]
+    normal = (mid - np.array([0.0, 0.25, -0.95]))[None]
+    if not p.facing(mid[None], normal)[0]:
+        return
+    overlay = p.img.copy()
+    p.poly(np.vstack([up, lo[::-1]]), p.lit(p.style.brow, float(p.shade(normal)[0])), overlay)
+    cv2.addWeighted(overlay, 0.85, p.img, 0.15, 0, p.img)
+
+
+def _draw_nose(p: _Painter) -> None:
+    f, st = p.face, p.style
+    hull = convex_hull(p.uv(nose_points(f)))
+    base_n = p.shade(np.array([[0.0, -0.1, 1.0]]))[0]
+    # the nose takes the colour of the skin around it, lit a little more
+    c = np.round(hull.mean(0)).astype(int)
+    h, w = p.img.shape[:2]
+    cx, cy = int(np.clip(c[0], 0, w - 1)), int(np.clip(c[1], 0, h - 1))
+    local = p.img[max(cy - 2, 0) : cy + 3, max(cx - 2, 0) : cx + 3].reshape(-1, 3).mean(0)
+    cv2.fillPoly(p.img, [_fix(hull)], _col(local, 1.06), cv2.LINE_AA, _SHIFT)
+    lw = max(1.0, 0.012 * p.scale)
+    # the side of the nose away from the light is in shadow
+    sgn = -1.0 if p.light[0] > 0 else 1.0
+    t = np.linspace(0.05, 1.0, 6)
+    bridge = f.curve("nose_bridge", t)
+    wing = f.curve("nose_base", np.linspace(0.0, 0.3, 4) if sgn < 0 else np.linspace(1.0, 0.7, 4))
+    side = bridge + np.array([sgn * 0.055, 0.0, -0.05])
+    shadow = np.vstack([bridge, wing[::-1], side[::-1]])
+    overlay = p.img.copy()
+    p.poly(shadow, _col(local, 0.78), overlay)
+    cv2.addWeighted(overlay, 0.6, p.img, 0.4, 0, p.img)
+    base = f.curve("nose_base", np.linspace(0, 1, 11))
+    for lo_t, hi_t in ((0.0, 0.35), (0.65, 1.0)):
+        seg = f.curve("nose_base", np.linspace(lo_t, hi_t, 5)) - np.array([0, 0.03, 0])
+        p.line(seg, _col(local, 0.6), lw)
+    for tt in (0.3, 0.7):
+        c3 = f.curve("nose_base", [tt])[0] - np.array([0, 0.012, 0])
+        if not p.facing(c3[None], np.array([[2 * tt - 1, 0.6, 0.8]]))[0]:
+            continue
+        c = p.uv(c3[None])[0]
+        ax = (0.05 * p.scale, 0.024 * p.scale)
+        ang = float(np.degrees(np.arctan2(*(p.rot[1, :2][::-1]))) * 0 + p.pose.roll)
+        cv2.ellipse(
+            p.img,
+            (tuple(c), ax, ang),
+            p.lit(st.skin, 0.25),
+            -1,
+            cv2.LINE_AA,
+        )
+    del base
+
+
+def _draw_mouth(p: _Painter) -> None:
+    f, st = p.face, p.style
+    t = np.linspace(0.0, 1.0, 15)
+    ou, ol = f.curve("lip_outer_upper", t), f.curve("lip_outer_lower", t)
+    iu, il = f.curve("lip_inner_upper", t), f.curve("lip_inner_lower", t)
+    k = float(p.shade(np.array([[0.0, 0.2, 1.0]]))[0])
+    lips = np.asarray(st.lips) * (1 - st.makeup) + st.makeup * np.array([170.0, 30.0, 50.0])
+    if f.expression.mouth_open > 0.05:
+        p.poly(np.vstack([iu, il[::-1]]), p.lit((60, 20, 25), k))
+        teeth = iu + (il - iu) * 0.3
+        p.poly(np.vstack([iu, teeth[::-1]]), p.lit((225, 220, 205), k))
+    p.poly(np.vstack([ou, iu[::-1]]), p.lit(lips, 0.85 * k))
+    p.poly(np.vstack([il, ol[::-1]]), p.lit(lips, 1.0 * k))
+    p.line(np.vstack([ou[:1], iu, ou[-1:]]), p.lit(lips, 0.45 * k), max(1.0, 0.01 * p.scale))
+
+
+def _draw_fringe(p: _Painter) -> None:
+    f = p.face
+    t = np.linspace(0.08, 0.92, 15)
+    top = f.curve("forehead", t)
+    line_y = -0.62 + 0.35 * p.style.hairline
+    hairline = top.copy()
+    hairline[:, 1] = np.maximum(top[:, 1], line_y + 0.08 * np.cos(np.pi * (t - 0.5)) ** 2 * 0)
+    hairline[:, 1] = np.where(top[:, 1] < line_y, line_y, top[:, 1])
+    hairline[:, 2] += 0.08
+    outer = top * np.array([1.03, 1.03, 1.0])
+    p.poly(np.vstack([outer, hairline[::-1]]), p.lit(p.style.hair, 0.9))
+
+
+def render_face(
+    img: np.ndarray, face: Face, pose: Pose, camera: Camera, style: Style
+) -> np.ndarray:
+    """Draw ``face`` into ``img: (H, W, 3)`` uint8 RGB, in place.
+
+    Returns:
+        ``(H, W)`` uint8 mask of the skin region (255 inside).
+    """
+    p = _Painter(img, face, pose, camera, style)
+    _draw_hair_back(p)
+    _draw_neck(p)
+    _draw_ears(p)
+    mask = _draw_skin(p)
+    _draw_fringe(p)
+    # far features first: the side whose eye is deeper is drawn first
+    order = sorted(
+        SIDES,
+        key=lambda s: -p.depth(face.point(f"{s}_pupil")[None])[0],
+    )
+    for side in order:
+        _draw_brow(p, side)
+        _draw_eye(p, side)
+    _draw_mouth(p)
+    _draw_nose(p)
+    return mask
