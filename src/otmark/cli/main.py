@@ -14,7 +14,9 @@ import sys
 from otmark import __version__
 
 #: subcommand name -> module implementing it (order = order in ``otmark --help``)
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "train": "otmark.cli.train",
+}
 
 
 class CLIError(Exception):

@@ -1,0 +1,72 @@
+"""``otmark train --config FILE|NAME [--set key=value ...] [--resume]``.
+
+Also runs under ``torchrun --nproc_per_node N -m otmark train ...`` (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        help="experiment config: a YAML path or a packaged name (see --list-configs)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.lr=2e-4 --set data.root=data/300W "
+        "(repeatable; values are parsed as YAML)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT_DIR/last.pt (model, optimiser, schedule, RNG, data order)",
+    )
+    parser.add_argument(
+        "--list-configs", action="store_true", help="print the packaged config names and exit"
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (after --set) as YAML and exit",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from otmark.cli.main import CLIError
+    from otmark.engine.config import ConfigError, dump_config, list_configs, load_config
+
+    if args.list_configs:
+        print("\n".join(list_configs()))
+        return 0
+    if not args.config:
+        raise CLIError("--config is required (a YAML path or a packaged name, see --list-configs)")
+    try:
+        cfg = load_config(args.config, args.overrides, check_paths=not args.print_config)
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    if args.print_config:
+        print(dump_config(cfg), end="")
+        return 0
+
+    from otmark.datasets.errors import DatasetError
+    from otmark.engine.trainer import TrainingInterrupted, train
+
+    try:
+        result = train(cfg, resume=args.resume)
+    except TrainingInterrupted as exc:
+        print(f"otmark train: {exc}; continue with --resume")
+        return 128 + int(exc.signum)
+    except (DatasetError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+    if result.get("best_nme") is not None:
+        print(f"best validation NME {result['best_nme']:.3f}% -> {result['output_dir']}/best.pt")
+    print(f"done: {result['output_dir']}/last.pt")
+    return 0
