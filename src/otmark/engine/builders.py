@@ -1,0 +1,147 @@
+"""Factories from an :class:`~otmark.engine.config.ExperimentConfig` to the objects of a run.
+
+Each works on its own (the quickstart and the study call them from Python).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from otmark.engine.config import ExperimentConfig, augment_config
+from otmark.engine.sampler import EpochSampler
+from otmark.transforms import CropConfig, LandmarkDataset
+
+
+def build_samples(cfg: ExperimentConfig, split: str, limit: int | None = None) -> list:
+    """``otmark.datasets.load(dataset, root, split)``, optionally cut to the first ``limit``."""
+    from otmark.datasets import load
+
+    samples = list(load(cfg.data.dataset, cfg.data.root, split))
+    if not samples:
+        raise ValueError(f"{cfg.data.root}: dataset {cfg.data.dataset!r} split {split!r} is empty")
+    return samples[:limit] if limit is not None else samples
+
+
+def crop_config(cfg: ExperimentConfig) -> CropConfig:
+    """The crop geometry of a config."""
+    c = cfg.codec
+    return CropConfig(c.input_size, c.heatmap_size, c.sigma, crop_from=cfg.data.crop_from)
+
+
+def scheme_of(samples: list) -> str:
+    """The (single) landmark scheme of a list of samples."""
+    schemes = {s.scheme for s in samples}
+    if len(schemes) != 1:
+        raise ValueError(f"samples mix landmark schemes {sorted(schemes)}")
+    return schemes.pop()
+
+
+def build_dataset(cfg: ExperimentConfig, samples: list, train: bool) -> LandmarkDataset:
+    """A :class:`~otmark.transforms.LandmarkDataset`: augmented for training, plain otherwise."""
+    from otmark.schemes import get_scheme
+
+    aug = augment_config(cfg) if train else None
+    perm = get_scheme(scheme_of(samples)).flip_permutation if aug is not None else None
+    return LandmarkDataset(samples, crop_config(cfg), aug, perm, seed=cfg.train.seed)
+
+
+def build_datasets(cfg: ExperimentConfig) -> tuple[LandmarkDataset, LandmarkDataset | None]:
+    """Training and validation datasets (validation None when ``train.val_every == 0``)."""
+    train = build_dataset(cfg, build_samples(cfg, cfg.data.train_split, cfg.data.limit), True)
+    val = None
+    if cfg.train.val_every > 0:
+        samples = build_samples(cfg, cfg.data.val_split, cfg.data.val_limit)
+        if scheme_of(samples) != scheme_of(train.samples):
+            raise ValueError("training and validation splits use different landmark schemes")
+        val = build_dataset(cfg, samples, False)
+    return train, val
+
+
+def model_kwargs(cfg: ExperimentConfig, num_landmarks: int) -> dict[str, Any]:
+    """``create_model`` keyword arguments as stored in checkpoints."""
+    return {
+        "num_landmarks": int(num_landmarks),
+        "coordconv": cfg.model.coordconv,
+        **cfg.model.kwargs,
+    }
+
+
+def build_model(cfg: ExperimentConfig, num_landmarks: int) -> torch.nn.Module:
+    """``otmark.models.create_model`` from the config's ``model`` section."""
+    from otmark.models import create_model
+
+    return create_model(cfg.model.name, **model_kwargs(cfg, num_landmarks))
+
+
+def build_loss(cfg: ExperimentConfig) -> torch.nn.Module:
+    """``otmark.losses.create_loss(name, **kwargs)``:
+    ``(pred (B,K,h,w), target (B,K,h,w), weight (B,K) | None) -> scalar``."""
+    from otmark.losses import create_loss
+
+    return create_loss(cfg.loss.name, **cfg.loss.kwargs)
+
+
+def build_optimizer(cfg: ExperimentConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+
+
+def build_scheduler(cfg: ExperimentConfig, optimizer: torch.optim.Optimizer):
+    """Multi-step schedule stepped once per epoch (lr x gamma at each milestone epoch)."""
+    return torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma
+    )
+
+
+def codec_dict(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The ``codec`` entry of a checkpoint."""
+    c = cfg.codec
+    return {
+        "input_size": c.input_size,
+        "heatmap_size": c.heatmap_size,
+        "sigma": c.sigma,
+        "decoder": c.decoder,
+        "softmax": c.softmax,
+        "crop_from": cfg.data.crop_from,
+    }
+
+
+def local_batch_size(global_batch: int, world: int) -> int:
+    """Per-process batch of a global batch (must divide evenly)."""
+    if global_batch % world:
+        raise ValueError(f"optim.batch_size {global_batch} is not divisible by {world} processes")
+    return global_batch // world
+
+
+def _worker_init(worker_id: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def build_loader(
+    dataset: LandmarkDataset,
+    sampler: EpochSampler,
+    batch_size: int,
+    num_workers: int = 0,
+    seed: int = 0,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over ``sampler``'s order with its own generator (never the global RNG)."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        drop_last=False,
+        generator=g,
+        worker_init_fn=_worker_init if num_workers > 0 else None,
+        persistent_workers=False,
+    )

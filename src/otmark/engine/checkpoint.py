@@ -1,0 +1,185 @@
+"""Training checkpoints: written atomically, loadable with ``torch.load(weights_only=True)``.
+
+The dict (shared with :func:`otmark.models.load_model_from_checkpoint`)::
+
+    model_name, model_kwargs (incl. num_landmarks, coordconv), model (state dict),
+    scheme, codec {input_size, heatmap_size, sigma, decoder, softmax},
+    optimizer, scheduler, scaler (fp16 only), epoch (completed epochs), step (batches already
+    done in epoch ``epoch`` when interrupted inside it, else 0), config (plain dict),
+    rng {torch, cuda, numpy, python}, history (list of per-epoch log rows), best_nme, metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file next to ``path``, then ``os.replace`` it.
+
+    A crash (even SIGKILL) leaves either the old file or the new one, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def capture_rng_state() -> dict:
+    """Torch (CPU and CUDA), numpy (legacy global) and Python RNG states, as plain types."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the global RNG other libraries use)
+    py_version, py_state, py_gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": [py_version, list(py_state), py_gauss],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    )
+    version, py_state, gauss = state["python"]
+    random.setstate((version, tuple(py_state), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The bare model inside DDP / ``torch.compile`` wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
+def make_checkpoint(
+    model: torch.nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: dict,
+    scheme: str,
+    codec: dict,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    scaler=None,
+    epoch: int = 0,
+    step: int = 0,
+    config: dict | None = None,
+    history: list | None = None,
+    best_nme: float | None = None,
+    metrics: dict | None = None,
+) -> dict:
+    """Assemble the checkpoint dict (see the module docstring)."""
+    ckpt = {
+        "format": "otmark-checkpoint-1",
+        "model_name": model_name,
+        "model_kwargs": dict(model_kwargs),
+        "model": unwrap(model).state_dict(),
+        "scheme": scheme,
+        "codec": dict(codec),
+        "epoch": int(epoch),
+        "step": int(step),
+        "config": config or {},
+        "rng": capture_rng_state(),
+        "history": list(history or []),
+        "best_nme": best_nme,
+        "metrics": dict(metrics or {}),
+    }
+    if optimizer is not None:
+        ckpt["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        ckpt["scheduler"] = scheduler.state_dict()
+    if scaler is not None:
+        ckpt["scaler"] = scaler.state_dict()
+    return ckpt
+
+
+def save_checkpoint(path: str | Path, **kwargs) -> Path:
+    """:func:`make_checkpoint` + :func:`save_atomic` (same keyword arguments, plus ``model``)."""
+    model = kwargs.pop("model")
+    return save_atomic(make_checkpoint(model, **kwargs), path)
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    scaler=None,
+    restore_rng: bool = False,
+) -> dict:
+    """Read a checkpoint and restore the given objects from it.
+
+    Args:
+        path: a checkpoint written by :func:`save_checkpoint`.
+        model, optimizer, scheduler, scaler: restored in place when given.
+        restore_rng: also restore the torch/numpy/python RNG states.
+
+    Returns:
+        The checkpoint dict. Raises ``FileNotFoundError``/``ValueError`` naming the file.
+    """
+    from otmark.models import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    if model is not None:
+        try:
+            unwrap(model).load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: weights do not fit the model: {exc}") from exc
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+        if obj is not None:
+            if name not in ckpt:
+                raise ValueError(f"{path}: checkpoint has no {name} state to resume from")
+            obj.load_state_dict(ckpt[name])
+    if restore_rng and "rng" in ckpt:
+        restore_rng_state(ckpt["rng"])
+    return ckpt

@@ -1,0 +1,469 @@
+"""Experiment configs: a dataclass schema, YAML loading with ``base:`` inheritance, ``--set``
+overrides and validation (all before any work starts).
+
+A config file is a YAML mapping with the sections of :class:`ExperimentConfig`; any key left out
+keeps its default (the HRNet face recipe, conventions.md section 7). ``base: NAME`` merges the
+file onto another config (a packaged name such as ``_hrnet_face`` or a path relative to the
+file). ``otmark train --config`` accepts a path or a packaged name (:func:`list_configs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.resources
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad config: the message names the file (or ``--set``) and the offending key."""
+
+
+@dataclass
+class DataConfig:
+    """Which data to train and validate on.
+
+    Attributes:
+        dataset: a name of ``otmark.datasets`` (e.g. ``300w``, ``wflw``).
+        root: the dataset's root folder (must exist).
+        train_split, val_split: split names of that dataset.
+        crop_from: ``landmarks`` (tight box of the ground truth, HRNet) or ``box``.
+        num_workers: DataLoader worker processes (per process).
+        limit, val_limit: use only the first N samples (smoke runs); None = all.
+    """
+
+    dataset: str = "300w"
+    root: str = "data/300W"
+    train_split: str = "train"
+    val_split: str = "test"
+    crop_from: str = "landmarks"
+    num_workers: int = 2
+    limit: int | None = None
+    val_limit: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    """``otmark.models.create_model(name, K, coordconv=coordconv, **kwargs)``."""
+
+    name: str = "hrnet_w18"
+    coordconv: bool = False
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class CodecConfig:
+    """Heatmap geometry and decoding (stored in checkpoints for inference).
+
+    Attributes:
+        input_size: crop side in pixels.
+        heatmap_size: heatmap side (the models output ``input_size / 4``).
+        sigma: target Gaussian standard deviation, heatmap pixels.
+        decoder: ``get_max`` (HRNet) or ``get_bc`` (barycenter, the paper's Eq. 6).
+        softmax: for ``get_bc``, read the outputs as logits (softmax over the map: models trained
+            with the Wasserstein, JS or Soft-ArgMax loss); False normalises the clamped map by
+            its sum (heatmap-L2 outputs).
+    """
+
+    input_size: int = 256
+    heatmap_size: int = 64
+    sigma: float = 1.0
+    decoder: str = "get_max"
+    softmax: bool = True
+
+
+@dataclass
+class LossConfig:
+    """``otmark.losses.create_loss(name, **kwargs)``."""
+
+    name: str = "l2"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """Adam with a multi-step learning-rate schedule (stepped once per epoch).
+
+    ``batch_size`` is the global batch: each of N DDP processes loads ``batch_size / N``.
+    """
+
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    epochs: int = 60
+    milestones: list = field(default_factory=lambda: [30, 50])
+    gamma: float = 0.1
+    batch_size: int = 16
+
+
+@dataclass
+class AugmentSection:
+    """Training augmentation (:class:`otmark.transforms.AugmentConfig`); ``enabled: false``
+    trains on plain crops."""
+
+    enabled: bool = True
+    scale_range: list = field(default_factory=lambda: [0.75, 1.25])
+    rotation: float = 30.0
+    rotation_prob: float = 0.6
+    flip_prob: float = 0.5
+    color_jitter: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """How the run executes.
+
+    Attributes:
+        seed: seeds model initialisation, sampling order and augmentation.
+        output_dir: where checkpoints and logs go (``{name}`` is replaced by the config name).
+        device: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1``...
+        amp: ``auto`` (bf16 on CUDA, off on CPU), ``none``, ``bf16`` or ``fp16`` (CUDA only).
+        channels_last: use the channels-last memory format.
+        deterministic: ``torch.use_deterministic_algorithms(True)`` (slower; exact repeats).
+        val_every: validate every N epochs (and after the last); 0 = never.
+        progress: show a tqdm progress bar (rank 0).
+        tensorboard: also log to TensorBoard when it is installed.
+        threads: ``torch.set_num_threads`` on CPU (0 = torch's default).
+    """
+
+    seed: int = 0
+    output_dir: str = "runs/{name}"
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: bool = False
+    deterministic: bool = False
+    val_every: int = 1
+    progress: bool = True
+    tensorboard: bool = True
+    threads: int = 0
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment (one YAML file)."""
+
+    name: str = "experiment"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentSection = field(default_factory=AugmentSection)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON/checkpoint friendly)."""
+        return dataclasses.asdict(self)
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.train.output_dir.replace("{name}", self.name))
+
+
+AMP_MODES = ("auto", "none", "bf16", "fp16")
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def packaged_config_dir() -> Path:
+    """The folder of the configs shipped with otmark."""
+    return Path(str(importlib.resources.files("otmark") / "configs"))
+
+
+def list_configs() -> list[str]:
+    """Names of the packaged experiment configs (bases, whose names start with ``_``, excluded)."""
+    return sorted(
+        p.stem for p in packaged_config_dir().glob("*.yaml") if not p.stem.startswith("_")
+    )
+
+
+def resolve_config(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """A config path from a path (absolute, relative to ``relative_to`` or the working
+    directory) or a packaged name (with or without ``.yaml``)."""
+    p = Path(name_or_path)
+    candidates = []
+    if relative_to is not None and not p.is_absolute():
+        candidates.append(relative_to / p)
+    candidates.append(p)
+    stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    if len(p.parts) == 1:
+        candidates.append(packaged_config_dir() / f"{stem}.yaml")
+    for c in candidates:
+        if c.is_file():
+            return c
+    hint = difflib.get_close_matches(stem, list_configs(), n=1)
+    more = f"; did you mean {hint[0]!r}?" if hint else ""
+    raise ConfigError(
+        f"{name_or_path}: no such config file or packaged config "
+        f"(packaged: {', '.join(list_configs()) or 'none'}){more}"
+    )
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "kwargs":
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The YAML of ``path`` merged onto its ``base:`` chain (no validation)."""
+    path = path.resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: 'base' chain loops back to itself")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = resolve_config(str(base), relative_to=path.parent)
+    return _merge(load_raw(base_path, _seen + (path,)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b=value"`` -> ``(["a", "b"], value)``, the value parsed as YAML (``1e-3`` -> float,
+    ``[1, 2]`` -> list, ``null`` -> None)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=0.001")
+    key, _, raw = text.partition("=")
+    keys = [k for k in key.strip().split(".")]
+    if not all(keys):
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and _looks_like_float(value):
+        value = float(value)
+    return keys, value
+
+
+def _looks_like_float(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``--set`` overrides to a raw config dict (returns a new dict)."""
+    out = _merge(raw, {})
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = out
+        for k in keys[:-1]:
+            child = node.get(k)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {k!r} is not a section")
+            node[k] = child = dict(child)
+            node = child
+        node[keys[-1]] = value
+    return out
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Check/convert a YAML value against the type of the field's default."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return list(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    return value  # Optional fields (default None)
+
+
+def _build(cls: type, data: dict, source: str, prefix: str = "") -> Any:
+    where = f"{source}: {prefix.rstrip('.') or 'top level'}"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    valid = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in valid:
+            hint = difflib.get_close_matches(str(key), list(valid), n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"{where}: unknown key {key!r}; valid keys: {', '.join(valid)}{more}")
+        f = valid[key]
+        sub = f"{source}: {prefix}{key}"
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if is_dataclass(default):
+            kwargs[key] = _build(type(default), value or {}, source, f"{prefix}{key}.")
+        elif default is None:
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{sub}: expected an integer or null, got {value!r}")
+            kwargs[key] = value
+        else:
+            kwargs[key] = _coerce(value, default, sub)
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict, source: str = "<config>") -> ExperimentConfig:
+    """Build and validate the schema (types and unknown keys; see :func:`validate`)."""
+    return _build(ExperimentConfig, raw, source)
+
+
+def load_config(
+    name_or_path: str | Path, overrides: list[str] | None = None, check_paths: bool = True
+) -> ExperimentConfig:
+    """Load, override and validate an experiment config.
+
+    Args:
+        name_or_path: a YAML path or a packaged config name.
+        overrides: ``["a.b=value", ...]`` (``otmark train --set``).
+        check_paths: also require ``data.root`` to exist.
+
+    Raises:
+        ConfigError: naming the file and the problem (unknown key with the valid ones and a close
+            match, unknown model/loss/dataset/decoder name with the valid ones, missing root).
+    """
+    path = resolve_config(name_or_path)
+    raw = load_raw(path)
+    raw.setdefault("name", path.stem)
+    raw = apply_overrides(raw, overrides or [])
+    cfg = config_from_dict(raw, str(path))
+    validate(cfg, str(path), check_paths=check_paths)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# validation of names and values
+
+
+def _choice(value: str, valid: list[str], where: str, what: str) -> None:
+    if value not in valid:
+        hint = difflib.get_close_matches(value, valid, n=1)
+        more = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(f"{where}: unknown {what} {value!r}; valid: {', '.join(valid)}{more}")
+
+
+def _registry(module_name: str, candidates: tuple[str, ...]) -> list[str]:
+    """Names of a registry exposed as a function or a dict (whichever the module has)."""
+    import importlib
+
+    module = importlib.import_module(module_name)
+    for attr in candidates:
+        obj = getattr(module, attr, None)
+        if obj is None:
+            continue
+        return sorted(obj() if callable(obj) else obj)
+    raise ConfigError(f"{module_name} exposes none of {candidates}")
+
+
+def valid_names() -> dict[str, list[str]]:
+    """The registries the config refers to: models, losses, datasets, decoders."""
+    return {
+        "model": _registry("otmark.models", ("list_models", "MODELS")),
+        "loss": _registry("otmark.losses", ("list_losses", "LOSSES")),
+        "dataset": _registry("otmark.datasets", ("list_datasets", "DATASETS")),
+        "decoder": _registry("otmark.heatmaps", ("DECODERS",)),
+    }
+
+
+def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool = True) -> None:
+    """Check names against the registries and values against their ranges.
+
+    Raises :class:`ConfigError` naming ``source`` and the key.
+    """
+    names = valid_names()
+    _choice(cfg.model.name, names["model"], f"{source}: model.name", "model")
+    _choice(cfg.loss.name, names["loss"], f"{source}: loss.name", "loss")
+    _choice(cfg.data.dataset, names["dataset"], f"{source}: data.dataset", "dataset")
+    _choice(cfg.codec.decoder, names["decoder"], f"{source}: codec.decoder", "decoder")
+    _choice(cfg.train.amp, list(AMP_MODES), f"{source}: train.amp", "amp mode")
+    from otmark.transforms.dataset import CROP_SOURCES
+
+    _choice(cfg.data.crop_from, list(CROP_SOURCES), f"{source}: data.crop_from", "crop source")
+    checks = [
+        (cfg.codec.input_size > 0, "codec.input_size must be > 0"),
+        (cfg.codec.heatmap_size > 0, "codec.heatmap_size must be > 0"),
+        (cfg.codec.sigma > 0, "codec.sigma must be > 0"),
+        (cfg.optim.lr > 0, "optim.lr must be > 0"),
+        (cfg.optim.epochs >= 1, "optim.epochs must be >= 1"),
+        (cfg.optim.batch_size >= 1, "optim.batch_size must be >= 1"),
+        (0 < cfg.optim.gamma <= 1, "optim.gamma must be in (0, 1]"),
+        (
+            all(isinstance(m, int) and m > 0 for m in cfg.optim.milestones),
+            "optim.milestones must be positive integers (epochs)",
+        ),
+        (len(cfg.augment.scale_range) == 2, "augment.scale_range must be [low, high]"),
+        (cfg.data.num_workers >= 0, "data.num_workers must be >= 0"),
+        (cfg.train.val_every >= 0, "train.val_every must be >= 0"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {msg}")
+    try:
+        augment_config(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: augment: {exc}") from exc
+    if check_paths and not Path(cfg.data.root).exists():
+        raise ConfigError(
+            f"{source}: data.root {cfg.data.root!r} does not exist "
+            f"(set it with --set data.root=PATH)"
+        )
+
+
+def augment_config(cfg: ExperimentConfig):
+    """The :class:`otmark.transforms.AugmentConfig` of a config (None when disabled)."""
+    from otmark.transforms import AugmentConfig
+
+    a = cfg.augment
+    if not a.enabled:
+        return None
+    return AugmentConfig(
+        scale_range=tuple(float(v) for v in a.scale_range),
+        rotation=float(a.rotation),
+        rotation_prob=float(a.rotation_prob),
+        flip_prob=float(a.flip_prob),
+        color_jitter=float(a.color_jitter),
+    )
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The config as YAML text (what a run saves as ``config.yaml``)."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,226 @@
+"""One training epoch, prediction and validation metrics: plain functions."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from otmark.engine.distributed import DistInfo, any_flag, gather_objects
+
+
+@dataclass
+class EpochResult:
+    """What :func:`train_one_epoch` did: summed loss over ``images`` local samples, the number
+    of optimisation ``steps``, wall ``seconds`` and whether it stopped early (``interrupted``)."""
+
+    loss_sum: float = 0.0
+    images: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+
+def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
+    """``torch.autocast`` for the device, or a no-op when ``amp_dtype`` is None."""
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
+
+def batch_loss(model, loss_fn, batch: dict, device, amp_dtype=None, channels_last=False):
+    """Forward one batch and return the loss summed over the model's output stacks.
+
+    Models with intermediate supervision return a list of ``(B, K, h, w)`` heatmaps in training
+    mode; the loss of each stack is computed in float32 and summed.
+    """
+    from otmark.models import as_stack_list
+
+    images = batch["image"].to(device, non_blocking=True)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    target = batch["target"].to(device, non_blocking=True)
+    weight = batch["weight"].to(device, non_blocking=True)
+    with autocast_context(device, amp_dtype):
+        outputs = as_stack_list(model(images))
+    total = None
+    for out in outputs:
+        if out.shape[-2:] != target.shape[-2:]:
+            raise ValueError(
+                f"the model outputs {tuple(out.shape[-2:])} heatmaps but the targets are "
+                f"{tuple(target.shape[-2:])}: set codec.heatmap_size to match the model"
+            )
+        term = loss_fn(out.float(), target, weight)
+        total = term if total is None else total + term
+    return total
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    loader,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    channels_last: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    info: DistInfo | None = None,
+    progress: bool = False,
+    desc: str = "train",
+) -> EpochResult:
+    """Train over ``loader`` once (the caller sets the epoch on its sampler and dataset).
+
+    ``should_stop`` is polled after every step (all processes agree through an all-reduce);
+    when it returns True the epoch ends early with ``interrupted=True``.
+    """
+    info = info or DistInfo(device=device)
+    model.train()
+    result = EpochResult()
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
+    t0 = time.perf_counter()
+    for batch in loader:
+        loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        n = int(batch["image"].shape[0])
+        result.loss_sum += float(loss.detach()) * n
+        result.images += n
+        result.steps += 1
+        if bar is not None:
+            rate = result.images * info.world / max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(loss=f"{result.loss_sum / result.images:.4g}", img_s=f"{rate:.1f}")
+            bar.update(1)
+        if any_flag(should_stop(), info):
+            result.interrupted = True
+            break
+    if bar is not None:
+        bar.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module,
+    loader,
+    device: torch.device,
+    *,
+    decoder: str = "get_max",
+    softmax: bool = True,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks in the original images for every item of ``loader``.
+
+    Returns:
+        ``indices (N,)`` int64 (dataset positions) and ``landmarks (N, K, 2)`` float64 image
+        coordinates (heatmap -> crop -> image through each item's ``inverse`` matrix).
+    """
+    from otmark.heatmaps import decode
+    from otmark.models import final_output
+    from otmark.transforms import heatmap_to_image
+
+    model.eval()
+    indices, preds = [], []
+    for batch in loader:
+        images = batch["image"].to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast_context(device, amp_dtype):
+            heatmaps = final_output(model(images)).float()
+        hm_points = decode(heatmaps, decoder, softmax=softmax).double().cpu().numpy()
+        input_size = images.shape[-1]
+        preds.append(
+            heatmap_to_image(hm_points, batch["inverse"].numpy(), input_size, heatmaps.shape[-1])
+        )
+        indices.append(np.asarray(batch["index"], dtype=np.int64))
+    if not preds:
+        return np.zeros(0, np.int64), np.zeros((0, 0, 2))
+    return np.concatenate(indices), np.concatenate(preds)
+
+
+def gather_predictions(
+    indices: np.ndarray, preds: np.ndarray, info: DistInfo
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions of all processes, sorted by dataset index, duplicates removed."""
+    parts = gather_objects((indices, preds), info)
+    idx = np.concatenate([p[0] for p in parts if len(p[0])])
+    lm = np.concatenate([p[1] for p in parts if len(p[0])])
+    idx, first = np.unique(idx, return_index=True)
+    return idx, lm[first]
+
+
+def landmark_metrics(preds: np.ndarray, samples: list, scheme: str) -> dict[str, float]:
+    """The paper's columns (``otmark.metrics.summary``, in percent) for predictions.
+
+    Args:
+        preds: ``(N, K, 2)`` image coordinates, in the order of ``samples``.
+        samples: the ``N`` ground-truth ``Sample`` records.
+        scheme: their landmark scheme (gives the NME normaliser).
+    """
+    from otmark.metrics import landmark_errors, summary
+    from otmark.schemes import normaliser
+
+    gt = np.stack([np.asarray(s.landmarks, dtype=np.float64) for s in samples])
+    sizes = [s.attributes.get("box_size") for s in samples]
+    kwargs: dict = {}
+    if all(v is not None for v in sizes):
+        kwargs["box_sizes"] = np.asarray(sizes, dtype=np.float64)
+    elif all(s.box is not None for s in samples):
+        kwargs["boxes"] = np.stack([np.asarray(s.box, dtype=np.float64) for s in samples])
+    norm = normaliser(gt, scheme, **kwargs)
+    errors = landmark_errors(preds, gt, norm, ids=[s.id for s in samples])
+    return summary(errors)
+
+
+def evaluate(
+    model: torch.nn.Module,
+    loader,
+    device: torch.device,
+    *,
+    decoder: str = "get_max",
+    softmax: bool = True,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    info: DistInfo | None = None,
+) -> dict[str, float] | None:
+    """Predict on ``loader`` (each process its share), gather, and score on rank 0.
+
+    Returns the :func:`landmark_metrics` dict on rank 0 (``None`` on the other ranks).
+    """
+    info = info or DistInfo(device=device)
+    idx, preds = predict(
+        model,
+        loader,
+        device,
+        decoder=decoder,
+        softmax=softmax,
+        amp_dtype=amp_dtype,
+        channels_last=channels_last,
+    )
+    idx, preds = gather_predictions(idx, preds, info)
+    if not info.is_main:
+        return None
+    dataset = loader.dataset
+    samples = [dataset.samples[i] for i in idx]
+    from otmark.engine.builders import scheme_of
+
+    return landmark_metrics(preds, samples, scheme_of(samples))

@@ -1,0 +1,270 @@
+"""``otmark train``: the whole run (setup, resume, epochs, validation, checkpoints, signals).
+
+Composed of the functions in :mod:`~otmark.engine.builders`, :mod:`~otmark.engine.loop` and
+:mod:`~otmark.engine.checkpoint`; runs in one process or under ``torchrun`` (DDP).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from otmark.engine import builders
+from otmark.engine.checkpoint import load_checkpoint, save_checkpoint, unwrap, write_text_atomic
+from otmark.engine.config import ExperimentConfig, dump_config
+from otmark.engine.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    init_distributed,
+    shutdown_distributed,
+)
+from otmark.engine.logs import RunLog
+from otmark.engine.loop import evaluate, train_one_epoch
+from otmark.engine.sampler import EpochSampler
+
+
+class TrainingInterrupted(Exception):
+    """Raised after the interrupt checkpoint was written; ``signum`` is the signal received."""
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted by signal {signum}; state saved to {checkpoint}")
+        self.signum = signum
+        self.checkpoint = checkpoint
+
+
+def seed_everything(seed: int, deterministic: bool = False, threads: int = 0) -> None:
+    """Seed torch, numpy and Python; optionally make torch deterministic."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global RNG other libraries use)
+    random.seed(seed)
+
+
+def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
+    """``train.amp`` -> autocast dtype (None = full precision)."""
+    if mode == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    if mode == "none":
+        return None
+    if mode == "fp16" and device.type != "cuda":
+        raise ValueError("train.amp=fp16 needs a CUDA device (use bf16 or none on CPU)")
+    return torch.bfloat16 if mode == "bf16" else torch.float16
+
+
+@contextmanager
+def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Catch SIGINT/SIGTERM while inside: yields a list that receives the signal numbers."""
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+
+    old = {}
+    try:
+        for s in signals:
+            old[s] = signal.signal(s, handler)
+    except ValueError:  # not in the main thread: leave signals alone
+        pass
+    try:
+        yield received
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _format_row(row: dict, epochs: int) -> str:
+    parts = [
+        f"epoch {row['epoch']}/{epochs}",
+        f"loss {row['train_loss']:.5g}",
+        f"lr {row['lr']:.3g}",
+        f"{row['images_per_s']:.1f} img/s",
+    ]
+    if "val_NME" in row:
+        parts.append(f"val NME {row['val_NME']:.3f}%")
+    return "  ".join(parts)
+
+
+def train(
+    cfg: ExperimentConfig,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run (or resume) the experiment ``cfg``; returns a summary dict (rank 0) with
+    ``epochs``, ``best_nme``, ``last_metrics``, ``output_dir``.
+
+    Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the state is in ``last.pt``).
+    """
+    info = init_distributed(cfg.train.device)
+    try:
+        return _train(cfg, resume, info, log if info.is_main else (lambda _m: None))
+    finally:
+        shutdown_distributed()
+
+
+def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
+    from otmark.schemes import get_scheme
+
+    seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.threads)
+    device = info.device
+    out = cfg.output_path
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if resume and not last_path.is_file():
+        raise FileNotFoundError(f"{last_path}: nothing to resume (no checkpoint in {out})")
+
+    train_ds, val_ds = builders.build_datasets(cfg)
+    scheme = builders.scheme_of(train_ds.samples)
+    num_landmarks = get_scheme(scheme).num_points
+    model = builders.build_model(cfg, num_landmarks).to(device)
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loss_fn = builders.build_loss(cfg).to(device)
+    optimizer = builders.build_optimizer(cfg, model)
+    scheduler = builders.build_scheduler(cfg, optimizer)
+    amp_dtype = amp_dtype_for(cfg.train.amp, device)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    start_epoch, start_step, history, best = 0, 0, [], math.inf
+    if resume:
+        ckpt = load_checkpoint(last_path, model, optimizer, scheduler, scaler, restore_rng=True)
+        start_epoch, start_step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
+        history = [r for r in ckpt.get("history", []) if r.get("epoch", 0) <= start_epoch]
+        best = ckpt.get("best_nme") if ckpt.get("best_nme") is not None else math.inf
+        log(f"resuming {last_path} at epoch {start_epoch + 1}, step {start_step}")
+
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.yaml", dump_config(cfg))
+    runlog = RunLog(out, history, tensorboard=cfg.train.tensorboard) if info.is_main else None
+
+    net = model
+    if info.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    local_bs = builders.local_batch_size(cfg.optim.batch_size, info.world)
+    workers = cfg.data.num_workers
+    pin = device.type == "cuda"
+    sampler = EpochSampler(len(train_ds), cfg.train.seed, info.rank, info.world)
+    loader = builders.build_loader(train_ds, sampler, local_bs, workers, cfg.train.seed, pin)
+    val_loader = None
+    if val_ds is not None:
+        vs = EpochSampler(len(val_ds), 0, info.rank, info.world, shuffle=False)
+        val_loader = builders.build_loader(val_ds, vs, local_bs, workers, 0, pin)
+
+    ckpt_common = dict(
+        model_name=cfg.model.name,
+        model_kwargs=builders.model_kwargs(cfg, num_landmarks),
+        scheme=scheme,
+        codec=builders.codec_dict(cfg),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        config=cfg.to_dict(),
+    )
+    epochs = cfg.optim.epochs
+    last_metrics: dict | None = None
+    with stop_on_signals() as received:
+        for epoch in range(start_epoch, epochs):
+            step0 = start_step if epoch == start_epoch else 0
+            sampler.set_epoch(epoch, start=step0 * local_bs)
+            train_ds.set_epoch(epoch)
+            res = train_one_epoch(
+                net,
+                loader,
+                loss_fn,
+                optimizer,
+                device,
+                amp_dtype=amp_dtype,
+                scaler=scaler,
+                channels_last=cfg.train.channels_last,
+                should_stop=lambda: bool(received),
+                info=info,
+                progress=cfg.train.progress,
+                desc=f"epoch {epoch + 1}/{epochs}",
+            )
+            if res.interrupted:
+                if info.is_main:
+                    save_checkpoint(
+                        last_path,
+                        model=model,
+                        epoch=epoch,
+                        step=step0 + res.steps,
+                        history=runlog.rows,
+                        best_nme=_finite(best),
+                        **ckpt_common,
+                    )
+                barrier(info)
+                raise TrainingInterrupted(received[0] if received else signal.SIGTERM, last_path)
+            loss_sum, images, seconds = all_reduce_sum(
+                [res.loss_sum, float(res.images), res.seconds], info
+            )
+            row = {
+                "epoch": epoch + 1,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": loss_sum / max(images, 1),
+                "images_per_s": images / max(seconds / info.world, 1e-9),
+                "seconds": seconds / info.world,
+            }
+            scheduler.step()
+            ve = cfg.train.val_every
+            if val_loader is not None and ((epoch + 1) % ve == 0 or epoch + 1 == epochs):
+                metrics = evaluate(
+                    unwrap(net),
+                    val_loader,
+                    device,
+                    decoder=cfg.codec.decoder,
+                    softmax=cfg.codec.softmax,
+                    amp_dtype=amp_dtype,
+                    channels_last=cfg.train.channels_last,
+                    info=info,
+                )
+                if metrics is not None:
+                    last_metrics = metrics
+                    row.update({f"val_{k}": v for k, v in metrics.items()})
+            if info.is_main:
+                runlog.append(row)
+                log(_format_row(row, epochs))
+                improved = "val_NME" in row and row["val_NME"] < best
+                if improved:
+                    best = row["val_NME"]
+                common = dict(
+                    model=model,
+                    epoch=epoch + 1,
+                    step=0,
+                    history=runlog.rows,
+                    best_nme=_finite(best),
+                    metrics=last_metrics or {},
+                    **ckpt_common,
+                )
+                save_checkpoint(last_path, **common)
+                if improved:
+                    save_checkpoint(best_path, **common)
+            barrier(info)
+            if received:
+                raise TrainingInterrupted(received[0], last_path)
+    if runlog is not None:
+        runlog.close()
+    return {
+        "epochs": epochs,
+        "best_nme": _finite(best),
+        "last_metrics": last_metrics,
+        "output_dir": str(out),
+    }
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
