@@ -16,6 +16,7 @@ from otmark import __version__
 #: subcommand name -> module implementing it (order = order in ``otmark --help``)
 COMMANDS: dict[str, str] = {
     "train": "otmark.cli.train",
+    "detect": "otmark.cli.detect",
 }
 
 
