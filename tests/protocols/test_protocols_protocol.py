@@ -6,7 +6,7 @@ import pytest
 
 from otmark.datasets.records import ImageRef, Sample
 from otmark.perturb import OCCLUSION_LEVELS, blur_frame, blur_reference_index
-from otmark.protocols import PROTOCOLS, Protocol, get_protocol_spec, neighbours, select
+from otmark.protocols import PROTOCOLS, Protocol, get_protocol_spec, neighbours
 from otmark.schemes import common_points, get_scheme
 
 K68 = get_scheme("300w").num_points
@@ -141,16 +141,10 @@ def test_blur_protocol_rejects_still_images(tmp_path):
         Protocol(get_protocol_spec("blur-large"), _faces(tmp_path, 1, scheme="300vw"))
 
 
-def test_select_and_protocol_errors(tmp_path):
+def test_protocol_errors(tmp_path):
     samples = _faces(tmp_path, 3, scheme="wflw")
-    samples[1].attributes["pose"] = 1
-    samples[2].attributes["pose"] = 0
-    kept = select(samples, get_protocol_spec("wflw-pose"))
-    assert [s.id for s in kept] == ["set/img1"]
     with pytest.raises(ValueError, match="no samples"):
-        Protocol(
-            get_protocol_spec("wflw-makeup"), select(samples, get_protocol_spec("wflw-makeup"))
-        )
+        Protocol(get_protocol_spec("wflw-makeup"), [])
     samples[2].id = samples[0].id
     with pytest.raises(ValueError, match="duplicate sample id 'set/img0'"):
         Protocol(get_protocol_spec("wflw"), samples)

@@ -25,7 +25,6 @@ from otmark.protocols.protocol import (
     build_protocol,
     load_samples,
     neighbours,
-    select,
 )
 from otmark.protocols.registry import PROTOCOLS, ProtocolSpec, get_protocol_spec
 from otmark.protocols.scoring import score
@@ -48,6 +47,5 @@ __all__ = [
     "predict_all",
     "read_predictions",
     "score",
-    "select",
     "write_predictions",
 ]

@@ -33,21 +33,14 @@ from otmark.transforms.crop import tight_box
 BOX_SOURCES = ("landmarks", "box")
 
 
-def select(samples: Sequence[Sample], spec: ProtocolSpec) -> list[Sample]:
-    """Samples passing every ``spec.where`` attribute filter (in their original order)."""
-    out = list(samples)
-    for key, allowed in spec.where:
-        out = [s for s in out if s.attributes.get(key) in allowed]
-    return out
-
-
 def video_position(sample: Sample) -> tuple[str, int] | None:
     """``(video key, 0-based frame index)`` of a video-frame sample, else None.
 
-    The video is the image file for samples read from a video (``sample.image.frame`` set), or
-    ``attributes["video"]`` with ``attributes["frame"]`` for extracted frames.
+    The video is the image file for samples read from a video (``sample.image.frame`` set and
+    no container ``member``), or ``attributes["video"]`` with ``attributes["frame"]`` for
+    extracted frames.
     """
-    if sample.image.frame is not None:
+    if sample.image.frame is not None and getattr(sample.image, "member", None) is None:
         return str(sample.image.path), int(sample.image.frame)
     if "video" in sample.attributes and "frame" in sample.attributes:
         return str(sample.attributes["video"]), int(sample.attributes["frame"])
@@ -85,7 +78,7 @@ class Protocol:
 
     Args:
         spec: the protocol.
-        samples: the evaluated samples (``spec.where`` already applied).
+        samples: the evaluated samples.
         box_source: ``"landmarks"`` or ``"box"`` (see the module docstring).
     """
 
@@ -176,11 +169,10 @@ class Protocol:
 def load_samples(
     spec: ProtocolSpec, data_root: str | os.PathLike, on_error: str = "raise"
 ) -> list[Sample]:
-    """Read the dataset split of ``spec`` under ``data_root`` and apply its filters."""
+    """Read the dataset split of ``spec`` under ``data_root`` (the dataset's root folder)."""
     from otmark import datasets
 
-    samples = datasets.load(spec.dataset, Path(data_root), spec.split, on_error=on_error)
-    return select(samples, spec)
+    return list(datasets.load(spec.dataset, Path(data_root), spec.split, on_error=on_error))
 
 
 def build_protocol(

@@ -1,9 +1,10 @@
 """Named evaluation protocols, as data.
 
-Each :class:`ProtocolSpec` says which dataset and split are evaluated (plus an optional filter on
-sample attributes, e.g. WFLW's ``pose`` flag), which scheme the
-model predicts (its training scheme), whether only exactly shared points are scored, and which
-synthetic perturbation is applied. Scoring happens in the common space of the model's and the
+Each :class:`ProtocolSpec` says which dataset and split are evaluated (the split names of
+:mod:`otmark.datasets`: WFLW's attribute subsets are the splits ``test_pose``..., 300VW's test
+categories the splits ``test1``/``test2``/``test3``), which scheme the model predicts (its
+training scheme), whether only exactly shared points are scored, and which synthetic
+perturbation is applied. Scoring happens in the common space of the model's and the
 dataset's schemes (:mod:`otmark.protocols.scoring`).
 
 Choices (documented in docs and the README):
@@ -33,8 +34,6 @@ class ProtocolSpec:
         dataset: dataset reader name (``otmark.datasets.load``).
         split: split name of that reader.
         model_scheme: scheme the evaluated model predicts (its training scheme).
-        where: attribute filters ``(key, allowed values)``: a sample is kept when
-            ``sample.attributes[key]`` is in the allowed values, for every filter.
         strict: score only the points both schemes share exactly.
         perturbation: ``None``, ``"occlusion"`` or ``"blur"``.
         level: perturbation level (``"medium"`` / ``"large"``).
@@ -46,7 +45,6 @@ class ProtocolSpec:
     dataset: str
     split: str
     model_scheme: str
-    where: tuple[tuple[str, tuple[object, ...]], ...] = ()
     strict: bool = False
     perturbation: str | None = None
     level: str | None = None
@@ -67,9 +65,9 @@ def _specs() -> list[ProtocolSpec]:
         ProtocolSpec("300w-test", "300w", "test", "300w", description="300W-Test (indoor+outdoor)"),
         ProtocolSpec("wflw", "wflw", "test", "wflw", description="WFLW test set"),
         ProtocolSpec("cofw", "cofw", "test", "cofw", description="COFW test set"),
-        ProtocolSpec("aflw-full", "aflw", "test", "aflw", description="AFLW full test set"),
+        ProtocolSpec("aflw-full", "aflw", "full", "aflw", description="AFLW full test set"),
         ProtocolSpec("aflw-frontal", "aflw", "frontal", "aflw", description="AFLW frontal"),
-        ProtocolSpec("cofw-aflw", "aflw", "test", "cofw", description="COFW model on AFLW-full"),
+        ProtocolSpec("cofw-aflw", "aflw", "full", "cofw", description="COFW model on AFLW-full"),
         ProtocolSpec(
             "cofw-aflw-frontal", "aflw", "frontal", "cofw", description="COFW model on AFLW-frontal"
         ),
@@ -86,9 +84,8 @@ def _specs() -> list[ProtocolSpec]:
             ProtocolSpec(
                 f"wflw-{attr}",
                 "wflw",
-                "test",
+                f"test_{attr}",
                 "wflw",
-                where=((attr, (1, True)),),
                 description=f"WFLW test, {attr} subset",
             )
         )
