@@ -17,10 +17,19 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ImageRef:
-    """Where a sample's pixels live: an image file, or one frame of a video (0-based index)."""
+    """Where a sample's pixels live: an image file, one frame of a video, or one image stored
+    inside a container file.
+
+    Attributes:
+        path: the image, video or container file.
+        frame: 0-based frame index of a video, or 0-based index of the image in ``member``.
+        member: name of the image array inside a container file (COFW ``.mat``: ``"IsTr"`` or
+            ``"IsT"``; MATLAB v7.3 or v5); ``None`` for image and video files.
+    """
 
     path: Path
     frame: int | None = None
+    member: str | None = None
 
     def load(self) -> np.ndarray:
         """Decode the image as an ``(H, W, 3)`` uint8 **RGB** array.
@@ -33,6 +42,10 @@ class ImageRef:
         path = Path(self.path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: image file does not exist")
+        if self.member is not None:
+            from otmark.datasets.cofw import read_mat_image
+
+            return read_mat_image(path, self.member, int(self.frame or 0))
         if self.frame is None:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None:
