@@ -17,6 +17,7 @@ from otmark import __version__
 COMMANDS: dict[str, str] = {
     "train": "otmark.cli.train",
     "detect": "otmark.cli.detect",
+    "evaluate": "otmark.cli.evaluate",
 }
 
 

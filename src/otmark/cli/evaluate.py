@@ -1,0 +1,217 @@
+"""``otmark evaluate``: score a model on a named protocol.
+
+Wiring only: protocols, scoring and the predictions format live in :mod:`otmark.protocols`,
+the metrics in :mod:`otmark.metrics`. Writes ``results.json``, ``results.md``,
+``ced_image.png`` and ``ced_landmark.png`` (and ``predictions.json`` when it ran a model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named protocol"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding the dataset(s)")
+    parser.add_argument("--protocol", metavar="NAME", help="protocol name (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the protocols and exit")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--predictions", metavar="FILE", help="predictions file (.json or .csv)")
+    model.add_argument("--checkpoint", metavar="CKPT", help="training checkpoint (.pt)")
+    model.add_argument(
+        "--baseline",
+        choices=("mean-shape",),
+        help="fit a non-learned baseline on a training split, then evaluate it",
+    )
+    parser.add_argument(
+        "--train-root",
+        metavar="DIR",
+        help="--baseline: data root of the training set (default: --data-root)",
+    )
+    parser.add_argument(
+        "--train-dataset",
+        metavar="NAME",
+        help="--baseline: training dataset (default: the protocol's model scheme)",
+    )
+    parser.add_argument(
+        "--train-split", default="train", metavar="SPLIT", help="--baseline: (default: train)"
+    )
+    parser.add_argument(
+        "--box-source",
+        choices=("landmarks", "box"),
+        default="landmarks",
+        help="face box given to the model: tight ground-truth box (HRNet convention, default) "
+        "or the dataset's box",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="output folder (default: runs/evaluate/<protocol>)"
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="--checkpoint")
+    parser.add_argument("--flip-test", action="store_true", help="--checkpoint: flip test")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _list_protocols() -> int:
+    from otmark.protocols import PROTOCOLS
+
+    width = max(map(len, PROTOCOLS))
+    for name in sorted(PROTOCOLS):
+        spec = PROTOCOLS[name]
+        print(
+            f"{name:<{width}}  {spec.dataset}/{spec.split}  model={spec.model_scheme}  "
+            f"{spec.description}"
+        )
+    return 0
+
+
+def _mean_shape_predictor(args, protocol):
+    from otmark import datasets
+    from otmark.baselines import MeanShape
+    from otmark.cli.main import CLIError
+
+    name = args.train_dataset or protocol.spec.model_scheme
+    root = Path(args.train_root or args.data_root)
+    train = datasets.load(name, root, args.train_split, on_error="raise")
+    if not train:
+        raise CLIError(f"{root}: no training samples in {name}/{args.train_split}")
+    model = MeanShape.fit(train)
+    return lambda image, box: model.predict_boxes(box)[0], model.scheme, model
+
+
+def _checkpoint_predictor(args):
+    from otmark.cli.main import CLIError
+
+    try:
+        from otmark.inference import Detector
+    except ImportError as exc:
+        raise CLIError(
+            f"--checkpoint needs otmark.inference, which is unavailable ({exc})"
+        ) from None
+    detector = Detector.from_checkpoint(
+        args.checkpoint, device=args.device, flip_test=args.flip_test
+    )
+    return lambda image, box: detector.predict(image, box[None])[0], detector.scheme.name
+
+
+def run(args: argparse.Namespace) -> int:
+    from otmark.cli.main import CLIError
+
+    if args.list:
+        return _list_protocols()
+    if not args.protocol or not args.data_root:
+        raise CLIError("--data-root and --protocol are required (or --list)")
+    if not (args.predictions or args.checkpoint or args.baseline):
+        raise CLIError("give one of --predictions FILE, --checkpoint CKPT, --baseline mean-shape")
+    from otmark.protocols import (
+        build_protocol,
+        evaluate_predictions,
+        get_protocol_spec,
+        predict_all,
+        read_predictions,
+        write_predictions,
+    )
+
+    try:
+        spec = get_protocol_spec(args.protocol)
+    except KeyError as exc:
+        raise CLIError(exc.args[0]) from None
+    out = Path(args.out or Path("runs") / "evaluate" / spec.name)
+    try:
+        protocol = build_protocol(spec, args.data_root, box_source=args.box_source)
+        extra: dict = {}
+        if args.predictions:
+            predictions = read_predictions(args.predictions)
+            extra["source"] = {"predictions": str(args.predictions)}
+        else:
+            if args.checkpoint:
+                predict, scheme = _checkpoint_predictor(args)
+                extra["source"] = {"checkpoint": str(args.checkpoint)}
+            else:
+                predict, scheme, model = _mean_shape_predictor(args, protocol)
+                write_model = model.save(out / "mean_shape.json")
+                extra["source"] = {
+                    "baseline": "mean-shape",
+                    "model": str(write_model),
+                    "train_samples": model.num_samples,
+                }
+            predictions = predict_all(protocol, predict, scheme, progress=not args.no_progress)
+            write_predictions(out / "predictions.json", predictions)
+        result = evaluate_predictions(protocol, predictions)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise CLIError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    write_results(out, result, spec, extra)
+    s = result.summary
+    print(
+        f"{spec.name}: {len(result.ids)} images, {result.errors.shape[1]} points "
+        f"({result.space}); NME {s['NME']:.2f}%, FR^I_0.1 {s['FR^I_0.1']:.2f}%, "
+        f"FR^L_0.1 {s['FR^L_0.1']:.2f}%, AUC^I_0.1 {s['AUC^I_0.1']:.2f}%"
+    )
+    print(f"wrote {out}/results.json, results.md, ced_image.png, ced_landmark.png")
+    return 0
+
+
+def write_results(out: Path, result, spec, extra: dict) -> None:
+    """``results.json``, ``results.md`` and the two CED plots, each written atomically."""
+    from otmark.metrics import markdown_table
+    from otmark.protocols._atomic import write_text_atomic
+
+    doc = result.to_dict()
+    doc.update(
+        {
+            "description": spec.description,
+            "dataset": spec.dataset,
+            "split": spec.split,
+            "perturbation": spec.perturbation,
+            "level": spec.level,
+            "seed": spec.seed,
+        }
+    )
+    doc.update(extra)
+    write_text_atomic(out / "results.json", json.dumps(doc, indent=1) + "\n")
+    label = next(iter(extra.get("source", {"model": ""}).values()))
+    md = (
+        f"# {spec.name}\n\n{spec.description}. {len(result.ids)} images, "
+        f"{result.errors.shape[1]} points in the `{result.space}` space, predictions in "
+        f"`{result.model_scheme}`.\n\n"
+        + markdown_table({Path(str(label)).name or "model": result.summary})
+    )
+    write_text_atomic(out / "results.md", md)
+    for per in ("image", "landmark"):
+        _plot_ced(out / f"ced_{per}.png", doc["ced"]["thetas"], doc["ced"][per], per, spec.name)
+
+
+def _plot_ced(path: Path, thetas, values, per: str, title: str) -> None:
+    import os
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    ax.plot(thetas, values)
+    ax.set_xlim(0, max(thetas))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(
+        "normalised error" + (" (per image NME)" if per == "image" else " (per landmark)")
+    )
+    ax.set_ylabel("fraction " + ("of images" if per == "image" else "of landmarks") + " <= error")
+    ax.set_title(f"{title}: {per}-wise CED")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
