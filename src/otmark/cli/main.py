@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "train": "otmark.cli.train",
     "detect": "otmark.cli.detect",
     "evaluate": "otmark.cli.evaluate",
+    "export": "otmark.cli.export",
 }
 
 

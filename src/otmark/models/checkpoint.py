@@ -25,7 +25,7 @@ from otmark.models.registry import create_model
 
 REQUIRED_KEYS = ("model_name", "model_kwargs", "model")
 #: entries that are training state, not metadata (left out of ``meta``)
-_STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "lr_scheduler", "scaler"})
+_STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "lr_scheduler", "scaler", "rng"})
 _PREFIXES = ("module.", "_orig_mod.")
 
 

@@ -40,6 +40,24 @@ def add_coordinates(x: Tensor) -> Tensor:
     return torch.cat([x, coordinate_channels(x)], dim=1)
 
 
+class _CoordinateCache:
+    """The last ``(1, 2, H, W)`` coordinate map a layer used, rebuilt when the size, dtype or
+    device changes (saves recomputing it at every call; under ONNX tracing it becomes a
+    constant of the graph, expanded to the dynamic batch)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._coords: Tensor | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        key = (x.shape[-2], x.shape[-1], x.dtype, x.device)
+        if self._coords is None or self._key != key:
+            self._coords = coordinate_channels(x[:1, :1]).detach()
+            self._key = key
+        coords = self._coords.expand(x.shape[0], -1, -1, -1)
+        return torch.cat([x, coords], dim=1)
+
+
 class CoordConv2d(nn.Conv2d):
     """``nn.Conv2d`` over the input plus its 2 coordinate channels.
 
@@ -51,9 +69,10 @@ class CoordConv2d(nn.Conv2d):
         if kwargs.get("groups", 1) != 1:
             raise ValueError("CoordConv2d supports groups=1 only")
         super().__init__(in_channels + NUM_COORD_CHANNELS, out_channels, kernel_size, **kwargs)
+        self._with_coords = _CoordinateCache()
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(add_coordinates(x))
+        return super().forward(self._with_coords(x))
 
 
 class CoordConvTranspose2d(nn.ConvTranspose2d):
@@ -64,9 +83,10 @@ class CoordConvTranspose2d(nn.ConvTranspose2d):
         if kwargs.get("groups", 1) != 1:
             raise ValueError("CoordConvTranspose2d supports groups=1 only")
         super().__init__(in_channels + NUM_COORD_CHANNELS, out_channels, kernel_size, **kwargs)
+        self._with_coords = _CoordinateCache()
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
-        return super().forward(add_coordinates(x), output_size)
+        return super().forward(self._with_coords(x), output_size)
 
 
 def _conv_kwargs(conv: nn.Conv2d | nn.ConvTranspose2d) -> dict:

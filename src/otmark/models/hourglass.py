@@ -14,8 +14,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from otmark.models.layers import init_kaiming_
-
 
 class Residual(nn.Module):
     """Pre-activation bottleneck residual of the hourglass paper:
@@ -112,7 +110,8 @@ class StackedHourglass(nn.Module):
         self.merge_heatmaps = nn.ModuleList(
             nn.Conv2d(num_landmarks, channels, 1) for _ in range(num_stacks - 1)
         )
-        init_kaiming_(self)
+        # PyTorch's default init, as the original Torch7 code and its PyTorch ports: Kaiming
+        # normal init makes the un-normalised residual sums explode across the stacks
 
     def forward(self, x: Tensor) -> Tensor | list[Tensor]:
         x = self.stem(x)

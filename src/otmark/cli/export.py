@@ -1,0 +1,71 @@
+"""``otmark export``: a training checkpoint -> an ONNX model (heatmap network + metadata).
+
+Wiring only: see :func:`otmark.export.export_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "export a trained checkpoint to ONNX (verified against PyTorch with ONNX Runtime)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="training checkpoint")
+    parser.add_argument("--onnx", required=True, metavar="OUT", help="ONNX file to write")
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="square input side (default: the checkpoint's codec input_size)",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=("get_max", "get_bc"),
+        default=None,
+        help="decoder recorded in the metadata (default: the checkpoint's)",
+    )
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)")
+    parser.add_argument(
+        "--no-verify", action="store_true", help="skip the ONNX Runtime vs PyTorch comparison"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        help="largest accepted |ONNX - PyTorch| on the heatmaps (default 1e-4)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from otmark.cli.main import CLIError
+    from otmark.export import export_checkpoint
+
+    if args.input_size is not None and args.input_size < 4:
+        raise CLIError(f"--input-size must be >= 4, got {args.input_size}")
+    try:
+        report = export_checkpoint(
+            args.checkpoint,
+            args.onnx,
+            input_size=args.input_size,
+            decode=args.decoder,
+            opset=args.opset,
+            verify_batch=0 if args.no_verify else 2,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    h, w = report["input_size"]
+    shape = "x".join(str(v) for v in report["output_shape"])
+    print(
+        f"wrote {report['onnx']}: {report['model_name']}, input batchx3x{h}x{w}, "
+        f"heatmaps {shape}, opset {report['opset']} ({report['seconds']:.1f} s)"
+    )
+    diff = report["max_abs_diff"]
+    if diff is not None:
+        print(f"ONNX Runtime vs PyTorch: max |difference| = {diff:.2e}")
+        if diff > args.tolerance:
+            raise CLIError(
+                f"{report['onnx']}: ONNX output differs by {diff:.2e} > {args.tolerance}"
+            )
+    return 0
