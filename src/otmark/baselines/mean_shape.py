@@ -2,12 +2,16 @@
 
 Normalised box frame: landmarks ``(x, y)`` of a sample with face box ``(x0, y0, x1, y1)`` map
 to ``u = (x - x0) / (x1 - x0)``, ``v = (y - y0) / (y1 - y0)`` (the box is the unit square).
-The box is the sample's own ``box`` when the dataset provides one (WFLW, COFW, AFLW, generated
-data), otherwise the tight box of its ground-truth landmarks (300W, 300VW: the same box the
-HRNet crop convention starts from, so every model in this project gets the same information).
+Which box (``box_source``, the same rule as :class:`otmark.protocols.Protocol` and the training
+crops of :mod:`otmark.transforms`):
+
+* ``"landmarks"`` (default): the integer-aligned tight box of the ground-truth landmarks
+  (``otmark.transforms.crop.tight_box``, HRNet's convention; 300W and 300VW have no other box);
+* ``"box"``: the dataset's face box (WFLW, COFW, AFLW, generated data), falling back to the
+  tight landmark box for a sample without one.
+
 Fitting averages the training shapes in that frame; prediction maps the mean back through each
-test sample's box. Train and test boxes should come from the same source (both given, or both
-tight) for the baseline to be meaningful; the box source of the fit is stored with the model.
+test sample's box. The box source is stored with the model and used again for prediction.
 
 It is the bar a trained model must beat, and its error on one generated dataset when fitted
 on another shows the domain gap between them.
@@ -30,20 +34,27 @@ FORMAT = "otmark-mean-shape"
 VERSION = 1
 
 
+#: where the face box of a sample comes from (see the module docstring)
+BOX_SOURCES = ("landmarks", "box")
+
+
 def tight_boxes(landmarks: np.ndarray) -> np.ndarray:
-    """``(N, K, 2)`` landmarks -> ``(N, 4)`` tight boxes ``x0, y0, x1, y1``."""
-    lm = np.asarray(landmarks, dtype=np.float64)
-    return np.concatenate([lm.min(axis=1), lm.max(axis=1)], axis=1)
+    """``(N, K, 2)`` landmarks -> ``(N, 4)`` HRNet tight boxes ``floor(min), ceil(max)``."""
+    from otmark.transforms.crop import tight_box
+
+    return np.stack([tight_box(lm) for lm in np.asarray(landmarks, dtype=np.float64)])
 
 
-def sample_boxes(samples: Sequence[Sample]) -> tuple[np.ndarray, str]:
-    """Face boxes of ``samples`` as ``(N, 4)`` and their source (``"given"`` or ``"tight"``).
-
-    The dataset boxes are used when every sample has one, the tight landmark boxes otherwise.
-    """
-    if samples and all(s.box is not None for s in samples):
-        return np.stack([np.asarray(s.box, np.float64).reshape(4) for s in samples]), "given"
-    return tight_boxes(np.stack([s.landmarks for s in samples])), "tight"
+def sample_boxes(samples: Sequence[Sample], box_source: str = "landmarks") -> np.ndarray:
+    """``(N, 4)`` face boxes of ``samples`` chosen by ``box_source`` (module docstring)."""
+    if box_source not in BOX_SOURCES:
+        raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
+    boxes = tight_boxes(np.stack([s.landmarks for s in samples]))
+    if box_source == "box":
+        for i, s in enumerate(samples):
+            if s.box is not None:
+                boxes[i] = np.asarray(s.box, np.float64).reshape(4)
+    return boxes
 
 
 def _check_boxes(boxes: np.ndarray, ids: Sequence[str]) -> None:
@@ -78,7 +89,7 @@ class MeanShape:
     Attributes:
         scheme: landmark scheme of the shape.
         mean: ``(K, 2)`` mean shape in unit-square box coordinates.
-        box_source: ``"given"`` or ``"tight"`` (see module docstring).
+        box_source: ``"landmarks"`` or ``"box"`` (see module docstring).
         num_samples: how many training samples were averaged.
     """
 
@@ -88,7 +99,7 @@ class MeanShape:
     num_samples: int
 
     @classmethod
-    def fit(cls, samples: Sequence[Sample]) -> MeanShape:
+    def fit(cls, samples: Sequence[Sample], box_source: str = "landmarks") -> MeanShape:
         """Average the shapes of ``samples`` (one scheme, at least one sample)."""
         samples = list(samples)
         if not samples:
@@ -96,22 +107,22 @@ class MeanShape:
         schemes = {s.scheme for s in samples}
         if len(schemes) != 1:
             raise ValueError(f"MeanShape.fit: samples mix schemes {sorted(schemes)}")
-        boxes, source = sample_boxes(samples)
+        boxes = sample_boxes(samples, box_source)
         _check_boxes(boxes, [s.id for s in samples])
         lm = np.stack([np.asarray(s.landmarks, np.float64) for s in samples])
         mean = to_box_frame(lm, boxes).mean(axis=0)
-        return cls(schemes.pop(), mean, source, len(samples))
+        return cls(schemes.pop(), mean, box_source, len(samples))
 
     def predict_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """``(N, 4)`` boxes -> ``(N, K, 2)`` predictions."""
         return from_box_frame(self.mean, np.asarray(boxes, np.float64).reshape(-1, 4))
 
     def predict(self, samples: Sequence[Sample]) -> np.ndarray:
-        """``(N, K, 2)`` predictions in each sample's box (chosen as in :func:`sample_boxes`)."""
+        """``(N, K, 2)`` predictions in each sample's box (``self.box_source``)."""
         samples = list(samples)
         if not samples:
             return np.zeros((0, *self.mean.shape))
-        boxes, _ = sample_boxes(samples)
+        boxes = sample_boxes(samples, self.box_source)
         _check_boxes(boxes, [s.id for s in samples])
         return self.predict_boxes(boxes)
 
@@ -160,4 +171,7 @@ class MeanShape:
         k = get_scheme(d["scheme"]).num_points
         if mean.shape[0] != k:
             raise ValueError(f"{path}: {mean.shape[0]} points for scheme {d['scheme']} ({k})")
-        return cls(d["scheme"], mean, d.get("box_source", "given"), int(d.get("num_samples", 0)))
+        source = d.get("box_source", "landmarks")
+        if source not in BOX_SOURCES:
+            raise ValueError(f"{path}: box_source must be one of {BOX_SOURCES}, got {source!r}")
+        return cls(d["scheme"], mean, source, int(d.get("num_samples", 0)))

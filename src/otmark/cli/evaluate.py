@@ -77,7 +77,7 @@ def _mean_shape_predictor(args, protocol):
     train = datasets.load(name, root, args.train_split, on_error="raise")
     if not train:
         raise CLIError(f"{root}: no training samples in {name}/{args.train_split}")
-    model = MeanShape.fit(train)
+    model = MeanShape.fit(train, box_source=args.box_source)
     return lambda image, box: model.predict_boxes(box)[0], model.scheme, model
 
 
