@@ -404,6 +404,15 @@ def valid_names() -> dict[str, list[str]]:
     }
 
 
+def _dataset_splits(name: str) -> list[str] | None:
+    """Split names of a registered dataset (None when the registry does not say)."""
+    import otmark.datasets as datasets
+
+    info = getattr(datasets, "DATASETS", {}).get(name)
+    splits = getattr(info, "splits", None)
+    return list(splits) if splits is not None else None
+
+
 def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool = True) -> None:
     """Check names against the registries and values against their ranges.
 
@@ -414,6 +423,11 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     _choice(cfg.loss.name, names["loss"], f"{source}: loss.name", "loss")
     _choice(cfg.data.dataset, names["dataset"], f"{source}: data.dataset", "dataset")
     _choice(cfg.codec.decoder, names["decoder"], f"{source}: codec.decoder", "decoder")
+    splits = _dataset_splits(cfg.data.dataset)
+    if splits is not None:
+        _choice(cfg.data.train_split, splits, f"{source}: data.train_split", "split")
+        if cfg.train.val_every > 0:
+            _choice(cfg.data.val_split, splits, f"{source}: data.val_split", "split")
     _choice(cfg.train.amp, list(AMP_MODES), f"{source}: train.amp", "amp mode")
     from otmark.transforms.dataset import CROP_SOURCES
 
