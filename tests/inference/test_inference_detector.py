@@ -272,6 +272,9 @@ def test_codec_from_meta_defaults_and_errors():
     assert Codec.from_meta({**c.to_meta(), "softmax": False}).softmax is False
     assert not Codec.from_meta({"input_size": 8, "heatmap_size": 2, "loss": "l2"}).softmax
     assert Codec.from_meta(c.to_meta()) == c
+    assert Codec.from_meta({"input_size": [64, 64], "heatmap_size": (16, 16)}).input_size == 64
+    with pytest.raises(ValueError, match="not square"):
+        Codec.from_meta({"input_size": [64, 48], "heatmap_size": 16})
     with pytest.raises(ValueError, match="heatmap_size"):
         Codec.from_meta({"input_size": 256})
     with pytest.raises(ValueError, match="unknown decoder"):

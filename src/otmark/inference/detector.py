@@ -80,8 +80,8 @@ class Codec:
         if softmax is None:
             softmax = str(c.get("loss", "")).lower() not in ("l2", "mse", "heatmap_l2")
         return cls(
-            input_size=int(c["input_size"]),
-            heatmap_size=int(c["heatmap_size"]),
+            input_size=_square_side(c["input_size"], "input_size"),
+            heatmap_size=_square_side(c["heatmap_size"], "heatmap_size"),
             decoder=decoder,
             softmax=bool(softmax),
             sigma=float(c.get("sigma", 1.0)),
@@ -98,6 +98,15 @@ class Codec:
             "sigma": self.sigma,
             "context": self.context,
         }
+
+
+def _square_side(value: Any, name: str) -> int:
+    """A side length from ``N`` or ``[N, N]`` (the detector's crops are square)."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2 or int(value[0]) != int(value[1]):
+            raise ValueError(f"{name} {value} is not square; the detector needs square crops")
+        value = value[0]
+    return int(value)
 
 
 def crop_faces(
