@@ -76,7 +76,7 @@ class Style:
     @staticmethod
     def sample(rng: np.random.Generator, light_spread: float = 0.5, makeup_p: float = 0.1) -> Style:
         """A random style; ``light_spread`` in [0, 1] widens the lighting directions/colours."""
-        tone = rng.uniform(0, len(SKIN_TONES) - 1)
+        tone = (len(SKIN_TONES) - 1) * rng.beta(1.3, 1.8)
         lo = int(np.floor(tone))
         hi = min(lo + 1, len(SKIN_TONES) - 1)
         skin = SKIN_TONES[lo] + (tone - lo) * (SKIN_TONES[hi] - SKIN_TONES[lo])
@@ -221,7 +221,7 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     alpha = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), 0.7)[..., None]
     skin = np.asarray(p.style.skin, np.float32) * np.asarray(p.style.light_rgb, np.float32)
     roi = p.img[y0:y1, x0:x1].astype(np.float32)
-    out = roi * (1 - alpha) + alpha * (shade[..., None] * skin)
+    out = roi * (1 - alpha) + alpha * (np.minimum(1.15 * shade, 1.1)[..., None] * skin)
     p.img[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
     mask[y0:y1, x0:x1] = roi_mask
     return mask
@@ -236,20 +236,22 @@ def _draw_hair_back(p: _Painter) -> None:
     scalp[:, 2] -= 0.15
     drop = 0.2 + 1.4 * p.style.hair_length
     w = f.jaw_hw * (1.15 + 0.1 * p.style.hair_length)
-    sides = np.array([[w, drop, -0.8], [w * 0.9, drop + 0.1, -0.9], [-w * 0.9, drop + 0.1, -0.9]])
-    sides = np.vstack([sides, [[-w, drop, -0.8]]])
+    sides = np.array(
+        [[w * 1.05, drop, -0.8], [w * 0.6, drop + 0.12, -0.9], [-w * 0.6, drop + 0.12, -0.9]]
+    )
+    sides = np.vstack([sides, [[-w * 1.05, drop, -0.8]]])
     outline = np.vstack([scalp[::-1], sides[:1], sides[1:3], sides[3:]])
     p.poly(outline, p.lit(p.style.hair, 0.8))
 
 
 def _draw_neck(p: _Painter) -> None:
     f = p.face
-    jaw = f.curve("jaw", np.linspace(0.25, 0.75, 9))
+    jaw = f.curve("jaw", np.linspace(0.3, 0.7, 9))
     jaw[:, 2] -= 0.45
     jaw[:, 1] -= 0.15
     lo = jaw[[-1, 0]].copy()
     lo[:, 1] += 2.0
-    lo[:, 0] *= 1.05
+    lo[:, 0] *= 0.95
     p.poly(np.vstack([jaw, lo]), p.lit(p.style.skin, 0.62))
     shoulders = np.array([[1.6, 2.4, -1.0], [1.6, 4.0, -1.0], [-1.6, 4.0, -1.0], [-1.6, 2.4, -1.0]])
     shoulders[:2, 0] *= f.identity.face_width
@@ -366,7 +368,6 @@ def _draw_brow(p: _Painter, side: str) -> None:
 def _draw_nose(p: _Painter) -> None:
     f, st = p.face, p.style
     hull = convex_hull(p.uv(nose_points(f)))
-    base_n = p.shade(np.array([[0.0, -0.1, 1.0]]))[0]
     # the nose takes the colour of the skin around it, lit a little more
     c = np.round(hull.mean(0)).astype(int)
     h, w = p.img.shape[:2]

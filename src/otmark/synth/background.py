@@ -1,0 +1,93 @@
+"""Cluttered procedural backgrounds: gradients, value noise, stripes/checkers, shapes and parts
+of other faces (eyes and mouths that are not annotated)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _value_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+    """``(h, w)`` float32 smooth noise in [0, 1] from a ``cells x cells`` random grid."""
+    g = rng.random((cells, cells), dtype=np.float32)
+    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    return tuple(float(c) for c in rng.uniform(0, 255, size=3))
+
+
+def draw_face_parts(img: np.ndarray, rng: np.random.Generator, n: int) -> None:
+    """Draw ``n`` unannotated face parts (an eye pair or a mouth) of other faces into ``img``."""
+    h, w = img.shape[:2]
+    for _ in range(n):
+        c = rng.uniform([0, 0], [w, h])
+        s = rng.uniform(0.03, 0.12) * min(h, w)
+        ang = rng.uniform(-40, 40)
+        if rng.random() < 0.6:
+            for dx in (-0.6, 0.6):
+                p = c + s * dx * np.array([np.cos(np.radians(ang)), np.sin(np.radians(ang))])
+                box = ((float(p[0]), float(p[1])), (0.5 * s, 0.22 * s), float(ang))
+                cv2.ellipse(img, box, (230, 228, 220), -1, cv2.LINE_AA)
+                cv2.circle(
+                    img, tuple(np.round(p).astype(int)), max(1, int(0.09 * s)), (50, 35, 25), -1
+                )
+        else:
+            box = ((float(c[0]), float(c[1])), (0.8 * s, 0.25 * s), float(ang))
+            cv2.ellipse(img, box, (150, 60, 70), -1, cv2.LINE_AA)
+
+
+def render_background(
+    rng: np.random.Generator, height: int, width: int, clutter: float = 0.5
+) -> np.ndarray:
+    """A random background ``(height, width, 3)`` uint8 RGB.
+
+    Args:
+        clutter: in [0, 1]; the expected number of shapes and face parts grows with it, and
+            textures become more likely.
+    """
+    h, w = height, width
+    c0 = rng.uniform(20, 235, size=3).astype(np.float32)
+    c1 = rng.uniform(20, 235, size=3).astype(np.float32)
+    ang = rng.uniform(0, 2 * np.pi)
+    ramp = (
+        np.cos(ang) * np.linspace(-0.5, 0.5, w, dtype=np.float32)[None]
+        + np.sin(ang) * np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    ) + 0.5
+    noise = _value_noise(rng, h, w, int(rng.integers(3, 9)))
+    a = np.clip(0.6 * ramp + 0.4 * noise, 0, 1)[..., None]
+    img = c0 * (1 - a) + c1 * a
+    if rng.random() < 0.3 + 0.5 * clutter:
+        kind = rng.integers(3)
+        if kind == 0:  # stripes
+            f = rng.uniform(0.02, 0.2)
+            th = rng.uniform(0, np.pi)
+            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+            tex = 0.5 + 0.5 * np.sin(f * (np.cos(th) * xx + np.sin(th) * yy))
+        elif kind == 1:  # checkers
+            cell = int(rng.integers(8, 40))
+            yy, xx = np.mgrid[0:h, 0:w]
+            tex = (((xx // cell) + (yy // cell)) % 2).astype(np.float32)
+        else:  # fine grain
+            tex = _value_noise(rng, h, w, int(rng.integers(16, 48)))
+        amp = rng.uniform(10, 50)
+        img = img + amp * (tex[..., None] - 0.5) * rng.uniform(0.5, 1.0, size=3).astype(np.float32)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.poisson(1 + 10 * clutter))):
+        col = _colour(rng)
+        kind = rng.integers(4)
+        p = rng.uniform([0, 0], [w, h]).astype(int)
+        s = int(rng.uniform(0.03, 0.3) * min(h, w)) + 1
+        if kind == 0:
+            q = p + rng.integers(-s, s + 1, size=2)
+            cv2.rectangle(img, tuple(p), tuple(q), col, -1)
+        elif kind == 1:
+            cv2.circle(img, tuple(p), s // 2 + 1, col, -1, cv2.LINE_AA)
+        elif kind == 2:
+            q = p + rng.integers(-2 * s, 2 * s + 1, size=2)
+            cv2.line(img, tuple(p), tuple(q), col, int(rng.integers(1, 6)), cv2.LINE_AA)
+        else:
+            pts = p + rng.integers(-s, s + 1, size=(int(rng.integers(3, 7)), 2))
+            cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
+    draw_face_parts(img, rng, int(rng.poisson(0.6 * clutter)))
+    return img
