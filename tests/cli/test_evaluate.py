@@ -215,3 +215,62 @@ def test_list_protocols(capsys):
     out = capsys.readouterr().out
     for name in ("300w-wflw", "occlusion-large", "blur-medium", "cofw-aflw", "wflw-pose"):
         assert name in out
+
+
+def test_evaluate_checkpoint_runs_the_detector_on_perturbed_inputs(tmp_path):
+    import torch
+
+    from otmark.inference import Detector
+    from otmark.models import create_model
+    from otmark.protocols import build_protocol, read_predictions
+    from otmark.transforms.crop import tight_box
+
+    torch.manual_seed(0)
+    model = create_model("hrnet_tiny", K68)
+    ckpt = tmp_path / "tiny.pt"
+    codec = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_bc"}
+    torch.save(
+        {
+            "model_name": "hrnet_tiny",
+            "model_kwargs": {"num_landmarks": K68},
+            "model": model.state_dict(),
+            "scheme": "300w",
+            "codec": codec,
+        },
+        ckpt,
+    )
+    root = tmp_path / "300W"
+    _write_300w(root)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data-root",
+                str(root),
+                "--protocol",
+                "occlusion-large",
+                "--checkpoint",
+                str(ckpt),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    res = json.loads((out / "results.json").read_text())
+    assert res["source"] == {"checkpoint": str(ckpt)} and res["num_images"] == 6
+    pred = read_predictions(out / "predictions.json")
+    # independent check of one sample: the detector on the occluded image, tight GT box
+    proto = build_protocol("occlusion-large", root)
+    det = Detector.from_checkpoint(ckpt, device="cpu")
+    i = 4
+    image = proto.input_image(i)
+    assert (image == 0).all(axis=2).any()  # the occluder is there
+    ref = det.predict(image, tight_box(proto.samples[i].landmarks)[None])[0]
+    np.testing.assert_allclose(pred.landmarks[proto.ids[i]], ref, atol=1e-5)
+    errors, _ = proto.score(pred.for_ids(proto.ids))
+    assert res["summary"]["NME"] == pytest.approx(100 * errors.mean())
