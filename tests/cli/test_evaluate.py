@@ -274,3 +274,34 @@ def test_evaluate_checkpoint_runs_the_detector_on_perturbed_inputs(tmp_path):
     np.testing.assert_allclose(pred.landmarks[proto.ids[i]], ref, atol=1e-5)
     errors, _ = proto.score(pred.for_ids(proto.ids))
     assert res["summary"]["NME"] == pytest.approx(100 * errors.mean())
+
+
+def test_subset_protocol_with_full_test_set_predictions(tmp_path, capsys):
+    root = tmp_path / "WFLW"
+    samples = _samples("wflw", 3, seed=8)
+    samples[1].attributes["pose"] = 1
+    datasets.write_wflw(
+        root, "test", samples, images=_images(3, 8), names=["a.png", "b.png", "c.png"]
+    )
+    loaded = datasets.load("wflw", root, "test")
+    gt = np.stack([s.landmarks for s in loaded])
+    pred_path = write_predictions(
+        tmp_path / "p.json", from_arrays([s.id for s in loaded], gt, "wflw")
+    )
+    args = [
+        "evaluate",
+        "--data-root",
+        str(root),
+        "--protocol",
+        "wflw-pose",
+        "--predictions",
+        str(pred_path),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+    ]
+    assert main(args) == 2
+    assert "2 prediction(s) for ids not in the evaluated set" in capsys.readouterr().err
+    assert main(args + ["--allow-extra-ids"]) == 0
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert list(res["per_image_nme"]) == [loaded[1].id] and res["summary"]["NME"] == 0.0

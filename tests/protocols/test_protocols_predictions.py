@@ -44,6 +44,7 @@ def test_missing_and_extra_ids_name_file_and_id(tmp_path):
         pred.for_ids(ids + ["d"])
     with pytest.raises(ValueError, match=r"p.json: 1 prediction\(s\) for ids not .* id 'c,3.png'"):
         pred.for_ids(ids[:2])
+    np.testing.assert_array_equal(pred.for_ids(ids[:2], allow_extra=True), lm[:2])
 
 
 def test_wrong_point_count_json(tmp_path):

@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="--checkpoint")
     parser.add_argument("--flip-test", action="store_true", help="--checkpoint: flip test")
+    parser.add_argument(
+        "--allow-extra-ids",
+        action="store_true",
+        help="--predictions: ignore predictions for ids outside the protocol (e.g. full-test-set "
+        "predictions scored on a subset) instead of failing",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -139,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 }
             predictions = predict_all(protocol, predict, scheme, progress=not args.no_progress)
             write_predictions(out / "predictions.json", predictions)
-        result = evaluate_predictions(protocol, predictions)
+        result = evaluate_predictions(protocol, predictions, allow_extra=args.allow_extra_ids)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise CLIError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     write_results(out, result, spec, extra)

@@ -64,13 +64,18 @@ class Evaluation:
         }
 
 
-def evaluate_predictions(protocol: Protocol, predictions: Predictions) -> Evaluation:
-    """Score a predictions file against ``protocol`` (ids must match the evaluated samples)."""
-    pred = predictions.for_ids(protocol.ids)
+def evaluate_predictions(
+    protocol: Protocol, predictions: Predictions, allow_extra: bool = False
+) -> Evaluation:
+    """Score a predictions file against ``protocol``.
+
+    Every evaluated sample needs a prediction; predictions for other ids are an error unless
+    ``allow_extra`` (they are then ignored).
+    """
+    pred = predictions.for_ids(protocol.ids, allow_extra=allow_extra)
     errors, space = protocol.score(pred, predictions.scheme)
-    return Evaluation(
-        protocol.spec.name, predictions.scheme, space, protocol.ids, errors, predictions
-    )
+    used = from_arrays(protocol.ids, pred, predictions.scheme, source=predictions.source)
+    return Evaluation(protocol.spec.name, predictions.scheme, space, protocol.ids, errors, used)
 
 
 def predict_all(

@@ -53,10 +53,11 @@ class Predictions:
     landmarks: dict[str, np.ndarray]
     source: str = "<memory>"
 
-    def for_ids(self, ids: Sequence[str]) -> np.ndarray:
+    def for_ids(self, ids: Sequence[str], allow_extra: bool = False) -> np.ndarray:
         """``(N, K, 2)`` predictions in the order of ``ids``.
 
-        Raises ``ValueError`` naming the file and the ids when some are missing or extra.
+        Raises ``ValueError`` naming the file and the ids when some are missing, or (unless
+        ``allow_extra``, e.g. full-test-set predictions scored on a WFLW subset) extra.
         """
         wanted = list(ids)
         missing = [i for i in wanted if i not in self.landmarks]
@@ -66,10 +67,10 @@ class Predictions:
                 f"{self.source}: no prediction for {len(missing)} of {len(wanted)} sample(s), "
                 f"e.g. id {missing[0]!r}" + (f", {missing[1]!r}" if len(missing) > 1 else "")
             )
-        if extra:
+        if extra and not allow_extra:
             raise ValueError(
                 f"{self.source}: {len(extra)} prediction(s) for ids not in the evaluated set, "
-                f"e.g. id {extra[0]!r}"
+                f"e.g. id {extra[0]!r} (allow them with --allow-extra-ids)"
             )
         k = get_scheme(self.scheme).num_points
         if not wanted:
