@@ -105,10 +105,16 @@ def test_bad_checkpoints_name_the_file(tmp_path, model):
 # --- ONNX ----------------------------------------------------------------------------------------
 
 
-def test_onnx_detector_matches_torch(tmp_path, model):
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory, model):
     from otmark.export import export_onnx
 
-    path = export_onnx(model, tmp_path / "m.onnx", 64, meta={"scheme": SCHEME, "codec": CODEC})
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    return export_onnx(model, path, 64, meta={"scheme": SCHEME, "codec": CODEC})
+
+
+def test_onnx_detector_matches_torch(onnx_file, model):
+    path = onnx_file
     meta = read_onnx_meta(path)
     assert meta["scheme"] == SCHEME and meta["codec"]["decoder"] == "get_bc"
     img = rgb(60, 80, 3)
@@ -117,13 +123,11 @@ def test_onnx_detector_matches_torch(tmp_path, model):
     np.testing.assert_allclose(det.predict(img, BOXES), ref.predict(img, BOXES), atol=1e-3)
 
 
-def test_onnx_sidecar_metadata_and_missing_metadata(tmp_path, model):
+def test_onnx_sidecar_metadata_and_missing_metadata(tmp_path, onnx_file):
     import onnx
 
-    from otmark.export import export_onnx
-
-    path = export_onnx(model, tmp_path / "m.onnx", 64, meta={"scheme": SCHEME, "codec": CODEC})
-    proto = onnx.load(str(path))
+    path = tmp_path / "m.onnx"
+    proto = onnx.load(str(onnx_file))
     del proto.metadata_props[:]
     onnx.save(proto, str(path))
     with pytest.raises(ValueError, match=r"m\.onnx: no otmark metadata"):

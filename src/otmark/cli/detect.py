@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         InputError,
         fixed_boxes,
         found_boxes,
+        input_kind,
         load_box_file,
         parse_box_arg,
         run_detection,
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
     kwargs = dict(flip_test=args.flip_test, batch_size=args.batch_size, device=args.device)
     try:
+        input_kind(args.input)  # a missing input is reported first
         if args.boxes:
             boxes_for = table_boxes(load_box_file(args.boxes))
         elif args.box:
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             detector = Detector.from_checkpoint(args.checkpoint, **kwargs)
         else:
             detector = Detector.from_onnx(args.onnx, **kwargs)
-    except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable) as exc:
+    except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable, InputError) as exc:
         raise CLIError(str(exc.args[0] if exc.args else exc)) from None
 
     try:
