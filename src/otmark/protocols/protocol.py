@@ -1,6 +1,6 @@
 """A protocol bound to its samples: perturbed inputs and a scorer.
 
-:class:`Protocol` holds the filtered samples of a :class:`ProtocolSpec` (images stay on disk until
+:class:`Protocol` holds the samples of a :class:`ProtocolSpec` (images stay on disk until
 asked for) and exposes
 
 * :meth:`Protocol.box` -- the face box given to the model. ``box_source="landmarks"`` (default,
@@ -74,7 +74,7 @@ def neighbours(samples: Sequence[Sample]) -> list[tuple[int, int, int]]:
 
 
 class Protocol:
-    """A :class:`ProtocolSpec` bound to its (already filtered) samples.
+    """A :class:`ProtocolSpec` bound to its samples (the dataset split it names).
 
     Args:
         spec: the protocol.
