@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "detect": "otmark.cli.detect",
     "evaluate": "otmark.cli.evaluate",
     "export": "otmark.cli.export",
+    "synth": "otmark.cli.synth",
 }
 
 

@@ -165,9 +165,16 @@ def _skin_mesh(face: Face, rings: int = 5, segments: int = 16) -> tuple[np.ndarr
     top = face.curve("forehead", np.linspace(1.0, 0.0, segments + 1))[1:-1]
     loop = np.vstack([jaw, top])
     centre = np.array([0.0, 0.25, 0.26])
-    s = np.linspace(0.0, 1.0, rings + 1)[:, None, None]
+    s = np.linspace(0.0, 1.0, rings)[:, None, None]
     verts = centre + s * (loop[None] - centre)
     verts[..., 2] = centre[2] + (loop[None, :, 2] - centre[2]) * s[..., 0] ** 2
+    # one more ring behind the outline: the sides of the head (cheeks towards the ears), so
+    # that a turned face shows its side instead of a flat disc
+    side = loop.copy()
+    side[:, 0] *= 1.06
+    side[:, 1] = centre[1] + (side[:, 1] - centre[1]) * 1.02
+    side[:, 2] -= 0.38
+    verts = np.concatenate([verts, side[None]], axis=0)
     a = verts[1:, :]
     b = np.roll(verts[1:, :], -1, axis=1)
     c = verts[:-1, :]
@@ -258,10 +265,14 @@ def _draw_neck(p: _Painter) -> None:
     p.poly(shoulders, p.lit(p.style.hair[::-1], 0.5 + 0.3))
 
 
-def _draw_ears(p: _Painter) -> None:
+def _draw_ears(p: _Painter, near: bool) -> None:
+    """The ears: the one turned towards the camera is drawn over the skin (``near``)."""
     f = p.face
     th = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     for sg in (-1.0, 1.0):
+        centre = np.array([[sg * (f.jaw_hw + 0.05), 0.2, -0.62]])
+        if bool(p.facing(centre, np.array([[sg, 0.0, 0.35]]))[0]) != near:
+            continue
         a = 0.5 * (1 + np.sin(th))
         ear = np.stack(
             [
@@ -446,8 +457,9 @@ def render_face(
     p = _Painter(img, face, pose, camera, style)
     _draw_hair_back(p)
     _draw_neck(p)
-    _draw_ears(p)
+    _draw_ears(p, near=False)
     mask = _draw_skin(p)
+    _draw_ears(p, near=True)
     _draw_fringe(p)
     # far features first: the side whose eye is deeper is drawn first
     order = sorted(

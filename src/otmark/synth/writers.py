@@ -327,3 +327,25 @@ def write_300vw_synth(
 
 
 WRITERS["300vw"] = write_300vw_synth
+
+
+def synthesize(
+    dataset: str,
+    out: str | os.PathLike,
+    num: int,
+    seed: int = 0,
+    size: int = 256,
+    frames: int = 60,
+) -> dict:
+    """Write generated dataset ``dataset`` (one of :data:`WRITERS`) under ``out``.
+
+    Returns the number of faces (videos for ``300vw``) written per split or folder.
+    """
+    if dataset not in WRITERS:
+        raise KeyError(f"unknown synth dataset {dataset!r}; known: {', '.join(WRITERS)}")
+    if num < 1 or size < 1:
+        raise ValueError(f"num and size must be positive, got num={num}, size={size}")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    if dataset == "300vw":
+        return WRITERS[dataset](out, num, seed, (size, size), frames=frames)
+    return WRITERS[dataset](out, num, seed, (size, size))
