@@ -78,7 +78,7 @@ def default_names(samples: Sequence[Sample], suffix: str, prefix: str = "image")
 def parse_floats(fields: Sequence[str], path, line: int, what: str) -> np.ndarray:
     """Fields as finite float64 values; :class:`DatasetError` naming ``path:line`` otherwise."""
     try:
-        values = np.array([float(f) for f in fields], dtype=np.float64)
+        values = np.array(fields, dtype=np.float64)
     except ValueError:
         bad = next(f for f in fields if not _is_float(f))
         raise DatasetError(path, f"non-numeric {what}: {bad!r}", line=line) from None

@@ -38,6 +38,10 @@ def parse_pts(text: str, path: str | os.PathLike = "<string>", num_points: int |
         DatasetError: naming ``path`` and the 1-based line of the problem (missing header,
             wrong count, non-numeric or non-finite value, missing braces, truncated file).
     """
+    fast = _parse_fast(text, num_points)
+    if fast is not None:
+        return fast
+    # slow path: walks the lines to name the first problem and its line
     lines = text.splitlines()
     # position of the next non-blank line (header lines may be followed by blank lines)
     i = 0
@@ -96,6 +100,33 @@ def parse_pts(text: str, path: str | os.PathLike = "<string>", num_points: int |
             path, f"unexpected content after '}}': {lines[rest[0]].strip()!r}", line=rest[0] + 1
         )
     return out
+
+
+def _parse_fast(text: str, num_points: int | None) -> np.ndarray | None:
+    """The common well-formed case in a few vectorised steps; ``None`` if anything is off."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln]
+    if len(lines) < 4 or lines[2] != "{" or lines[-1] != "}":
+        return None
+    key, _, value = lines[0].partition(":")
+    if key.strip() != "version" or value.strip() not in ("1", "1.0"):
+        return None
+    key, _, value = lines[1].partition(":")
+    if key.strip() != "n_points" or not value.strip().isdigit():
+        return None
+    n = int(value)
+    if n <= 0 or len(lines) != n + 4 or (num_points is not None and n != num_points):
+        return None
+    fields = [ln.split() for ln in lines[3:-1]]
+    if any(len(f) != 2 for f in fields):
+        return None
+    try:
+        out = np.array(fields, dtype=np.float64)
+    except ValueError:
+        return None
+    if not np.all(np.isfinite(out)):
+        return None
+    return out - 1.0
 
 
 def read_pts(path: str | os.PathLike, num_points: int | None = None) -> np.ndarray:

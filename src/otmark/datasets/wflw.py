@@ -65,7 +65,7 @@ def parse_line(text: str, path, line_no: int, num_points: int) -> tuple:
     landmarks = numbers[:k2].reshape(num_points, 2)
     box = numbers[k2 : k2 + 4]
     flags = numbers[k2 + 4 :]
-    if not np.all(np.isin(flags, (0.0, 1.0))):
+    if not np.all((flags == 0.0) | (flags == 1.0)):
         raise DatasetError(
             path, f"attribute flags must be 0 or 1, got {flags.tolist()}", line=line_no
         )
