@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from otmark.datasets import DatasetError, parse_pts, read_pts, write_pts
+from otmark.datasets import pts as pts_module
 from otmark.datasets.pts import format_pts
 
 HAND_WRITTEN = """version: 1
@@ -91,3 +95,15 @@ def test_writer_refuses_nan_and_keeps_old_file(tmp_path):
         format_pts(np.zeros((3,)))
     assert p.read_text() == before
     assert sorted(x.name for x in tmp_path.iterdir()) == ["keep.pts"]  # no temp file left
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 70), st.just(2)), elements=st.floats(-1e4, 1e4)))
+def test_fast_and_line_by_line_parsers_agree(lm):
+    text = format_pts(lm)
+    fast = parse_pts(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pts_module, "_parse_fast", lambda *a: None)
+        slow = parse_pts(text)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, lm, rtol=0, atol=1e-9 * (1 + np.abs(lm).max()))
