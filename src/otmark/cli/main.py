@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "otmark.cli.evaluate",
     "export": "otmark.cli.export",
     "synth": "otmark.cli.synth",
+    "check-data": "otmark.cli.check_data",
 }
 
 
