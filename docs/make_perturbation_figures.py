@@ -1,15 +1,15 @@
 """Make the example figures of the synthetic perturbation protocols (docs/perturbations/*.png).
 
-Usage::
+Usage (the committed figures were made with the second form)::
 
-    python docs/make_perturbation_figures.py [--out docs/perturbations]
-        [--from-300w ROOT --split full --index 0]
+    python docs/make_perturbation_figures.py                 # a cartoon face drawn with OpenCV
+    otmark synth --dataset 300w --out data/300W --num 200 --seed 0
+    python docs/make_perturbation_figures.py --from-300w data/300W --split full --index 1
 
-Without ``--from-300w`` a simple cartoon face is drawn with OpenCV; with it, the sample comes
-from a 300W-layout dataset (e.g. the output of ``otmark synth``). Occlusion uses the protocol
-code path (:class:`otmark.protocols.Protocol`, seed 0); blur uses :func:`otmark.perturb.blur_frame`
-with the reference point (``otmark.perturb.blur_reference_index``) moving 3 px/frame to the
-lower right (a typical per-frame head motion in 300VW at this face size).
+Occlusion is drawn exactly as the ``occlusion-*`` protocols draw it for that sample (seed 0,
+:func:`otmark.perturb.sample_seed` of the sample id, tight ground-truth box). Blur uses
+:func:`otmark.perturb.blur_frame` with the reference point moving 3 px/frame towards the lower
+right (a typical per-frame head motion at this face size).
 """
 
 from __future__ import annotations
