@@ -178,7 +178,7 @@ def _skin_mesh(face: Face, rings: int = 5, segments: int = 16) -> tuple[np.ndarr
     a = verts[1:, :]
     b = np.roll(verts[1:, :], -1, axis=1)
     c = verts[:-1, :]
-    n = np.cross(b - a, c - a)
+    n = np.cross(c - a, b - a)  # outward (towards the camera on a frontal face)
     n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
     return verts, n
 
