@@ -54,11 +54,6 @@ def test_conversion_commutes_with_affine_maps(data, pair):
     )
 
 
-def _points(scheme, names):
-    s = get_scheme(scheme)
-    return [s.index(n) for n in names]
-
-
 def test_wflw_to_300w_hand_checked_points():
     x = np.arange(98 * 2, dtype=np.float64).reshape(98, 2)
     y = convert(x, "wflw", "300w")
