@@ -90,6 +90,7 @@ def test_evaluate_predictions_end_to_end(tmp_path, suffix, capsys):
     assert res["summary"]["NME"] == pytest.approx(100 * expected)
     assert res["num_images"] == 6 and res["num_points"] == K68
     assert res["common_space"] == "300w" and res["model_scheme"] == "300w"
+    assert res["box_source"] == "landmarks" and res["perturbation"] is None
     assert set(res["per_image_nme"]) == {s.id for s in samples}
     # CED is consistent with the summary: fraction <= 0.1 = 1 - FR^I_0.1
     t = res["ced"]["thetas"].index(0.1)

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / "evaluate" / spec.name)
     try:
         protocol = build_protocol(spec, args.data_root, box_source=args.box_source)
-        extra: dict = {}
+        extra: dict = {"box_source": args.box_source}
         if args.predictions:
             predictions = read_predictions(args.predictions)
             extra["source"] = {"predictions": str(args.predictions)}
