@@ -15,7 +15,9 @@ HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", metavar="DIR", help="folder holding the dataset(s)")
+    parser.add_argument(
+        "--data-root", metavar="DIR", help="root folder of the evaluated dataset (official layout)"
+    )
     parser.add_argument("--protocol", metavar="NAME", help="protocol name (see --list)")
     parser.add_argument("--list", action="store_true", help="list the protocols and exit")
     model = parser.add_mutually_exclusive_group()
@@ -37,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="--baseline: training dataset (default: the protocol's model scheme)",
     )
     parser.add_argument(
-        "--train-split", default="train", metavar="SPLIT", help="--baseline: (default: train)"
+        "--train-split",
+        default="train",
+        metavar="SPLIT",
+        help="--baseline: training split (default: train)",
     )
     parser.add_argument(
         "--box-source",
