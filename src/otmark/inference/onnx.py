@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 #: the metadata_props key holding the JSON metadata
@@ -86,27 +85,30 @@ class OnnxBackend:
     """A detector backend running an ONNX model with ONNX Runtime.
 
     Called with crops ``(B, 3, N, N)`` float32, returns the first output ``(B, K, M, M)`` as a
-    CPU tensor. ``device`` ``cuda`` selects the CUDA execution provider when installed.
+    CPU tensor. The session comes from :func:`otmark.export.ort_session` (all graph
+    optimisations); ``device`` ``cuda`` puts the CUDA execution provider first (it must be
+    installed: ``onnxruntime-gpu``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        device: str | torch.device = "cpu",
+        intra_op_threads: int | None = None,
+    ) -> None:
         import onnxruntime as ort
 
+        from otmark.export import ort_session
+
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: ONNX model does not exist")
         providers = ["CPUExecutionProvider"]
         if torch.device(device).type == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ValueError(f"{self.path}: onnxruntime has no CUDA execution provider")
             providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(self.path), providers=providers)
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"{self.path}: ONNX Runtime cannot load it ({exc})") from None
-        self.input_name = self.session.get_inputs()[0].name
+        self.session = ort_session(self.path, intra_op_threads, providers=providers)
 
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
-        x = np.ascontiguousarray(crops.detach().cpu().numpy(), dtype=np.float32)
-        out = self.session.run(None, {self.input_name: x})[0]
-        return torch.from_numpy(np.asarray(out))
+        from otmark.export import run_session
+
+        return torch.from_numpy(run_session(self.session, crops.detach().cpu().numpy()))
