@@ -47,32 +47,36 @@ def render_background(
             textures become more likely.
     """
     h, w = height, width
+    # the smooth parts are computed at half resolution, then resized once
+    hs, ws = max(2, h // 2), max(2, w // 2)
     c0 = rng.uniform(20, 235, size=3).astype(np.float32)
     c1 = rng.uniform(20, 235, size=3).astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
     ramp = (
-        np.cos(ang) * np.linspace(-0.5, 0.5, w, dtype=np.float32)[None]
-        + np.sin(ang) * np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+        np.cos(ang) * np.linspace(-0.5, 0.5, ws, dtype=np.float32)[None]
+        + np.sin(ang) * np.linspace(-0.5, 0.5, hs, dtype=np.float32)[:, None]
     ) + 0.5
-    noise = _value_noise(rng, h, w, int(rng.integers(3, 9)))
+    noise = _value_noise(rng, hs, ws, int(rng.integers(3, 9)))
     a = np.clip(0.6 * ramp + 0.4 * noise, 0, 1)[..., None]
-    img = c0 * (1 - a) + c1 * a
+    small = c0 * (1 - a) + c1 * a
     if rng.random() < 0.3 + 0.5 * clutter:
         kind = rng.integers(3)
+        yy = np.arange(hs, dtype=np.float32)[:, None] * (h / hs)
+        xx = np.arange(ws, dtype=np.float32)[None] * (w / ws)
         if kind == 0:  # stripes
             f = rng.uniform(0.02, 0.2)
             th = rng.uniform(0, np.pi)
-            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
             tex = 0.5 + 0.5 * np.sin(f * (np.cos(th) * xx + np.sin(th) * yy))
         elif kind == 1:  # checkers
             cell = int(rng.integers(8, 40))
-            yy, xx = np.mgrid[0:h, 0:w]
             tex = (((xx // cell) + (yy // cell)) % 2).astype(np.float32)
         else:  # fine grain
-            tex = _value_noise(rng, h, w, int(rng.integers(16, 48)))
+            tex = _value_noise(rng, hs, ws, int(rng.integers(16, 48)))
         amp = rng.uniform(10, 50)
-        img = img + amp * (tex[..., None] - 0.5) * rng.uniform(0.5, 1.0, size=3).astype(np.float32)
-    img = np.clip(img, 0, 255).astype(np.uint8)
+        tint = (amp * rng.uniform(0.5, 1.0, size=3)).astype(np.float32)
+        small = small + (tex - 0.5)[..., None] * tint
+    small = np.clip(small, 0, 255).astype(np.uint8)
+    img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     for _ in range(int(rng.poisson(1 + 10 * clutter))):
         col = _colour(rng)
         kind = rng.integers(4)
@@ -82,12 +86,12 @@ def render_background(
             q = p + rng.integers(-s, s + 1, size=2)
             cv2.rectangle(img, tuple(p), tuple(q), col, -1)
         elif kind == 1:
-            cv2.circle(img, tuple(p), s // 2 + 1, col, -1, cv2.LINE_AA)
+            cv2.circle(img, tuple(p), s // 2 + 1, col, -1, cv2.LINE_8)
         elif kind == 2:
             q = p + rng.integers(-2 * s, 2 * s + 1, size=2)
             cv2.line(img, tuple(p), tuple(q), col, int(rng.integers(1, 6)), cv2.LINE_AA)
         else:
             pts = p + rng.integers(-s, s + 1, size=(int(rng.integers(3, 7)), 2))
-            cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
+            cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_8)
     draw_face_parts(img, rng, int(rng.poisson(0.6 * clutter)))
     return img

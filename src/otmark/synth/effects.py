@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -44,23 +45,44 @@ def motion_kernel(dx: float, dy: float) -> np.ndarray:
     return k / k.sum()
 
 
+_BANK_MARGIN = 64
+
+
+@functools.lru_cache(maxsize=4)
+def _noise_bank(h: int, w: int) -> np.ndarray:
+    """A fixed ``(h + 64, w + 64, 3)`` float32 bank of unit Gaussian noise (seeded once).
+
+    Sensor noise is a random crop (and flip) of it, scaled by ``Effects.noise``: much cheaper
+    than drawing fresh per-pixel noise, and as deterministic (the crop comes from the rng).
+    """
+    g = np.random.default_rng(20240229).standard_normal(
+        (h + _BANK_MARGIN, w + _BANK_MARGIN, 3), dtype=np.float32
+    )
+    g.setflags(write=False)
+    return g
+
+
 def apply_effects(img: np.ndarray, fx: Effects, rng: np.random.Generator) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB -> the same with ``fx`` applied (a new array)."""
     out = img
     if fx.gain != 1.0 or fx.gamma != 1.0 or fx.cast != (1.0, 1.0, 1.0):
-        lut = np.arange(256, dtype=np.float32) / 255.0
-        chans = []
-        for c in range(3):
-            v = np.clip(lut * fx.gain * fx.cast[c], 0, 1) ** fx.gamma
-            chans.append(np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8))
-        out = np.dstack([cv2.LUT(out[..., c], chans[c]) for c in range(3)])
+        lut = np.arange(256, dtype=np.float32)[:, None] / 255.0
+        v = np.clip(lut * fx.gain * np.asarray(fx.cast, np.float32)[None], 0, 1) ** fx.gamma
+        table = np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8).reshape(1, 256, 3)
+        out = cv2.LUT(out, table)
     if fx.motion != (0.0, 0.0) and np.hypot(*fx.motion) >= 1.0:
         out = cv2.filter2D(out, -1, motion_kernel(*fx.motion), borderType=cv2.BORDER_REFLECT)
     if fx.blur > 0.3:
         out = cv2.GaussianBlur(out, (0, 0), fx.blur)
     if fx.noise > 0:
-        n = rng.standard_normal(out.shape, dtype=np.float32) * fx.noise
-        out = np.clip(out.astype(np.float32) + n, 0, 255).astype(np.uint8)
+        h, w = out.shape[:2]
+        bank = _noise_bank(h, w)
+        oy, ox = (int(v) for v in rng.integers(0, _BANK_MARGIN, size=2))
+        crop = bank[oy : oy + h, ox : ox + w]
+        if rng.random() < 0.5:
+            crop = crop[::-1]
+        noisy = cv2.scaleAdd(crop, float(fx.noise), out.astype(np.float32))
+        out = np.clip(noisy, 0, 255).astype(np.uint8)
     if fx.jpeg > 0:
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(fx.jpeg)])
         if not ok:

@@ -44,6 +44,7 @@ give one name different positions, the position follows each scheme's published 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
@@ -177,6 +178,7 @@ class Face:
         self.jaw_top_y = -0.02
         self.chin_y = self.mouth_y + 0.44 * i.face_length + 0.6 * self.open_drop
         self.head_top_y = -1.0 * (0.9 + 0.1 * i.face_length)
+        self._points: dict[str, np.ndarray] = {}
         self._curves: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             "jaw": self._jaw,
             "forehead": self._forehead,
@@ -213,6 +215,13 @@ class Face:
 
     def point(self, name: str) -> np.ndarray:
         """A named single point: ``{side}_pupil``, ``nose_tip``, ``chin`` -> ``(3,)``."""
+        if name not in self._points:
+            p = self._point(name)
+            p.setflags(write=False)
+            self._points[name] = p
+        return self._points[name]
+
+    def _point(self, name: str) -> np.ndarray:
         if name.endswith("_pupil"):
             return self._pupil(name.split("_")[0])
         if name == "nose_tip":
@@ -462,31 +471,45 @@ def point_spec(name: str, scheme) -> PointSpec:
     raise KeyError(f"face model has no point {name!r} (scheme {scheme.name})")
 
 
+@functools.lru_cache(maxsize=32)
 def scheme_specs(scheme) -> tuple[PointSpec, ...]:
-    """``(K,)`` point specs of a scheme, in the scheme's point order."""
+    """``(K,)`` point specs of a scheme (a hashable ``LandmarkScheme``), in its point order."""
     return tuple(point_spec(n, scheme) for n in scheme.point_names)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(specs: tuple[PointSpec, ...]):
+    """Evaluation plan of ``specs``: per curve the parameters to evaluate, and the ``(K, R)``
+    averaging matrix from the ``R`` evaluated references to the ``K`` points."""
+    refs: dict[tuple[str, float | None], int] = {}
+    for spec in specs:
+        for ref in spec:
+            refs.setdefault(ref, len(refs))
+    by_curve: dict[str, list[tuple[float | None, int]]] = {}
+    for (name, t), col in refs.items():
+        by_curve.setdefault(name, []).append((t, col))
+    groups = tuple(
+        (
+            name,
+            None if items[0][0] is None else np.array([t for t, _ in items]),
+            [c for _, c in items],
+        )
+        for name, items in by_curve.items()
+    )
+    weights = np.zeros((len(specs), len(refs)))
+    for k, spec in enumerate(specs):
+        for ref in spec:
+            weights[k, refs[ref]] += 1.0 / len(spec)
+    return groups, weights
 
 
 def evaluate_specs(face: Face, specs: tuple[PointSpec, ...]) -> np.ndarray:
     """3-D head-frame positions of point specs: ``(K, 3)``."""
-    # group the curve look-ups so that each curve is evaluated once
-    requests: dict[str, list[float]] = {}
-    for spec in specs:
-        for ref, t in spec:
-            if t is not None:
-                requests.setdefault(ref, []).append(t)
-    values: dict[tuple[str, float], np.ndarray] = {}
-    for ref, ts in requests.items():
-        pts = face.curve(ref, ts)
-        for t, p in zip(ts, pts):
-            values[(ref, t)] = p
-    out = np.empty((len(specs), 3), dtype=np.float64)
-    for k, spec in enumerate(specs):
-        acc = np.zeros(3)
-        for ref, t in spec:
-            acc += face.point(ref) if t is None else values[(ref, t)]
-        out[k] = acc / len(spec)
-    return out
+    groups, weights = _plan(specs)
+    values = np.empty((weights.shape[1], 3))
+    for name, ts, cols in groups:
+        values[cols] = face.point(name)[None] if ts is None else face.curve(name, ts)
+    return weights @ values
 
 
 def sample_scheme(face: Face, scheme) -> np.ndarray:

@@ -13,12 +13,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from otmark.schemes import get_scheme
 from otmark.synth.accessories import draw_accessories, occluded_by_mask
 from otmark.synth.background import render_background
-from otmark.synth.camera import Camera, Pose, annotate
+from otmark.synth.camera import Camera, Pose, annotate, project
 from otmark.synth.domains import Domain, sample_effects, sample_pose
 from otmark.synth.effects import Effects, apply_effects
-from otmark.synth.face_model import Expression, Face, Identity
+from otmark.synth.face_model import (
+    Expression,
+    Face,
+    Identity,
+    evaluate_specs,
+    scheme_specs,
+)
 from otmark.synth.render import Style, render_face
 
 
@@ -74,7 +81,7 @@ def fit_camera(
     """
     h, w = size
     cam = Camera(focal=100.0 * distance, cx=w / 2, cy=h / 2, distance=distance)
-    uv, _ = annotate(face, scheme, pose, cam)
+    uv = project(evaluate_specs(face, scheme_specs(get_scheme(scheme))), pose, cam)
     lo, hi = uv.min(0), uv.max(0)
     k = box_side / max(float((hi - lo).max()), 1e-6)
     c = (lo + hi) / 2
