@@ -16,6 +16,7 @@ from otmark.transforms import (
     CropConfig,
     LandmarkDataset,
     heatmap_to_image,
+    render_targets,
 )
 
 PERM = np.array([1, 0, 2])
@@ -79,3 +80,18 @@ def test_box_crop_and_missing_file(tmp_path):
         ds[0]
     with pytest.raises(ValueError, match="crop_from"):
         CropConfig(crop_from="face")
+
+
+def test_deferred_rendering_gives_the_same_targets(tmp_path):
+    aug = AugmentConfig(rotation_prob=1.0, flip_prob=0.5)
+    crop = CropConfig(64, 16, 1.5)
+    eager = LandmarkDataset(_samples(tmp_path), crop, aug, PERM, seed=1)
+    lazy = LandmarkDataset(_samples(tmp_path), crop, aug, PERM, seed=1, render_targets=False)
+    a, b = eager[2], lazy[2]
+    assert "target" not in b and b["target_points"].shape == (3, 2)
+    torch.testing.assert_close(b["target_points"], a["target_points"])
+    rendered = render_targets(b["target_points"][None], b["weight"][None], 16, 1.5)[0]
+    torch.testing.assert_close(rendered, a["target"])
+    # the heatmap points are the crop points through (u + 0.5) / stride - 0.5, stride 4
+    expected = (a["crop_landmarks"] + 0.5) / 4 - 0.5
+    torch.testing.assert_close(b["target_points"].double(), expected, atol=1e-5, rtol=0)

@@ -39,12 +39,18 @@ def scheme_of(samples: list) -> str:
 
 
 def build_dataset(cfg: ExperimentConfig, samples: list, train: bool) -> LandmarkDataset:
-    """A :class:`~otmark.transforms.LandmarkDataset`: augmented for training, plain otherwise."""
+    """A :class:`~otmark.transforms.LandmarkDataset`: augmented for training, plain otherwise.
+
+    Training items carry ``target_points`` only: the loop renders the target heatmaps on its
+    device (cheaper than moving ``(K, M, M)`` maps through the DataLoader).
+    """
     from otmark.schemes import get_scheme
 
     aug = augment_config(cfg) if train else None
     perm = get_scheme(scheme_of(samples)).flip_permutation if aug is not None else None
-    return LandmarkDataset(samples, crop_config(cfg), aug, perm, seed=cfg.train.seed)
+    return LandmarkDataset(
+        samples, crop_config(cfg), aug, perm, seed=cfg.train.seed, render_targets=not train
+    )
 
 
 def build_datasets(cfg: ExperimentConfig) -> tuple[LandmarkDataset, LandmarkDataset | None]:

@@ -32,19 +32,36 @@ def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=amp_dtype)
 
 
-def batch_loss(model, loss_fn, batch: dict, device, amp_dtype=None, channels_last=False):
+def batch_loss(
+    model,
+    loss_fn,
+    batch: dict,
+    device,
+    amp_dtype=None,
+    channels_last: bool = False,
+    target_spec: tuple[int, float] | None = None,
+):
     """Forward one batch and return the loss summed over the model's output stacks.
 
     Models with intermediate supervision return a list of ``(B, K, h, w)`` heatmaps in training
-    mode; the loss of each stack is computed in float32 and summed.
+    mode; the loss of each stack is computed in float32 and summed. Without ``target`` in the
+    batch the targets are rendered on ``device`` from ``target_points`` with
+    ``target_spec = (heatmap_size, sigma)``.
     """
     from otmark.models import as_stack_list
+    from otmark.transforms import render_targets
 
     images = batch["image"].to(device, non_blocking=True)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    target = batch["target"].to(device, non_blocking=True)
     weight = batch["weight"].to(device, non_blocking=True)
+    if "target" in batch:
+        target = batch["target"].to(device, non_blocking=True)
+    else:
+        if target_spec is None:
+            raise ValueError("batch has no 'target': pass target_spec=(heatmap_size, sigma)")
+        points = batch["target_points"].to(device, non_blocking=True)
+        target = render_targets(points, weight, *target_spec)
     with autocast_context(device, amp_dtype):
         outputs = as_stack_list(model(images))
     total = None
@@ -88,8 +105,10 @@ def train_one_epoch(
 
         bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
     t0 = time.perf_counter()
+    crop = getattr(loader.dataset, "crop", None)
+    spec = (crop.heatmap_size, crop.sigma) if crop is not None else None
     for batch in loader:
-        loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last)
+        loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
         optimizer.zero_grad(set_to_none=True)

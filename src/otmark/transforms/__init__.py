@@ -34,7 +34,12 @@ from otmark.transforms.dataset import (
     prepare_sample,
     to_tensor,
 )
-from otmark.transforms.targets import landmark_weights, make_targets
+from otmark.transforms.targets import (
+    heatmap_points,
+    landmark_weights,
+    make_targets,
+    render_targets,
+)
 
 __all__ = [
     "CONTEXT",
@@ -54,11 +59,13 @@ __all__ = [
     "crop_to_heatmap_matrix",
     "crop_to_image",
     "heatmap_to_crop_matrix",
+    "heatmap_points",
     "heatmap_to_image",
     "invert_affine",
     "landmark_weights",
     "make_targets",
     "prepare_sample",
+    "render_targets",
     "sample_augmentation",
     "tight_box",
     "to_tensor",

@@ -23,7 +23,7 @@ from otmark.transforms.crop import (
     invert_affine,
     warp_image,
 )
-from otmark.transforms.targets import make_targets
+from otmark.transforms.targets import heatmap_points, render_targets
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -79,6 +79,7 @@ def prepare_sample(
     crop: CropConfig,
     params: AugmentParams | None = None,
     flip_permutation: np.ndarray | None = None,
+    render: bool = True,
 ) -> dict:
     """Crop, augment and encode one face (the functional core of :class:`LandmarkDataset`).
 
@@ -88,10 +89,13 @@ def prepare_sample(
         centre, scale: the un-augmented crop (context included).
         params: augmentation to apply, or None.
         flip_permutation: ``(K,)``, required when ``params.flip``.
+        render: include the target heatmaps (False: only ``target_points``; the training
+            engine then renders them on its device with :func:`render_targets`).
 
     Returns:
-        dict with ``image (3, N, N)`` float32, ``target (K, M, M)`` float32, ``weight (K,)``
-        float32, ``inverse (2, 3)`` float64 crop -> image matrix, ``flip`` bool tensor and
+        dict with ``image (3, N, N)`` float32, ``target (K, M, M)`` float32 (if ``render``),
+        ``target_points (K, 2)`` float32 heatmap coordinates, ``weight (K,)`` float32,
+        ``inverse (2, 3)`` float64 crop -> image matrix, ``flip`` bool tensor and
         ``crop_landmarks (K, 2)`` float64 (after the flip permutation).
     """
     p = params or AugmentParams()
@@ -102,15 +106,19 @@ def prepare_sample(
     pts = apply_affine(landmarks, m)
     if p.flip:
         pts = pts[np.asarray(flip_permutation, dtype=np.int64)]
-    target, weight, _ = make_targets(pts, crop.input_size, crop.heatmap_size, crop.sigma)
-    return {
+    hm_points, weight = heatmap_points(pts, crop.input_size, crop.heatmap_size)
+    item = {
         "image": to_tensor(pixels),
-        "target": target,
-        "weight": weight,
+        "target_points": torch.from_numpy(hm_points).to(torch.float32),
+        "weight": torch.from_numpy(weight),
         "inverse": torch.from_numpy(invert_affine(m)),
         "flip": torch.tensor(bool(p.flip)),
         "crop_landmarks": torch.from_numpy(pts),
     }
+    if render:
+        points, w = item["target_points"][None], item["weight"][None]
+        item["target"] = render_targets(points, w, crop.heatmap_size, crop.sigma)[0]
+    return item
 
 
 class LandmarkDataset(torch.utils.data.Dataset):
@@ -129,6 +137,8 @@ class LandmarkDataset(torch.utils.data.Dataset):
         flip_permutation: ``(K,)``; looked up with ``otmark.schemes.get_scheme(scheme)`` when
             None and flips are enabled.
         seed: base seed of the augmentation.
+        render_targets: include ``target`` heatmaps in the items (False leaves the rendering
+            to the consumer, e.g. on the GPU; ``target_points`` and ``weight`` are always there).
     """
 
     def __init__(
@@ -138,8 +148,10 @@ class LandmarkDataset(torch.utils.data.Dataset):
         augment: AugmentConfig | None = None,
         flip_permutation: np.ndarray | None = None,
         seed: int = 0,
+        render_targets: bool = True,
     ) -> None:
         self.samples = list(samples)
+        self.render_targets = bool(render_targets)
         self.crop = crop or CropConfig()
         self.augment = augment
         self.seed = int(seed)
@@ -180,7 +192,14 @@ class LandmarkDataset(torch.utils.data.Dataset):
         except (OSError, ValueError) as exc:
             raise type(exc)(f"sample {index} ({sample.id or sample.image}): {exc}") from exc
         item = prepare_sample(
-            image, landmarks, centre, scale, self.crop, self.params(index), self.flip_permutation
+            image,
+            landmarks,
+            centre,
+            scale,
+            self.crop,
+            self.params(index),
+            self.flip_permutation,
+            render=self.render_targets,
         )
         item["landmarks"] = torch.from_numpy(landmarks)
         item["index"] = int(index)

@@ -32,6 +32,34 @@ def landmark_weights(heatmap_points, heatmap_size: int | tuple[int, int]) -> np.
     return inside.astype(np.float32)
 
 
+def heatmap_points(
+    crop_points, input_size: int, heatmap_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop coordinates -> heatmap coordinates ``(K, 2)`` float64 and weights ``(K,)`` float32."""
+    hm_points = apply_affine(crop_points, crop_to_heatmap_matrix(input_size, heatmap_size))
+    return hm_points, landmark_weights(hm_points, heatmap_size)
+
+
+def render_targets(
+    points: torch.Tensor, weights: torch.Tensor, heatmap_size: int, sigma: float
+) -> torch.Tensor:
+    """Gaussian target heatmaps (peak 1) on the device of ``points``; weight-0 maps are zero.
+
+    Args:
+        points: ``(B, K, 2)`` heatmap coordinates.
+        weights: ``(B, K)``.
+        heatmap_size: ``M``.
+        sigma: Gaussian standard deviation in heatmap pixels.
+
+    Returns:
+        ``(B, K, M, M)`` float32 (via :func:`otmark.heatmaps.render_gaussian`).
+    """
+    from otmark.heatmaps import render_gaussian
+
+    maps = render_gaussian(points.float(), (heatmap_size, heatmap_size), sigma)
+    return maps * weights.to(maps.dtype)[..., None, None]
+
+
 def make_targets(
     crop_points, input_size: int, heatmap_size: int, sigma: float
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -47,11 +75,7 @@ def make_targets(
         ``heatmaps: (K, M, M)`` float32 (peak 1, via :func:`otmark.heatmaps.render_gaussian`),
         ``weights: (K,)`` float32 and the heatmap coordinates ``(K, 2)`` float64.
     """
-    from otmark.heatmaps import render_gaussian
-
-    hm_points = apply_affine(crop_points, crop_to_heatmap_matrix(input_size, heatmap_size))
-    weights = landmark_weights(hm_points, heatmap_size)
-    coords = torch.from_numpy(hm_points).to(torch.float32)[None]
-    maps = render_gaussian(coords, (heatmap_size, heatmap_size), sigma)[0]
-    maps = maps * torch.from_numpy(weights)[:, None, None]
-    return maps, torch.from_numpy(weights), hm_points
+    hm_points, weights = heatmap_points(crop_points, input_size, heatmap_size)
+    w = torch.from_numpy(weights)
+    maps = render_targets(torch.from_numpy(hm_points)[None], w[None], heatmap_size, sigma)[0]
+    return maps, w, hm_points
