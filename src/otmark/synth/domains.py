@@ -8,6 +8,7 @@ domain              character
 ==================  ===========================================================================
 ``300w``            moderate poses (yaw sd 15, max 40), mild expressions, clean light, few
                     occluders: 300W train / common / test
+``300w-outdoor``    300W test "outdoor": as ``300w`` with stronger, coloured light
 ``300w-challenge``  iBUG-like: larger poses (yaw sd 35, max 70), stronger light and blur
 ``wflw``            harder: large pose, expression, illumination, make-up-like colour shifts,
                     occlusion, blur (WFLW's six attributes)
@@ -100,7 +101,15 @@ def sample_effects(domain: Domain, rng: np.random.Generator) -> Effects:
 DOMAINS: dict[str, Domain] = {
     d.name: d
     for d in (
-        Domain("300w"),
+        Domain("300w", expression_strength=0.45),
+        Domain(
+            "300w-outdoor",
+            expression_strength=0.45,
+            light_spread=0.7,
+            gain_range=(0.75, 1.25),
+            noise_max=5.0,
+            clutter=0.6,
+        ),
         Domain(
             "300w-challenge",
             yaw_sd=35.0,

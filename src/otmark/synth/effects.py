@@ -84,8 +84,9 @@ def apply_effects(img: np.ndarray, fx: Effects, rng: np.random.Generator) -> np.
         noisy = cv2.scaleAdd(crop, float(fx.noise), out.astype(np.float32))
         out = np.clip(noisy, 0, 255).astype(np.uint8)
     if fx.jpeg > 0:
-        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(fx.jpeg)])
+        bgr = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(fx.jpeg)])
         if not ok:
             raise RuntimeError("JPEG encoding failed")
-        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-    return np.ascontiguousarray(out)
+        out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return out if out is not img else img.copy()

@@ -196,8 +196,13 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     mask = np.zeros((h, w), np.uint8)
     if x1 <= x0 or y1 <= y0:
         return mask
-    roi_shade = np.zeros((y1 - y0, x1 - x0), np.float32)
-    roi_mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    rh, rw = y1 - y0, x1 - x0
+    # shading is smooth: it is drawn and blurred at half resolution, then upsampled; the mask
+    # (silhouette) is drawn at full resolution
+    hh, hw = (rh + 1) // 2, (rw + 1) // 2
+    half_shade = np.zeros((hh, hw), np.float32)
+    half_mask = np.zeros((hh, hw), np.float32)
+    roi_mask = np.zeros((rh, rw), np.uint8)
     inten = p.shade(normals.reshape(-1, 3)).reshape(rings, m)
     off = np.array([x0, y0], dtype=np.float64)
     nxt = np.roll(np.arange(m), -1)
@@ -211,21 +216,24 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     front_sign = np.sign(np.sum(area * (z < np.median(z))))
     keep = (area * front_sign) > 0
     fixed = _fix(quads - off)
+    fixed_half = _fix((quads - off) * 0.5 - 0.25)
     order = np.argsort(-z, axis=None, kind="stable")
     for idx in order:
         r, j = divmod(int(idx), m)
         if not keep[r, j]:
             continue
-        cv2.fillConvexPoly(roi_shade, fixed[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
+        cv2.fillConvexPoly(half_shade, fixed_half[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
+        cv2.fillConvexPoly(half_mask, fixed_half[r, j], 1.0, cv2.LINE_8, _SHIFT)
         cv2.fillConvexPoly(roi_mask, fixed[r, j], 255, cv2.LINE_8, _SHIFT)
-    sigma = max(1.0, 0.05 * p.scale)
-    num = cv2.GaussianBlur(roi_shade, (0, 0), sigma)
-    den = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    sigma = max(0.5, 0.025 * p.scale)
+    num = cv2.GaussianBlur(half_shade, (0, 0), sigma)
+    den = cv2.GaussianBlur(half_mask, (0, 0), sigma)
     shade = num / np.maximum(den, 1e-3)
-    # darken towards the silhouette (a soft rim), blend the edge for anti-aliasing
-    edge = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.12 * p.scale))
+    # darken towards the silhouette (a soft rim)
+    edge = cv2.GaussianBlur(half_mask, (0, 0), max(0.5, 0.06 * p.scale))
     shade = shade * (0.8 + 0.2 * np.clip(edge * 1.6 - 0.3, 0, 1))
-    alpha = cv2.GaussianBlur(roi_mask.astype(np.float32) / 255.0, (0, 0), 0.7)[..., None]
+    shade = cv2.resize(shade, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.GaussianBlur(roi_mask, (3, 3), 0.7).astype(np.float32)[..., None] / 255.0
     skin = np.asarray(p.style.skin, np.float32) * np.asarray(p.style.light_rgb, np.float32)
     roi = p.img[y0:y1, x0:x1].astype(np.float32)
     out = roi * (1 - alpha) + alpha * (np.minimum(1.15 * shade, 1.1)[..., None] * skin)

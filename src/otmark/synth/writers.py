@@ -148,7 +148,7 @@ W300_FOLDERS: dict[str, tuple[int, str]] = {
     "helen/testset": (330, "300w"),
     "ibug": (135, "300w-challenge"),
     "300W/01_Indoor": (300, "300w"),
-    "300W/02_Outdoor": (300, "300w-challenge"),
+    "300W/02_Outdoor": (300, "300w-outdoor"),
 }
 W300_TRAIN = 3148
 
