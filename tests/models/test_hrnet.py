@@ -5,12 +5,16 @@ import torch
 
 from otmark.models import count_parameters, create_model
 from otmark.models.hrnet import HighResolutionModule, HRNet, Transition
+from otmark.schemes import get_scheme
+
+K300W = get_scheme("300w").num_points
+KWFLW = get_scheme("wflw").num_points
 
 
 @pytest.fixture(scope="module")
 def w18():
     torch.manual_seed(0)
-    return create_model("hrnet_w18", 68)
+    return create_model("hrnet_w18", K300W)
 
 
 def test_hrnet_w18_parameter_count_is_the_published_one(w18):
@@ -22,11 +26,11 @@ def test_hrnet_w18_head_is_270_channels_and_grows_by_271_per_landmark(w18):
     head_convs = [m for m in w18.head.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in head_convs] == [
         (270, 270, (1, 1)),
-        (270, 68, (1, 1)),
+        (270, K300W, (1, 1)),
     ]
     # closed form of the landmark-dependent part: 1x1 conv 270 -> K with bias
-    other = HRNet(98)
-    assert count_parameters(other) - count_parameters(w18) == 30 * (270 + 1)
+    other = HRNet(KWFLW)
+    assert count_parameters(other) - count_parameters(w18) == (KWFLW - K300W) * (270 + 1)
 
 
 def test_hrnet_w18_stage_layout(w18):
@@ -61,7 +65,9 @@ def test_hrnet_fusion_lower_to_higher_is_1x1_and_higher_to_lower_is_strided_3x3(
     ]
 
 
-def test_hrnet_init_is_normal_std_0_001(w18):
+def test_hrnet_init_is_normal_std_0_001_and_bn_momentum_0_01(w18):
+    bns = [m for m in w18.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(bn.momentum == 0.01 for bn in bns)
     w = w18.stages[2][0].branches[3][0].conv1.weight  # 144 x 144 x 3 x 3
     assert abs(w.std().item() - 0.001) < 5e-5
     assert abs(w.mean().item()) < 5e-5

@@ -5,6 +5,9 @@ import torch
 
 from otmark.models import count_parameters, create_model
 from otmark.models.resnet import ResNetBackbone
+from otmark.schemes import get_scheme
+
+K300W = get_scheme("300w").num_points
 
 
 def head_params(c5: int, k: int) -> int:
@@ -14,8 +17,8 @@ def head_params(c5: int, k: int) -> int:
 
 @pytest.mark.parametrize(("name", "depth", "c5"), [("simple_baseline_r50", 50, 2048)])
 def test_parameter_count_is_backbone_plus_closed_form_head(name, depth, c5):
-    model = create_model(name, 68)
-    expected = count_parameters(ResNetBackbone(depth)) + head_params(c5, 68)
+    model = create_model(name, K300W)
+    expected = count_parameters(ResNetBackbone(depth)) + head_params(c5, K300W)
     assert count_parameters(model) == expected
     assert 33.9e6 < expected < 34.1e6  # SimpleBaselines-R50 is published as 34.0 M
 

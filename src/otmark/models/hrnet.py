@@ -106,6 +106,7 @@ class HRNet(nn.Module):
         num_blocks: BasicBlocks per branch in every module (4).
         num_modules: modules in stages 2, 3, 4 (``(1, 4, 3)``).
         layer1_blocks: Bottlenecks in layer1 (4).
+        bn_momentum: BatchNorm momentum (0.01 as in the original code).
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class HRNet(nn.Module):
         num_blocks: int = 4,
         num_modules: tuple[int, int, int] = (1, 4, 3),
         layer1_blocks: int = 4,
+        bn_momentum: float = 0.01,
     ) -> None:
         super().__init__()
         if len(num_modules) != 3:
@@ -139,6 +141,9 @@ class HRNet(nn.Module):
             conv_bn(total, total, 1), nn.Conv2d(total, num_landmarks, kernel_size=1)
         )
         init_normal_(self, std=0.001)
+        for m in self.modules():  # the original's BN_MOMENTUM
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = bn_momentum
 
     def forward(self, x: Tensor) -> Tensor:
         xs = [self.layer1(self.stem(x))]
