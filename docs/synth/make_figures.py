@@ -63,7 +63,7 @@ def sheets(out: Path, seed: int, n: int = 16) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, load in loaders.items():
             root = Path(tmp) / name
-            num = 90 if name == "300w" else n  # enough 300W train faces for 8 iBUG ones
+            num = 190 if name == "300w" else n  # enough 300W train faces for 8 iBUG ones
             WRITERS[name](root, num, seed)
             samples = load(root)[:n]
             tiles = [draw(s.load_image(), s.landmarks, s.occluded) for s in samples]
@@ -78,7 +78,7 @@ def video_strip(out: Path, seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "300vw"
         WRITERS["300vw"](root, 1, seed, frames=48)
-        samples = [s for s in load("300vw", root, "category3")]
+        samples = [s for s in load("300vw", root, "test3")]
         picks = samples[:: max(1, len(samples) // 8)][:8]
         tiles = [draw(s.load_image(), s.landmarks, s.occluded) for s in picks]
         save(out / "video_strip_300vw_cat3.png", grid(tiles, 8))

@@ -56,7 +56,7 @@ class Domain:
     noise_max: float = 3.0
     jpeg_range: tuple[int, int] = (80, 98)
     clutter: float = 0.4
-    face_frac: tuple[float, float] = (0.42, 0.56)  # landmark-box side / image side
+    face_frac: tuple[float, float] = (0.5, 0.64)  # face-box side / image side
     offset: float = 0.06  # max shift of the landmark-box centre / image side
 
 
@@ -151,7 +151,7 @@ DOMAINS: dict[str, Domain] = {
             noise_max=10.0,
             jpeg_range=(35, 95),
             clutter=0.8,
-            face_frac=(0.38, 0.58),
+            face_frac=(0.44, 0.66),
             offset=0.08,
         ),
         Domain(

@@ -564,6 +564,22 @@ def nose_points(face: Face) -> np.ndarray:
     )
 
 
+def face_box_points(face: Face) -> np.ndarray:
+    """3-D points ``(M, 3)`` whose projected bounding box is the face box (a face-detector-like
+    box: jaw contour, brows and the forehead up to a standard hairline height)."""
+    t = np.linspace(0, 1, 17)
+    top = face.curve("forehead", np.linspace(0.25, 0.75, 5))
+    top[:, 1] = -0.55
+    return np.vstack(
+        [
+            face.curve("jaw", t),
+            face.curve("right_brow_upper", t),
+            face.curve("left_brow_upper", t),
+            top,
+        ]
+    )
+
+
 def identity_fields() -> tuple[str, ...]:
     return tuple(f.name for f in fields(Identity))
 
@@ -573,6 +589,7 @@ __all__ = [
     "Face",
     "Identity",
     "evaluate_specs",
+    "face_box_points",
     "identity_fields",
     "nose_points",
     "point_spec",

@@ -13,19 +13,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from otmark.schemes import get_scheme
 from otmark.synth.accessories import draw_accessories, occluded_by_mask
 from otmark.synth.background import render_background
 from otmark.synth.camera import Camera, Pose, annotate, project
 from otmark.synth.domains import Domain, sample_effects, sample_pose
 from otmark.synth.effects import Effects, apply_effects
-from otmark.synth.face_model import (
-    Expression,
-    Face,
-    Identity,
-    evaluate_specs,
-    scheme_specs,
-)
+from otmark.synth.face_model import Expression, Face, Identity, face_box_points
 from otmark.synth.render import Style, render_face
 
 
@@ -66,14 +59,13 @@ class Rendered:
 def fit_camera(
     face: Face,
     pose: Pose,
-    scheme: str,
     size: tuple[int, int],
     box_side: float,
     centre: tuple[float, float],
     distance: float,
 ) -> Camera:
-    """A camera that puts the ``scheme`` landmarks' tight box (longer side ``box_side`` pixels)
-    centred at ``centre`` in an image of ``size = (height, width)``.
+    """A camera that puts the face box (:func:`otmark.synth.face_model.face_box_points`, longer
+    side ``box_side`` pixels) centred at ``centre`` in an image of ``size = (height, width)``.
 
     Focal length and principal point are solved in closed form: scaling the focal length by
     ``k`` scales the projection by ``k`` about the principal point, and moving the principal
@@ -81,7 +73,7 @@ def fit_camera(
     """
     h, w = size
     cam = Camera(focal=100.0 * distance, cx=w / 2, cy=h / 2, distance=distance)
-    uv = project(evaluate_specs(face, scheme_specs(get_scheme(scheme))), pose, cam)
+    uv = project(face_box_points(face), pose, cam)
     lo, hi = uv.min(0), uv.max(0)
     k = box_side / max(float((hi - lo).max()), 1e-6)
     c = (lo + hi) / 2
@@ -93,8 +85,8 @@ def fit_camera(
 def sample_scene(
     domain: Domain, rng: np.random.Generator, scheme: str, size: tuple[int, int]
 ) -> Scene:
-    """Draw a scene from ``domain`` for an image of ``size = (height, width)``, framed on the
-    landmarks of ``scheme``."""
+    """Draw a scene from ``domain`` for an image of ``size = (height, width)`` (``scheme`` is
+    unused by the framing, which goes by the face box, and kept for callers)."""
     h, w = size
     identity = Identity.sample(rng, domain.identity_spread)
     if rng.random() < domain.expression_p:
@@ -106,7 +98,7 @@ def sample_scene(
     side = float(rng.uniform(*domain.face_frac)) * min(h, w)
     off = rng.uniform(-domain.offset, domain.offset, size=2) * min(h, w)
     distance = float(rng.uniform(5.0, 14.0))
-    camera = fit_camera(face, pose, scheme, size, side, (w / 2 + off[0], h / 2 + off[1]), distance)
+    camera = fit_camera(face, pose, size, side, (w / 2 + off[0], h / 2 + off[1]), distance)
     style = Style.sample(rng, domain.light_spread, domain.makeup_p)
     effects = sample_effects(domain, rng)
     return Scene(

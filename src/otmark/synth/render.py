@@ -259,6 +259,32 @@ def _draw_hair_back(p: _Painter) -> None:
     p.poly(outline, p.lit(p.style.hair, 0.8))
 
 
+def _draw_side_hair(p: _Painter) -> None:
+    """Hair on the side of the head (above and behind the ear) of the side turned towards the
+    camera: without it a turned head would show bare skin up to the crown."""
+    f = p.face
+    w = f.jaw_hw
+    top = f.head_top_y
+    low = 0.15 + 0.6 * p.style.hair_length
+    for sg in (-1.0, 1.0):
+        if not p.facing(np.array([[sg * w, -0.3, -0.7]]), np.array([[sg, -0.1, 0.0]]))[0]:
+            continue
+        panel = np.array(
+            [
+                [1.03 * w, -0.45 + 0.2 * p.style.hairline, -0.42],
+                [0.92 * w, 0.7 * top, -0.5],
+                [0.8 * w, 0.85 * top, -0.85],
+                [0.98 * w, 0.35 * top, -0.98],
+                [1.04 * w, low, -0.95],
+                [1.08 * w, 0.05, -0.85],
+                [1.08 * w, -0.08, -0.62],
+                [1.06 * w, -0.12, -0.5],
+            ]
+        )
+        panel[:, 0] *= sg
+        p.poly(panel, p.lit(p.style.hair, 0.85 * float(p.shade(np.array([[sg, -0.3, 0.2]]))[0])))
+
+
 def _draw_neck(p: _Painter) -> None:
     f = p.face
     jaw = f.curve("jaw", np.linspace(0.3, 0.7, 9))
@@ -467,6 +493,7 @@ def render_face(
     _draw_neck(p)
     _draw_ears(p, near=False)
     mask = _draw_skin(p)
+    _draw_side_hair(p)
     _draw_ears(p, near=True)
     _draw_fringe(p)
     # far features first: the side whose eye is deeper is drawn first

@@ -118,7 +118,7 @@ def render_video(
 
     faces = [Face(identity, e) for e in exprs]
     poses = [Pose(float(a), float(b), float(c)) for a, b, c in zip(yaw, pitch, roll)]
-    cam0 = fit_camera(faces[0], Pose(), "300vw", size, side, (w / 2, h / 2), distance)
+    cam0 = fit_camera(faces[0], Pose(), size, side, (w / 2, h / 2), distance)
     cams = [
         replace(cam0, cx=cam0.cx + float(dx[i]), cy=cam0.cy + float(dy[i])) for i in range(frames)
     ]
@@ -152,9 +152,12 @@ def render_video(
     return out
 
 
-def nose_speed(rendered: list[Rendered], scheme: str = "300vw", nose_index: int = 30) -> float:
+def nose_speed(rendered: list[Rendered], scheme: str = "300vw") -> float:
     """Mean nose-tip displacement in pixels per frame of a rendered video."""
-    pts = np.array([r.landmarks[scheme][nose_index] for r in rendered])
+    from otmark.schemes import get_scheme
+
+    k = get_scheme(scheme).index("nose_tip")
+    pts = np.array([r.landmarks[scheme][k] for r in rendered])
     if len(pts) < 2:
         return 0.0
     return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).mean())

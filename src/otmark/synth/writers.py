@@ -26,6 +26,7 @@ import numpy as np
 from otmark.datasets.records import ImageRef, Sample
 from otmark.synth.camera import project
 from otmark.synth.domains import get_domain
+from otmark.synth.face_model import face_box_points
 from otmark.synth.generate import Rendered, synth_face, wflw_attributes
 
 
@@ -44,17 +45,11 @@ def proportional(num: int, counts: dict[str, int], reference: int) -> dict[str, 
 
 
 def face_box(rendered: Rendered) -> np.ndarray:
-    """``(4,)`` ``x0, y0, x1, y1``: the box around the projected jaw, brows and forehead (the
-    face-detector-like box used as WFLW's/COFW's box and for AFLW's ``box_size``)."""
+    """``(4,)`` ``x0, y0, x1, y1``: the face box of a rendered face (projected jaw, brows and
+    forehead, :func:`otmark.synth.face_model.face_box_points`), used as WFLW's/COFW's box and
+    for AFLW's ``box_size``."""
     sc = rendered.scene
-    f = sc.face
-    t = np.linspace(0, 1, 17)
-    top = f.curve("forehead", np.linspace(0.25, 0.75, 5))
-    top[:, 1] = -0.55
-    pts = np.vstack(
-        [f.curve("jaw", t), f.curve("right_brow_upper", t), f.curve("left_brow_upper", t), top]
-    )
-    uv = project(pts, sc.pose, sc.camera)
+    uv = project(face_box_points(sc.face), sc.pose, sc.camera)
     return np.concatenate([uv.min(0), uv.max(0)])
 
 
