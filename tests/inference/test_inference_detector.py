@@ -279,3 +279,32 @@ def test_codec_from_meta_defaults_and_errors():
         Codec.from_meta({"input_size": 256})
     with pytest.raises(ValueError, match="unknown decoder"):
         Codec(256, 64, decoder="argmax")
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("decoder", ["get_bc", "get_max"])
+def test_training_targets_decode_back_to_the_landmarks(flip, decoder):
+    """Consistency with training: the targets otmark.transforms builds for a face (plain or
+    flipped with the scheme's permutation) decode, through the detector's path, to the
+    annotated landmarks."""
+    from otmark.transforms import AugmentParams, CropConfig, centre_scale_from_box, prepare_sample
+
+    scheme = get_scheme(SCHEME)
+    rng = np.random.default_rng(11)
+    box = np.array([20.0, 15.0, 70.0, 75.0])
+    # within 15 px of the centre: 3 sigma (= 3 heatmap px = 14 image px) from the crop border,
+    # where the targets are whole Gaussians (the border clips them and biases any decoder)
+    landmarks = rng.uniform(-15, 15, size=(scheme.num_points, 2)) + [45.0, 45.0]
+    crop = CropConfig(input_size=64, heatmap_size=16, sigma=1.0)
+    centre, scale = centre_scale_from_box(box)
+    item = prepare_sample(
+        image(), landmarks, centre, scale, crop, AugmentParams(flip=flip), scheme.flip_permutation
+    )
+    codec = Codec(64, 16, decoder=decoder, softmax=False)
+    perm = scheme.flip_permutation if flip else None
+    got = heatmaps_to_image(item["target"][None], item["inverse"].numpy()[None], codec, perm)[0]
+    # GET_BC: the 3-sigma cut keeps a slightly asymmetric set of pixels (bias < 0.01 heatmap px);
+    # GET_MAX: within a quarter heatmap pixel per axis
+    stride_in_image = 1.25 * 60 / 16
+    tol = 0.01 * stride_in_image if decoder == "get_bc" else 0.36 * stride_in_image
+    assert np.abs(got - landmarks).max() < tol
