@@ -18,10 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+TILE = 192  # tile side in the sheets (pixels)
+
 
 def draw(img: np.ndarray, landmarks: np.ndarray, occluded: np.ndarray | None) -> np.ndarray:
-    out = img.copy()
-    r = max(1, round(img.shape[0] / 170))
+    """The image resized to ``TILE`` pixels with its landmarks drawn on it."""
+    k = TILE / img.shape[0]
+    out = cv2.resize(img, (round(img.shape[1] * k), TILE), interpolation=cv2.INTER_AREA)
+    landmarks = (np.asarray(landmarks) + 0.5) * k - 0.5
+    r = 1
     for k, (x, y) in enumerate(landmarks):
         hidden = occluded is not None and bool(occluded[k])
         col = (230, 40, 40) if hidden else (40, 230, 60)
@@ -55,7 +60,9 @@ def sheets(out: Path, seed: int, n: int = 16) -> None:
     from otmark.synth.writers import WRITERS
 
     loaders = {
-        "300w": lambda root: list(load_300w(root, "train"))[:8] + list(load_300w(root, "challenge"))[:8],
+        "300w": lambda root: (
+            list(load_300w(root, "train"))[:8] + list(load_300w(root, "challenge"))[:8]
+        ),
         "wflw": lambda root: list(load_wflw(root, "train")),
         "cofw": lambda root: list(load_cofw(root, "train")),
         "aflw": lambda root: list(load_aflw(root, "train")),
