@@ -124,7 +124,7 @@ class TrainConfig:
         channels_last: use the channels-last memory format.
         deterministic: ``torch.use_deterministic_algorithms(True)`` (slower; exact repeats).
         val_every: validate every N epochs (and after the last); 0 = never.
-        progress: show a tqdm progress bar (rank 0).
+        progress: show a tqdm progress bar (rank 0, when stderr is a terminal).
         tensorboard: also log to TensorBoard when it is installed.
         threads: ``torch.set_num_threads`` on CPU (0 = torch's default).
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def train_one_epoch(
     model.train()
     result = EpochResult()
     bar = None
-    if progress and info.is_main:
+    if progress and info.is_main and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
