@@ -110,3 +110,27 @@ def test_heatmap_size_mismatch_is_explained(tiny_300w, tmp_path):
     cfg = _cfg(tiny_300w, tmp_path, codec={"heatmap_size": 32})
     with pytest.raises(ValueError, match="codec.heatmap_size"):
         train(cfg)
+
+
+def test_stacked_model_with_bf16_autocast_channels_last_and_coordconv(tiny_300w, tmp_path):
+    from otmark.models import tiny_kwargs
+
+    cfg = _cfg(
+        tiny_300w,
+        tmp_path,
+        model={"name": "hourglass2", "coordconv": True, "kwargs": tiny_kwargs("hourglass2")},
+        optim={"epochs": 1},
+        data={"limit": 4},
+        train={"amp": "bf16", "channels_last": True},
+    )
+    result = train(cfg, log=lambda _: None)
+    assert np.isfinite(result["last_metrics"]["NME"])
+    model, meta = load_model_from_checkpoint(tmp_path / "run" / "last.pt")
+    assert meta["model_kwargs"]["coordconv"] is True
+
+
+def test_cpu_cannot_use_fp16(tiny_300w, tmp_path):
+    from otmark.engine import ConfigError
+
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
+        train(_cfg(tiny_300w, tmp_path, train={"amp": "fp16"}))

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         print(f"otmark train: {exc}; continue with --resume")
         return 128 + int(exc.signum)
-    except (DatasetError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
     if result.get("best_nme") is not None:
         print(f"best validation NME {result['best_nme']:.3f}% -> {result['output_dir']}/best.pt")

@@ -39,7 +39,9 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
         name = f"cuda:{local_rank}"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+        from otmark.engine.config import ConfigError
+
+        raise ConfigError(f"train.device {name!r} requested but CUDA is not available")
     return device
 
 

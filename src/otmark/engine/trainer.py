@@ -19,7 +19,7 @@ import torch
 
 from otmark.engine import builders
 from otmark.engine.checkpoint import load_checkpoint, save_checkpoint, unwrap, write_text_atomic
-from otmark.engine.config import ExperimentConfig, dump_config
+from otmark.engine.config import ConfigError, ExperimentConfig, dump_config
 from otmark.engine.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -61,7 +61,7 @@ def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
     if mode == "none":
         return None
     if mode == "fp16" and device.type != "cuda":
-        raise ValueError("train.amp=fp16 needs a CUDA device (use bf16 or none on CPU)")
+        raise ConfigError(f"train.amp=fp16 needs a CUDA device, got {device} (use bf16 or none)")
     return torch.bfloat16 if mode == "bf16" else torch.float16
 
 
@@ -118,8 +118,9 @@ def train(
 def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     from otmark.schemes import get_scheme
 
-    seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.threads)
     device = info.device
+    amp_dtype = amp_dtype_for(cfg.train.amp, device)
+    seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.threads)
     out = cfg.output_path
     last_path, best_path = out / "last.pt", out / "best.pt"
     if resume and not last_path.is_file():
@@ -134,7 +135,6 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     loss_fn = builders.build_loss(cfg).to(device)
     optimizer = builders.build_optimizer(cfg, model)
     scheduler = builders.build_scheduler(cfg, optimizer)
-    amp_dtype = amp_dtype_for(cfg.train.amp, device)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
     start_epoch, start_step, history, best = 0, 0, [], math.inf
