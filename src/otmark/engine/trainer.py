@@ -132,7 +132,9 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     model = builders.build_model(cfg, num_landmarks).to(device)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loss_fn = builders.build_loss(cfg).to(device)
+    loss_fn = builders.build_loss(cfg)
+    if isinstance(loss_fn, torch.nn.Module):
+        loss_fn = loss_fn.to(device)
     optimizer = builders.build_optimizer(cfg, model)
     scheduler = builders.build_scheduler(cfg, optimizer)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
