@@ -220,11 +220,15 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     order = np.argsort(-z, axis=None, kind="stable")
     for idx in order:
         r, j = divmod(int(idx), m)
-        if not keep[r, j]:
-            continue
-        cv2.fillConvexPoly(half_shade, fixed_half[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
-        cv2.fillConvexPoly(half_mask, fixed_half[r, j], 1.0, cv2.LINE_8, _SHIFT)
-        cv2.fillConvexPoly(roi_mask, fixed[r, j], 255, cv2.LINE_8, _SHIFT)
+        if keep[r, j]:
+            cv2.fillConvexPoly(half_shade, fixed_half[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
+    # the skin's silhouette is convex (a dome and the sides of the head): one hull each
+    if not keep.any():
+        return mask
+    hull = cv2.convexHull(fixed[keep].reshape(-1, 2))
+    hull_half = cv2.convexHull(fixed_half[keep].reshape(-1, 2))
+    cv2.fillConvexPoly(roi_mask, hull, 255, cv2.LINE_8, _SHIFT)
+    cv2.fillConvexPoly(half_mask, hull_half, 1.0, cv2.LINE_8, _SHIFT)
     sigma = max(0.5, 0.025 * p.scale)
     num = cv2.GaussianBlur(half_shade, (0, 0), sigma)
     den = cv2.GaussianBlur(half_mask, (0, 0), sigma)
