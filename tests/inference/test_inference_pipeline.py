@@ -212,3 +212,11 @@ def test_video_run_writes_one_result_per_frame_and_an_overlay_video(tmp_path, ck
         "landmarks.csv",
         "landmarks.json",
     ]
+
+
+def test_overlay_names_do_not_collide(tmp_path):
+    from otmark.inference.pipeline import overlay_png_path
+
+    taken = set()
+    names = [overlay_png_path(tmp_path, n, taken).name for n in ("a.png", "a.jpg", "b.JPG")]
+    assert names == ["a.png", "a_jpg.png", "b.png"]

@@ -73,9 +73,19 @@ class DetectionRun:
         return sum(len(r.faces) for r in self.results)
 
 
-def overlay_png_path(out_dir: Path, source: str) -> Path:
-    """Where the overlay of image ``source`` (a relative name) goes."""
-    return out_dir / "overlays" / Path(source).with_suffix(".png")
+def overlay_png_path(out_dir: Path, source: str, taken: set[Path] | None = None) -> Path:
+    """Where the overlay of image ``source`` (a relative name) goes: ``overlays/<name>.png``.
+
+    When that path is in ``taken`` (``a.jpg`` after ``a.png``), the source suffix is kept in the
+    name instead: ``overlays/a_jpg.png``. The chosen path is added to ``taken``.
+    """
+    src = Path(source)
+    path = out_dir / "overlays" / src.with_suffix(".png")
+    if taken is not None:
+        if path in taken:
+            path = path.with_name(f"{src.stem}_{src.suffix.lstrip('.').lower()}.png")
+        taken.add(path)
+    return path
 
 
 def run_detection(
@@ -127,8 +137,10 @@ def run_detection(
     elif overlays:
         from otmark.inference.atomic import write_image_atomic
 
+        taken: set[Path] = set()
+
         def save(frame: Frame, result: FrameResult) -> None:
-            path = overlay_png_path(out, frame.source)
+            path = overlay_png_path(out, frame.source, taken)
             run.files.append(write_image_atomic(path, draw_faces(frame.image, result.faces)))
 
         consume(detect_frames(detector, frames, boxes_for), save)
