@@ -43,7 +43,8 @@ def test_a_short_run_writes_checkpoints_logs_and_metrics(tiny_300w, tmp_path):
     csv_lines = (out / "log.csv").read_text().splitlines()
     assert len(csv_lines) == 3 and csv_lines[0].startswith("epoch,lr,train_loss")
     assert result["best_nme"] == pytest.approx(min(r["val_NME"] for r in rows))
-    assert len(lines) == 2 and "val NME" in lines[0]
+    assert len(lines) == 3 and "8 training / 4 validation faces" in lines[0]
+    assert "val NME" in lines[1]
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["epoch"] == 2 and last["step"] == 0 and last["scheme"] == "300w"
     assert last["codec"]["heatmap_size"] == 16 and last["config"]["name"] == "tiny"

@@ -147,6 +147,12 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         best = ckpt.get("best_nme") if ckpt.get("best_nme") is not None else math.inf
         log(f"resuming {last_path} at epoch {start_epoch + 1}, step {start_step}")
 
+    n_params = sum(p.numel() for p in model.parameters())
+    log(
+        f"{cfg.name}: {len(train_ds)} training / {len(val_ds) if val_ds else 0} validation faces "
+        f"({scheme}, {num_landmarks} landmarks); {cfg.model.name} {n_params / 1e6:.2f} M "
+        f"parameters; {device} x {info.world} process(es); amp {amp_dtype or 'off'}; -> {out}"
+    )
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", dump_config(cfg))
