@@ -217,6 +217,21 @@ def test_dot_model_flip_test_needs_the_permutation():
     assert np.linalg.norm(no_perm - pts, axis=1)[paired].min() > 5
 
 
+def test_predict_many_shares_batches_across_images(heat_points):
+    calls = []
+    codec = Codec(N_IN, M_HM, decoder="get_bc")
+    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=4)
+    boxes = [BOXES, np.zeros((0, 4)), BOXES[1:]]
+    out = det.predict_many([image(), image()[:50], image()], boxes)
+    assert [o.shape[0] for o in out] == [2, 0, 1]
+    assert calls == [4, 2]  # 3 faces x 2 views in batches of 4
+    single = Detector(fixed_backend(heat_points, []), SCHEME, codec, flip_test=True)
+    np.testing.assert_allclose(out[0], single.predict(image(), BOXES), atol=1e-9)
+    np.testing.assert_allclose(out[2], single.predict(image(), BOXES[1:]), atol=1e-9)
+    with pytest.raises(ValueError, match="2 images but 1 box arrays"):
+        det.predict_many([image(), image()], [BOXES])
+
+
 def test_crop_faces_mirrored_crop_is_the_mirror_image():
     img = image()
     codec = Codec(N_IN, M_HM)

@@ -165,7 +165,8 @@ def test_folder_run_writes_consistent_outputs(tmp_path, ckpt):
     for r in results:
         if r.faces:
             expected = det.predict(images[r.source], table[r.source])
-            np.testing.assert_allclose([f.landmarks for f in r.faces], expected, atol=1e-9)
+            # frames share batches: float32 results depend on the batch by ~1e-5 px
+            np.testing.assert_allclose([f.landmarks for f in r.faces], expected, atol=1e-4)
             np.testing.assert_array_equal([f.box for f in r.faces], table[r.source])
     from_csv = read_results_csv(tmp_path / "out" / "landmarks.csv")
     for a, b in zip(results, from_csv):

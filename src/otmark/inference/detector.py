@@ -20,7 +20,7 @@ With pixel centres at integers the mirror ``u -> N - 1 - u`` of the crop is exac
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,35 +308,72 @@ class Detector:
         Returns:
             ``(N, K, 2)`` float64 image coordinates (pixel centres at integers).
         """
-        image = _check_image(image)
-        boxes = self.find_faces(image) if boxes is None else validate_boxes(boxes)
-        n, k = len(boxes), self.num_landmarks
+        return self.predict_many([image], [boxes])[0]
+
+    def predict_many(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
+        """Landmarks of the faces of several images, their crops sharing backend batches.
+
+        Args:
+            images: ``I`` images ``(H_i, W_i, 3)`` uint8 RGB.
+            boxes: ``I`` box arrays ``(N_i, 4)`` (None entries, or None for all: face finder).
+
+        Returns:
+            ``I`` arrays ``(N_i, K, 2)`` of image coordinates.
+        """
+        imgs = [_check_image(im) for im in images]
+        given = [None] * len(imgs) if boxes is None else list(boxes)
+        if len(given) != len(imgs):
+            raise ValueError(f"{len(imgs)} images but {len(given)} box arrays")
+        all_boxes = [
+            self.find_faces(im) if b is None else validate_boxes(b) for im, b in zip(imgs, given)
+        ]
+        counts = [len(b) for b in all_boxes]
+        n, k = sum(counts), self.num_landmarks
         if n == 0:
-            return np.zeros((0, k, 2))
-        crops, inverses = crop_faces(image, boxes, self.codec)
-        if self.flip_test:
-            crops_f, inverses_f = crop_faces(image, boxes, self.codec, flip=True)
-            crops = torch.cat([crops, crops_f])
-        heatmaps = self._run(crops)
+            return [np.zeros((0, k, 2)) for _ in imgs]
+        crops, inverses = [], []
+        for flip in (False, True) if self.flip_test else (False,):
+            for im, b in zip(imgs, all_boxes):
+                if len(b):
+                    c, inv = crop_faces(im, b, self.codec, flip=flip)
+                    crops.append(c)
+                    inverses.append(inv)
+        heatmaps = self._run(torch.cat(crops))
         if heatmaps.shape[1] != k:
             raise ValueError(
                 f"the model predicts {heatmaps.shape[1]} landmarks; scheme {self.scheme.name} "
                 f"has {k}"
             )
-        pts = heatmaps_to_image(heatmaps[:n], inverses, self.codec)
+        inv = np.concatenate(inverses)
+        pts = heatmaps_to_image(heatmaps[:n], inv[:n], self.codec)
         if self.flip_test:
-            pts_f = heatmaps_to_image(
-                heatmaps[n:], inverses_f, self.codec, self.scheme.flip_permutation
-            )
-            pts = (pts + pts_f) / 2.0
-        return pts
+            perm = self.scheme.flip_permutation
+            pts = (pts + heatmaps_to_image(heatmaps[n:], inv[n:], self.codec, perm)) / 2.0
+        return np.split(pts, np.cumsum(counts)[:-1])
 
     def detect(self, image: np.ndarray, boxes: np.ndarray | None = None) -> list[Face]:
         """Like :meth:`predict`, but returns :class:`Face` records (box and landmarks)."""
-        image = _check_image(image)
-        boxes = self.find_faces(image) if boxes is None else validate_boxes(boxes)
-        pts = self.predict(image, boxes)
-        return [Face(b, p) for b, p in zip(boxes, pts)]
+        return self.detect_many([image], [boxes])[0]
+
+    def detect_many(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None] | None = None,
+    ) -> list[list[Face]]:
+        """Like :meth:`predict_many`, but returns :class:`Face` records per image."""
+        imgs = [_check_image(im) for im in images]
+        given = [None] * len(imgs) if boxes is None else list(boxes)
+        if len(given) != len(imgs):
+            raise ValueError(f"{len(imgs)} images but {len(given)} box arrays")
+        all_boxes = [
+            self.find_faces(im) if b is None else validate_boxes(b) for im, b in zip(imgs, given)
+        ]
+        pts = self.predict_many(imgs, all_boxes)
+        return [[Face(b, p) for b, p in zip(bs, ps)] for bs, ps in zip(all_boxes, pts)]
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ Outputs written to ``out_dir`` (all atomically):
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,13 +52,23 @@ def found_boxes(frame: Frame) -> None:
 
 
 def detect_frames(
-    detector: Detector, frames: Iterable[Frame], boxes_for: BoxSource = found_boxes
+    detector: Detector,
+    frames: Iterable[Frame],
+    boxes_for: BoxSource = found_boxes,
+    chunk: int | None = None,
 ) -> Iterator[tuple[Frame, FrameResult]]:
-    """Run the detector on each frame; yields ``(frame, result)`` in input order."""
-    for frame in frames:
-        faces = detector.detect(frame.image, boxes_for(frame))
-        h, w = frame.image.shape[:2]
-        yield frame, FrameResult(frame.source, frame.frame, w, h, faces)
+    """Run the detector on each frame; yields ``(frame, result)`` in input order.
+
+    Frames are taken ``chunk`` at a time (default: the detector's ``batch_size``) so that the
+    faces of consecutive frames share backend batches.
+    """
+    size = chunk or detector.batch_size
+    it = iter(frames)
+    while group := list(itertools.islice(it, size)):
+        faces = detector.detect_many([f.image for f in group], [boxes_for(f) for f in group])
+        for frame, found in zip(group, faces):
+            h, w = frame.image.shape[:2]
+            yield frame, FrameResult(frame.source, frame.frame, w, h, found)
 
 
 @dataclass
