@@ -6,6 +6,7 @@ Wiring only: see :mod:`otmark.inference` for the detector, box sources and outpu
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "detect facial landmarks on an image, a folder of images or a video"
 
@@ -95,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable, InputError) as exc:
         raise CLIError(str(exc.args[0] if exc.args else exc)) from None
 
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="frame", desc="detect", file=sys.stderr)
     try:
         result = run_detection(
             detector,
@@ -103,9 +109,13 @@ def run(args: argparse.Namespace) -> int:
             boxes_for=boxes_for,
             overlays=not args.no_overlay,
             video_suffix=f".{args.video_format}",
+            progress=None if bar is None else (lambda r: bar.update(1)),
         )
     except InputError as exc:
         raise CLIError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
     n_images = len(result.results)
     no_face = sum(1 for r in result.results if not r.faces)
     print(
