@@ -32,7 +32,7 @@ def test_motion_is_smooth(videos):
 
 def test_category_3_is_fast_blurred_and_occluded(videos):
     nose = get_scheme("300vw").index("nose_tip")
-    slow, fast = nose_speed(videos[1], nose_index=nose), nose_speed(videos[3], nose_index=nose)
+    slow, fast = nose_speed(videos[1]), nose_speed(videos[3])
     assert fast > 2 * slow
     # motion blur along the nose tip's motion between t-1 and t+1, half-frame exposure
     r = videos[3][5]
