@@ -221,3 +221,13 @@ def test_overlay_names_do_not_collide(tmp_path):
     taken = set()
     names = [overlay_png_path(tmp_path, n, taken).name for n in ("a.png", "a.jpg", "b.JPG")]
     assert names == ["a.png", "a_jpg.png", "b.png"]
+
+
+def test_onnx_cuda_request_without_the_provider_names_the_file(onnx_file):
+    from otmark.inference.onnx import cuda_provider_available
+
+    if cuda_provider_available():
+        pytest.skip("onnxruntime has CUDA here")
+    with pytest.raises(ValueError, match=r"m\.onnx: onnxruntime has no CUDA execution provider"):
+        Detector.from_onnx(onnx_file, device="cuda")
+    assert Detector.from_onnx(onnx_file).backend.session.get_providers() == ["CPUExecutionProvider"]

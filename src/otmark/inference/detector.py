@@ -264,16 +264,19 @@ class Detector:
         """Load an ONNX model run by ONNX Runtime.
 
         ``meta`` (with ``scheme`` and ``codec``) defaults to the model's own metadata (see
-        :func:`otmark.inference.onnx.read_onnx_meta`).
+        :func:`otmark.inference.onnx.read_onnx_meta`). ``device=None`` uses ONNX Runtime's CUDA
+        provider when it is installed, else the CPU.
         """
-        from otmark.inference.onnx import OnnxBackend, read_onnx_meta
+        from otmark.inference.onnx import OnnxBackend, cuda_provider_available, read_onnx_meta
 
         path = Path(path)
         if meta is None:
             meta = read_onnx_meta(path)
         scheme, codec = scheme_and_codec(meta, where=str(path))
-        dev = resolve_device(device)
-        return cls(OnnxBackend(path, device=dev), scheme, codec, device="cpu", **kwargs)
+        if device is None:
+            device = "cuda" if cuda_provider_available() else "cpu"
+        backend = OnnxBackend(path, device=device)
+        return cls(backend, scheme, codec, device="cpu", **kwargs)
 
     # ------------------------------------------------------------------ inference
     @property

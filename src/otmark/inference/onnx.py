@@ -81,6 +81,13 @@ def write_onnx_meta(model, meta: Mapping[str, Any]) -> None:
     entry.key, entry.value = META_KEY, text
 
 
+def cuda_provider_available() -> bool:
+    """Whether the installed ONNX Runtime has the CUDA execution provider."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 class OnnxBackend:
     """A detector backend running an ONNX model with ONNX Runtime.
 
@@ -96,14 +103,12 @@ class OnnxBackend:
         device: str | torch.device = "cpu",
         intra_op_threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         from otmark.export import ort_session
 
         self.path = Path(path)
         providers = ["CPUExecutionProvider"]
         if torch.device(device).type == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if not cuda_provider_available():
                 raise ValueError(f"{self.path}: onnxruntime has no CUDA execution provider")
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort_session(self.path, intra_op_threads, providers=providers)
