@@ -151,3 +151,11 @@ def test_no_boxes_without_haar_is_a_clear_error(tmp_path, ckpt, capsys, monkeypa
     img = write_png(tmp_path / "a.png", 0)
     assert main(["detect", str(img), "--checkpoint", str(ckpt)]) == 2
     assert "--box" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_gpu_exits_2(tmp_path, ckpt, capsys):
+    img = write_png(tmp_path / "a.png", 0)
+    args = ["detect", str(img), "--checkpoint", str(ckpt), "--box", "1,1,9,9", "--device", "cuda"]
+    assert main(args) == 2
+    assert "no CUDA device" in capsys.readouterr().err
