@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from otmark.schemes import get_scheme
 from otmark.synth.accessories import draw_accessories, occluded_by_mask
 from otmark.synth.background import render_background
 from otmark.synth.camera import Camera, Pose, annotate, project
@@ -31,10 +32,13 @@ def test_face_is_drawn_where_its_landmarks_are():
     uv, occ = annotate(face, "300w", pose, cam)
     xy = np.round(uv).astype(int)
     # every landmark except the contour lies inside the skin mask; the contour is on its edge
-    inner = mask[xy[17:, 1], xy[17:, 0]]
+    sch = get_scheme("300w")
+    contour = np.zeros(sch.num_points, bool)
+    contour[list(sch.regions["contour"])] = True
+    inner = mask[xy[~contour, 1], xy[~contour, 0]]
     assert (inner > 0).all()
     grown = cv2.dilate(mask, np.ones((5, 5), np.uint8))
-    assert (grown[xy[:17, 1], xy[:17, 0]] > 0).all()
+    assert (grown[xy[contour, 1], xy[contour, 0]] > 0).all()
     # the background colour survives away from the head, not on the face
     assert tuple(img[2, 2]) == (0, 0, 255)
     assert not (img[mask > 0] == (0, 0, 255)).all(axis=1).any()
@@ -43,7 +47,9 @@ def test_face_is_drawn_where_its_landmarks_are():
 
     pu = np.round(project(pupil[None], pose, cam)[0]).astype(int)
     assert img[pu[1] - 1 : pu[1] + 2, pu[0] - 1 : pu[0] + 2].mean(axis=2).min() < 60
-    cheek = np.round(0.5 * (uv[41] + uv[48])).astype(int)  # under the right eye
+    below_eye = uv[sch.index("right_eye_lower_outer")]
+    corner = uv[sch.index("right_mouth_corner")]
+    cheek = np.round(0.5 * (below_eye + corner)).astype(int)
     r, g, b = img[cheek[1], cheek[0]].astype(int)
     assert r > g > b and r > 150
 
