@@ -254,12 +254,12 @@ def _draw_hair_back(p: _Painter) -> None:
     scalp = centre + (top - centre) * np.array([1.12, 1.1, 1.0])
     scalp[:, 2] -= 0.15
     drop = 0.2 + 1.4 * p.style.hair_length
-    w = f.jaw_hw * (1.15 + 0.1 * p.style.hair_length)
-    sides = np.array(
-        [[w * 1.05, drop, -0.8], [w * 0.6, drop + 0.12, -0.9], [-w * 0.6, drop + 0.12, -0.9]]
-    )
-    sides = np.vstack([sides, [[-w * 1.05, drop, -0.8]]])
-    outline = np.vstack([scalp[::-1], sides[:1], sides[1:3], sides[3:]])
+    w = f.jaw_hw * (1.1 + 0.08 * p.style.hair_length)
+    # long hair falls straight down beside the face and ends in a rounded line
+    right = np.array([[-w, 0.3, -0.8], [-w * 1.02, drop, -0.8], [-w * 0.75, drop + 0.1, -0.85]])
+    bottom = np.array([[-w * 0.4, drop + 0.14, -0.9], [w * 0.4, drop + 0.14, -0.9]])
+    left = right[::-1] * np.array([-1.0, 1.0, 1.0])
+    outline = np.vstack([scalp, right, bottom, left])
     p.poly(outline, p.lit(p.style.hair, 0.8))
 
 
