@@ -154,6 +154,19 @@ class _Painter:
             _SHIFT,
         )
 
+    def blend(self, pts3: np.ndarray, rgb, alpha: float) -> None:
+        """Fill a polygon with opacity ``alpha``, touching only its bounding box."""
+        uv = self.uv(pts3)
+        h, w = self.img.shape[:2]
+        x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
+        if x1 <= x0 or y1 <= y0:
+            return
+        roi = self.img[y0:y1, x0:x1]
+        over = roi.copy()
+        cv2.fillPoly(over, [_fix(uv - np.array([x0, y0]))], rgb, cv2.LINE_AA, _SHIFT)
+        cv2.addWeighted(over, alpha, roi, 1.0 - alpha, 0, roi)
+
     def line(self, pts3: np.ndarray, rgb, width: float, closed: bool = False) -> None:
         th = max(1, int(round(width)))
         cv2.polylines(self.img, [_fix(self.uv(pts3))], closed, rgb, th, cv2.LINE_AA, _SHIFT)
@@ -340,9 +353,7 @@ def _draw_eye(p: _Painter, side: str) -> None:
     if st.makeup > 0:
         brow = f.curve(f"{side}_brow_lower", t)
         shadow = np.vstack([up, brow[::-1] * 0.35 + up[::-1] * 0.65])
-        overlay = p.img.copy()
-        p.poly(shadow, p.lit(st.makeup_rgb, k), overlay)
-        cv2.addWeighted(overlay, 0.45 * st.makeup, p.img, 1 - 0.45 * st.makeup, 0, p.img)
+        p.blend(shadow, p.lit(st.makeup_rgb, k), 0.45 * st.makeup)
     opening = np.vstack([up, lo[::-1]])
     if f.eye_openness(side) > 0.08:
         uv = p.uv(opening)
@@ -409,9 +420,7 @@ def _draw_brow(p: _Painter, side: str) -> None:
     normal = (mid - np.array([0.0, 0.25, -0.95]))[None]
     if not p.facing(mid[None], normal)[0]:
         return
-    overlay = p.img.copy()
-    p.poly(np.vstack([up, lo[::-1]]), p.lit(p.style.brow, float(p.shade(normal)[0])), overlay)
-    cv2.addWeighted(overlay, 0.85, p.img, 0.15, 0, p.img)
+    p.blend(np.vstack([up, lo[::-1]]), p.lit(p.style.brow, float(p.shade(normal)[0])), 0.85)
 
 
 def _draw_nose(p: _Painter) -> None:
@@ -431,9 +440,7 @@ def _draw_nose(p: _Painter) -> None:
     wing = f.curve("nose_base", np.linspace(0.0, 0.3, 4) if sgn < 0 else np.linspace(1.0, 0.7, 4))
     side = bridge + np.array([sgn * 0.055, 0.0, -0.05])
     shadow = np.vstack([bridge, wing[::-1], side[::-1]])
-    overlay = p.img.copy()
-    p.poly(shadow, _col(local, 0.78), overlay)
-    cv2.addWeighted(overlay, 0.6, p.img, 0.4, 0, p.img)
+    p.blend(shadow, _col(local, 0.78), 0.6)
     base = f.curve("nose_base", np.linspace(0, 1, 11))
     for lo_t, hi_t in ((0.0, 0.35), (0.65, 1.0)):
         seg = f.curve("nose_base", np.linspace(lo_t, hi_t, 5)) - np.array([0, 0.03, 0])
