@@ -80,15 +80,17 @@ def results_to_json(results: list[FrameResult], scheme: str, num_landmarks: int)
                 "faces": faces,
             }
         )
-    doc = {
+    header = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "scheme": scheme,
         "num_landmarks": int(num_landmarks),
         "coordinates": "x, y in 0-based image pixels, pixel centres at integers",
-        "items": items,
     }
-    return json.dumps(doc, indent=1) + "\n"
+    # one line per header key and per item: readable, and compact for many landmarks
+    lines = [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in header.items()]
+    body = ",\n  ".join(json.dumps(item) for item in items)
+    return "{\n" + "\n".join(lines) + '\n "items": [\n  ' + body + "\n]}\n"
 
 
 def results_to_csv(results: list[FrameResult], num_landmarks: int) -> str:
