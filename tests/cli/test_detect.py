@@ -159,3 +159,14 @@ def test_cuda_without_gpu_exits_2(tmp_path, ckpt, capsys):
     args = ["detect", str(img), "--checkpoint", str(ckpt), "--box", "1,1,9,9", "--device", "cuda"]
     assert main(args) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_recursive_folder(tmp_path, ckpt):
+    write_png(tmp_path / "in" / "x" / "a.png", 1)
+    write_png(tmp_path / "in" / "y" / "b.png", 2)
+    out = tmp_path / "out"
+    args = ["detect", str(tmp_path / "in"), "--checkpoint", str(ckpt), "--whole-image"]
+    assert main([*args, "--recursive", "--out", str(out)]) == 0
+    _, results = read_results_json(out / "landmarks.json")
+    assert [r.source for r in results] == ["x/a.png", "y/b.png"]
+    assert (out / "overlays" / "x" / "a.png").is_file()

@@ -61,6 +61,17 @@ def test_folder_lists_images_sorted_and_skips_other_files(tmp_path):
     assert [f.source for f in iter_frames(tmp_path)] == ["a.jpg", "b.png", "c.bmp"]
 
 
+def test_recursive_folder_uses_relative_names(tmp_path):
+    (tmp_path / "top" / "sub").mkdir(parents=True)
+    write_png(tmp_path / "top" / "sub" / "a.png", rgb(8, 8, 2))
+    with pytest.raises(InputError, match="--recursive also reads sub-folders"):
+        list(iter_frames(tmp_path / "top"))
+    write_png(tmp_path / "top" / "b.png", rgb(8, 8, 1))
+    assert [f.source for f in iter_frames(tmp_path / "top")] == ["b.png"]
+    names = [f.source for f in iter_frames(tmp_path / "top", recursive=True)]
+    assert names == ["b.png", "sub/a.png"]
+
+
 def test_video_frames_in_order(tmp_path):
     frames = [np.full((16, 24, 3), v, dtype=np.uint8) for v in (20, 120, 220)]
     write_video(tmp_path / "v.avi", frames)

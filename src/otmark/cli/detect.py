@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available"
     )
     parser.add_argument("--batch-size", type=int, default=16, help="crops per forward pass")
+    parser.add_argument(
+        "--recursive", action="store_true", help="for a folder: also read its sub-folders"
+    )
     parser.add_argument("--no-overlay", action="store_true", help="write JSON/CSV only")
     parser.add_argument(
         "--video-format",
@@ -110,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             overlays=not args.no_overlay,
             video_suffix=f".{args.video_format}",
             progress=None if bar is None else (lambda r: bar.update(1)),
+            recursive=args.recursive,
         )
     except InputError as exc:
         raise CLIError(str(exc)) from None

@@ -107,6 +107,7 @@ def run_detection(
     overlays: bool = True,
     video_suffix: str = ".mp4",
     progress: Callable[[FrameResult], None] | None = None,
+    recursive: bool = False,
 ) -> DetectionRun:
     """Detect landmarks on every image/frame of ``input_path`` and write the outputs.
 
@@ -119,6 +120,7 @@ def run_detection(
         overlays: also write overlay PNGs (images) or an overlay video (video input).
         video_suffix: ``".mp4"`` or ``".avi"`` for the overlay video.
         progress: called with each frame's result as it is done.
+        recursive: for a folder, also read the images in its sub-folders.
 
     Raises:
         otmark.inference.sources.InputError naming an unreadable input.
@@ -127,7 +129,7 @@ def run_detection(
     out = Path(out_dir)
     kind = input_kind(input_path)
     run = DetectionRun(results=[])
-    frames = iter_frames(input_path)
+    frames = iter_frames(input_path, recursive=recursive)
 
     def consume(pairs: Iterable[tuple[Frame, FrameResult]], on_frame) -> None:
         for frame, result in pairs:

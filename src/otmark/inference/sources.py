@@ -64,12 +64,13 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def list_folder_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly inside ``folder`` (by suffix, see :data:`IMAGE_EXTENSIONS`), sorted."""
+def list_folder_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix, see :data:`IMAGE_EXTENSIONS`), sorted by relative
+    path; only those directly inside it unless ``recursive``."""
     folder = Path(folder)
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def iter_video(path: str | os.PathLike[str]) -> Iterator[Frame]:
@@ -111,8 +112,9 @@ def video_fps(path: str | os.PathLike[str], default: float = 25.0) -> float:
     return fps if np.isfinite(fps) and fps > 0 else default
 
 
-def iter_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
-    """Frames of any input: an image (one frame), a folder (its images, sorted) or a video.
+def iter_frames(path: str | os.PathLike[str], recursive: bool = False) -> Iterator[Frame]:
+    """Frames of any input: an image (one frame), a folder (its images, sorted; with
+    ``recursive`` also those in sub-folders) or a video.
 
     Raises :class:`InputError` naming the offending file; an empty folder is an error too.
     """
@@ -121,9 +123,12 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     if kind == "image":
         yield Frame(p.name, None, read_image(p))
     elif kind == "folder":
-        files = list_folder_images(p)
+        files = list_folder_images(p, recursive)
         if not files:
-            raise InputError(f"{p}: folder holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            where = "or its sub-folders " if recursive else ""
+            exts = ", ".join(sorted(IMAGE_EXTENSIONS))
+            hint = "" if recursive else "; --recursive also reads sub-folders"
+            raise InputError(f"{p}: folder {where}holds no image ({exts}){hint}")
         for f in files:
             yield Frame(f.relative_to(p).as_posix(), None, read_image(f))
     else:
