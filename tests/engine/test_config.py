@@ -71,6 +71,7 @@ def test_typo_lists_valid_keys_and_a_close_match(tmp_path):
     assert "batch_size" in msg  # the valid keys are listed
     with pytest.raises(ConfigError, match="did you mean 'augment'"):
         config_from_dict({"augmnet": {}})
+    assert config_from_dict({"optim": {"lr": "1e-4"}}).optim.lr == 1e-4  # YAML 1.1 string
     with pytest.raises(ConfigError, match="optim.epochs: expected an integer"):
         config_from_dict({"optim": {"epochs": "ten"}})
 

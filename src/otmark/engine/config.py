@@ -299,6 +299,8 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if isinstance(default, float):
+        if isinstance(value, str) and _looks_like_float(value):  # YAML reads 1e-4 as a string
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
