@@ -46,7 +46,7 @@ from otmark.inference.results import (
     write_results_csv,
     write_results_json,
 )
-from otmark.inference.sources import Frame, InputError, input_kind, iter_frames
+from otmark.inference.sources import Frame, InputError, input_kind, iter_frames, read_image
 
 __all__ = [
     "HAAR_ADAPTATION",
@@ -76,6 +76,7 @@ __all__ = [
     "load_box_file",
     "lookup_boxes",
     "parse_box_arg",
+    "read_image",
     "read_results_csv",
     "read_results_json",
     "rects_to_boxes",
