@@ -1,0 +1,18 @@
+"""Optimal transport between 2-D histograms: the solver behind the Wasserstein loss.
+
+``wasserstein2d`` is the entry point; :mod:`otmark.ot.sinkhorn` documents the algorithm.
+"""
+
+from otmark.ot.kernels import KernelCache
+from otmark.ot.sinkhorn import SinkhornOptions, SinkhornResult, eps_schedule, sinkhorn2d
+from otmark.ot.wasserstein import VALUES, wasserstein2d
+
+__all__ = [
+    "VALUES",
+    "KernelCache",
+    "SinkhornOptions",
+    "SinkhornResult",
+    "eps_schedule",
+    "sinkhorn2d",
+    "wasserstein2d",
+]

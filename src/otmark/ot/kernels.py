@@ -1,0 +1,118 @@
+"""Shared, shifted Gibbs kernels on a canvas of relative positions, and a cache for them.
+
+For a window of size ``(wy, wx)`` with centre ``c`` (relative to the window origin), and any grid
+pixel at relative position ``t = x - origin``, the *shifted kernel* is
+
+    Khat[t, s] = exp((|t - c| - |t - s|) / eps)        (distances in finest-level pixels)
+
+i.e. the Gibbs kernel ``exp(-|x - y| / eps)`` with the row factor ``exp(-|x - c| / eps)`` taken
+out. By the triangle inequality ``| |t - c| - |t - s| | <= |s - c| <= r`` (the window radius), so
+every entry lies in ``[exp(-r/eps), exp(r/eps)]``: no underflow however far the grid pixel is
+from the window, which is what makes small ``eps`` possible in float32. The row factor is carried
+by the potentials in log form (see :mod:`otmark.ot.sinkhorn`).
+
+The table only depends on relative positions, so ONE table per (level, window, eps) serves the
+whole batch: all pairs share it through matrix products, never one cost matrix per pair.
+The canvas covers every relative position a pair can produce: rows ``t_y`` in
+``[-(ny - wy), ny - 1]`` and columns ``t_x`` in ``[-(nx - wx), nx - 1]``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+
+
+def canvas_shape(grid: tuple[int, int], window: tuple[int, int]) -> tuple[int, int]:
+    """``(Ty, Tx)``: number of relative row/column positions ``t = x - origin``."""
+    (ny, nx), (wy, wx) = grid, window
+    return 2 * ny - wy, 2 * nx - wx
+
+
+def canvas_tables(
+    grid: tuple[int, int],
+    window: tuple[int, int],
+    pixel: float,
+    eps: float,
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
+    kind: str = "kernel",
+) -> torch.Tensor:
+    """One shared table over the canvas, ``(Ty * Tx, wy * wx)``.
+
+    ``kind``: ``"kernel"`` -> ``Khat``; ``"cost_kernel"`` -> ``Khat * C`` (entrywise, for the
+    transport cost ``<P, C>``); ``"log_kernel"`` -> ``log Khat = (|t - c| - |t - s|) / eps``
+    (for the log-domain path).
+    """
+    (ny, nx), (wy, wx) = grid, window
+    ty = torch.arange(-(ny - wy), ny, dtype=torch.float64, device=device)
+    tx = torch.arange(-(nx - wx), nx, dtype=torch.float64, device=device)
+    sy = torch.arange(wy, dtype=torch.float64, device=device)
+    sx = torch.arange(wx, dtype=torch.float64, device=device)
+    cy, cx = (wy - 1) / 2.0, (wx - 1) / 2.0
+    d_centre = torch.sqrt((ty[:, None] - cy) ** 2 + (tx[None, :] - cx) ** 2) * pixel  # (Ty, Tx)
+    dy2 = (ty[:, None] - sy[None, :]) ** 2  # (Ty, wy)
+    dx2 = (tx[:, None] - sx[None, :]) ** 2  # (Tx, wx)
+    dist = torch.sqrt(dy2[:, None, :, None] + dx2[None, :, None, :]) * pixel  # (Ty, Tx, wy, wx)
+    log_k = (d_centre[:, :, None, None] - dist) / eps
+    if kind == "log_kernel":
+        out = log_k
+    elif kind == "kernel":
+        out = torch.exp(log_k)
+    elif kind == "cost_kernel":
+        out = torch.exp(log_k) * dist
+    else:
+        raise ValueError(f"unknown table kind {kind!r}")
+    return out.reshape(len(ty) * len(tx), wy * wx).to(dtype)
+
+
+class KernelCache:
+    """A small LRU cache of canvas tables, keyed by geometry, ``eps``, dtype, device and kind.
+
+    Training calls the loss with the same geometry at every step, so the tables are built once.
+    Pass one cache to repeated :func:`otmark.ot.wasserstein2d` calls (the
+    :class:`otmark.losses.WassersteinLoss` module owns one).
+    """
+
+    def __init__(self, max_bytes: int = 512 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._tables: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self._tables.values())
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def get(
+        self,
+        grid: tuple[int, int],
+        window: tuple[int, int],
+        pixel: float,
+        eps: float,
+        dtype: torch.dtype,
+        device: torch.device | str,
+        kind: str = "kernel",
+        block: tuple[int, int, int, int] | None = None,
+    ) -> torch.Tensor:
+        """The table of :func:`canvas_tables`, or its contiguous copy restricted to the canvas
+        rows ``y0:y1`` and columns ``x0:x1`` when ``block = (y0, y1, x0, x1)`` is given."""
+        key = (grid, window, float(pixel), float(eps), dtype, str(device), kind, block)
+        table = self._tables.get(key)
+        if table is None:
+            if block is None:
+                table = canvas_tables(grid, window, pixel, eps, dtype, device, kind)
+            else:
+                full = self.get(grid, window, pixel, eps, dtype, device, kind)
+                ty, tx = canvas_shape(grid, window)
+                y0, y1, x0, x1 = block
+                table = full.reshape(ty, tx, -1)[y0:y1, x0:x1].reshape((y1 - y0) * (x1 - x0), -1)
+                table = table.contiguous()
+            self._tables[key] = table
+            while len(self._tables) > 1 and self.nbytes > self.max_bytes:
+                self._tables.popitem(last=False)
+        else:
+            self._tables.move_to_end(key)
+        return table
