@@ -52,6 +52,7 @@ def test_two_processes_match_one(tiny_300w, tmp_path):
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert res.stdout.count("epoch 1/2") == 1  # only rank 0 logs
+    assert res.stdout.count("done:") == 1
 
     train(config_from_dict(_raw(tiny_300w, tmp_path / "one")), log=lambda _: None)
     rows = {}

@@ -6,6 +6,7 @@ Also runs under ``torchrun --nproc_per_node N -m otmark train ...`` (Distributed
 from __future__ import annotations
 
 import argparse
+import os
 
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
@@ -62,10 +63,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(cfg, resume=args.resume)
     except TrainingInterrupted as exc:
-        print(f"otmark train: {exc}; continue with --resume")
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"otmark train: {exc}; continue with --resume")
         return 128 + int(exc.signum)
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
+    if result.get("rank", 0) != 0:
+        return 0
     if result.get("best_nme") is not None:
         print(f"best validation NME {result['best_nme']:.3f}% -> {result['output_dir']}/best.pt")
     print(f"done: {result['output_dir']}/last.pt")

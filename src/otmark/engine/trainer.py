@@ -103,8 +103,8 @@ def train(
     resume: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run (or resume) the experiment ``cfg``; returns a summary dict (rank 0) with
-    ``epochs``, ``best_nme``, ``last_metrics``, ``output_dir``.
+    """Run (or resume) the experiment ``cfg``; returns a summary dict with ``epochs``,
+    ``best_nme``, ``last_metrics`` (rank 0 only), ``output_dir`` and this process's ``rank``.
 
     Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the state is in ``last.pt``).
     """
@@ -271,6 +271,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         "best_nme": _finite(best),
         "last_metrics": last_metrics,
         "output_dir": str(out),
+        "rank": info.rank,
     }
 
 
