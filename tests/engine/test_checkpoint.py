@@ -1,5 +1,6 @@
 """Atomic checkpoints, RNG state round trips, and the shared checkpoint format."""
 
+import os
 import random
 
 import numpy as np
@@ -33,6 +34,9 @@ def test_atomic_save_replaces_and_leaves_no_temporaries(tmp_path):
     save_atomic({"a": 2}, path)
     assert torch.load(path)["a"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["x.pt"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # like open(), not mkstemp's 0600
 
     class Boom:
         def __reduce__(self):
