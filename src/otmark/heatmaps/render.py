@@ -62,7 +62,11 @@ def render_gaussian(
     dx2 = (xs - c[..., 0:1]) ** 2  # (..., W)
     dy2 = (ys - c[..., 1:2]) ** 2  # (..., H)
     d2 = dy2[..., :, None] + dx2[..., None, :]  # (..., H, W)
-    maps = torch.exp(-d2 / (2.0 * sigma * sigma))
+    arg = d2 / (2.0 * sigma * sigma)
+    if truncate is not None:
+        # pixels past the cut are zeroed below; clamping keeps exp() off its slow far tail
+        arg = arg.clamp_max(truncate * truncate / 2.0 + 1.0)
+    maps = torch.exp(-arg)
     if truncate is not None:
         maps = torch.where(d2 <= (truncate * sigma) ** 2, maps, torch.zeros_like(maps))
     maps = maps * finite[..., None, None].to(maps.dtype)
