@@ -24,6 +24,7 @@ slow path instead of the network.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -59,15 +60,23 @@ def trained_like(model: torch.nn.Module, size: int) -> torch.nn.Module:
     return model.eval()
 
 
-def time_call(fn: Callable[[], object], min_time: float, min_reps: int = 3) -> list[float]:
-    """Seconds per call: one warm-up call, then at least ``min_reps`` calls and ``min_time`` s."""
-    fn()
-    times: list[float] = []
+def time_interleaved(
+    runners: dict[str, Callable[[], object]], min_time: float, min_rounds: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of every runner, measured round-robin (one call of each per round) so
+    that a burst of load from other processes hits all backends alike. One warm-up call each,
+    then at least ``min_rounds`` rounds and ``min_time`` seconds per runner on average."""
+    for run in runners.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runners}
     start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() - start < min_time * len(runners):
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
     return times
 
 
@@ -85,7 +94,7 @@ def torch_runner(model, x: torch.Tensor, mode: str) -> Callable[[], object]:
                 return final_output(model(x))
 
     else:  # channels_last
-        m = model.to(memory_format=torch.channels_last)
+        m = copy.deepcopy(model).to(memory_format=torch.channels_last)
         xc = x.contiguous(memory_format=torch.channels_last)
 
         def run():
@@ -102,7 +111,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument(
+        "--min-time", type=float, default=2.0, help="seconds per backend and configuration"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -127,11 +138,12 @@ def main(argv: list[str] | None = None) -> dict:
                 for name, sess in sessions.items():
                     runners[name] = lambda s=sess, a=xn: s.run(None, {"images": a})
                 reference = runners["torch_eager"]().numpy()
+                diffs = {}
                 for name, run in runners.items():
                     out = run()
                     out = out[0] if isinstance(out, list) else out.float().contiguous().numpy()
-                    diff = float(np.abs(np.asarray(out) - reference).max())
-                    times = time_call(run, args.min_time)
+                    diffs[name] = float(np.abs(np.asarray(out) - reference).max())
+                for name, times in time_interleaved(runners, args.min_time).items():
                     med = statistics.median(times)
                     rows.append(
                         {
@@ -142,16 +154,16 @@ def main(argv: list[str] | None = None) -> dict:
                             "min_latency_ms": 1000 * min(times),
                             "images_per_s": batch / med,
                             "calls": len(times),
-                            "max_abs_diff_vs_eager": diff,
+                            "max_abs_diff_vs_eager": diffs[name],
                         }
                     )
                     r = rows[-1]
                     print(
                         f"{name:22s} {size:4d}px b{batch:<3d} {r['latency_ms']:9.1f} ms "
-                        f"{r['images_per_s']:8.2f} img/s  (diff {diff:.1e})",
+                        f"(min {r['min_latency_ms']:7.1f}) {r['images_per_s']:8.2f} img/s "
+                        f"(diff {diffs[name]:.1e})",
                         flush=True,
                     )
-                model = model.to(memory_format=torch.contiguous_format)
 
     def ips(backend: str, size: int, batch: int) -> float | None:
         for r in rows:

@@ -16,7 +16,6 @@ writes ``benchmarks/results/train_step.json`` (atomically). Without ``otmark.los
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -51,20 +50,15 @@ def make_loss(short: str):
         if short != "l2":
             raise SystemExit("otmark.losses is not available: run with --losses l2") from None
         return lambda pred, target: torch.mean((pred - target) ** 2)
-    loss = create_loss(LOSS_NAMES[short])
-    params = [
-        p
-        for p in inspect.signature(loss.forward if hasattr(loss, "forward") else loss).parameters
-        if p != "self"
-    ]
-    if len(params) >= 3:  # (pred, target, weight): per-landmark weights of 1
-        return lambda pred, target: loss(
-            pred, target, torch.ones(pred.shape[:2], device=pred.device)
-        )
-    return loss
+    return create_loss(LOSS_NAMES[short])
 
 
-def step_time(model_name, k, size, batch, loss_fn, steps, device, seed=0):
+def step_times(model_name, k, size, batch, loss_fns, steps, device, seed=0):
+    """Median step time per loss for one model and size: the losses are timed round-robin on
+    the same model (one warm-up step each), so that load from other processes hits them alike.
+
+    Returns ``({loss: (median_s, times, first_loss_value)}, parameters)``.
+    """
     torch.manual_seed(seed)
     model = create_model(model_name, k).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -73,7 +67,7 @@ def step_time(model_name, k, size, batch, loss_fn, steps, device, seed=0):
     coords = torch.rand(batch, k, 2, device=device) * (hm - 1)
     target = render_gaussian(coords, (hm, hm), 1.5)
 
-    def step():
+    def step(loss_fn):
         opt.zero_grad(set_to_none=True)
         outputs = as_stack_list(model(images))
         loss = sum(loss_fn(out.float(), target) for out in outputs)
@@ -83,13 +77,15 @@ def step_time(model_name, k, size, batch, loss_fn, steps, device, seed=0):
             torch.cuda.synchronize()
         return float(loss.detach())
 
-    first = step()  # warm-up (allocations, kernel caches)
-    times = []
+    first = {name: step(fn) for name, fn in loss_fns.items()}  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in loss_fns}
     for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, first, count_parameters(model)
+        for name, fn in loss_fns.items():
+            t0 = time.perf_counter()
+            step(fn)
+            times[name].append(time.perf_counter() - t0)
+    out = {name: (statistics.median(t), t, first[name]) for name, t in times.items()}
+    return out, count_parameters(model)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -115,10 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'model':22s} {'size':>4s} {'loss':>4s} {'step s':>8s} {'loss value':>11s}")
     for name in args.models:
         for size in args.sizes:
-            for short, loss_fn in losses.items():
-                med, times, value, params = step_time(
-                    name, k, size, args.batch, loss_fn, args.steps, device
-                )
+            measured, params = step_times(name, k, size, args.batch, losses, args.steps, device)
+            for short, (med, times, value) in measured.items():
                 rows.append(
                     {
                         "model": name,
