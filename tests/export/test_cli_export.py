@@ -44,7 +44,7 @@ def test_export_command_writes_a_verified_model(tmp_path, capsys):
     write_checkpoint(ckpt)
     assert main(["export", "--checkpoint", str(ckpt), "--onnx", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "wrote" in text and "max |difference|" in text
+    assert "wrote" in text and "max |difference|" in text and "largest |output|" in text
     model, _ = load_model_from_checkpoint(ckpt)
     x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
     with torch.no_grad():

@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     )
     diff = report["max_abs_diff"]
     if diff is not None:
-        print(f"ONNX Runtime vs PyTorch: max |difference| = {diff:.2e}")
+        print(
+            f"ONNX Runtime vs PyTorch: max |difference| = {diff:.2e} "
+            f"(largest |output| {report['max_abs_output']:.2e})"
+        )
         if diff > args.tolerance:
             raise CLIError(
                 f"{report['onnx']}: ONNX output differs by {diff:.2e} > {args.tolerance}"

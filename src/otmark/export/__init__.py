@@ -1,11 +1,18 @@
 """Export of trained heatmap networks to ONNX (run with ONNX Runtime by
 :class:`otmark.inference.Detector.from_onnx` or :func:`otmark.export.ort_session`)."""
 
-from otmark.export.onnx import DEFAULT_OPSET, export_checkpoint, export_onnx, max_abs_difference
+from otmark.export.onnx import (
+    DEFAULT_OPSET,
+    compare_with_onnxruntime,
+    export_checkpoint,
+    export_onnx,
+    max_abs_difference,
+)
 from otmark.export.runtime import ort_session, run_session
 
 __all__ = [
     "DEFAULT_OPSET",
+    "compare_with_onnxruntime",
     "export_checkpoint",
     "export_onnx",
     "max_abs_difference",
