@@ -1,0 +1,8 @@
+"""``otmark quickstart`` and ``otmark study``: the paper's experiments on the generated benchmark.
+
+Modules (one job each): ``benchmark`` (generate the default data once), ``cells`` (experiment
+config of one setting), ``training`` (a time-budgeted training run on given samples),
+``scoring`` (a trained model or the mean shape on named protocols), ``plots`` (CED curves,
+landmark overlays), ``quickstart`` (the 15-minute demo), ``study`` (resumable ablation grid,
+per-cell JSON, mean +- std table).
+"""

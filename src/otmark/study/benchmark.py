@@ -1,0 +1,125 @@
+"""The generated benchmark: 300W, WFLW and 300VW written once under one root folder.
+
+Layout: ``ROOT/300W``, ``ROOT/WFLW``, ``ROOT/300VW`` (the official formats, written by
+:func:`otmark.synth.writers.synthesize`) and ``ROOT/benchmark.json``, which records the size
+each dataset was generated with. A dataset whose recorded size matches is reused; one that is
+missing or differs is regenerated (so re-running the quickstart or the study is free).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: dataset name -> sub-folder of the benchmark root
+FOLDERS = {"300w": "300W", "wflw": "WFLW", "300vw": "300VW"}
+STAMP = "benchmark.json"
+
+
+@dataclass(frozen=True)
+class BenchmarkSize:
+    """How much data to generate.
+
+    Attributes:
+        w300_train: generated 300W training faces (common/challenge/test keep the official
+            ratios: 554, 135 and 600 per 3,148).
+        wflw_train: generated WFLW training faces (test = 1/3 of it).
+        vw_videos: generated 300VW training videos (test categories 1/2/3 = 31/19/14 per 50).
+        vw_frames: frames per 300VW video.
+        image_size: side of the generated images in pixels.
+        seed: generator seed.
+    """
+
+    w300_train: int = 1200
+    wflw_train: int = 150
+    vw_videos: int = 4
+    vw_frames: int = 40
+    image_size: int = 160
+    seed: int = 0
+
+    def dataset_args(self, dataset: str) -> dict:
+        """``synthesize`` keyword arguments of one dataset (also its stamp)."""
+        common = {"seed": self.seed, "size": self.image_size}
+        if dataset == "300w":
+            return {"num": self.w300_train, **common}
+        if dataset == "wflw":
+            return {"num": self.wflw_train, **common}
+        if dataset == "300vw":
+            return {"num": self.vw_videos, "frames": self.vw_frames, **common}
+        raise KeyError(f"unknown benchmark dataset {dataset!r}; known: {', '.join(FOLDERS)}")
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "<benchmark>") -> BenchmarkSize:
+        """Build from a mapping; unknown keys are an error naming ``where``."""
+        valid = set(asdict(cls()))
+        unknown = sorted(set(raw) - valid)
+        if unknown:
+            raise ValueError(f"{where}: unknown benchmark keys {unknown}; valid: {sorted(valid)}")
+        for k, v in raw.items():
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1 and k != "seed":
+                raise ValueError(f"{where}: benchmark.{k} must be a positive integer, got {v!r}")
+        return cls(**raw)
+
+
+def _read_stamp(root: Path) -> dict:
+    path = root / STAMP
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}); delete it") from None
+    return data if isinstance(data, dict) else {}
+
+
+def write_json_atomic(path: Path, data) -> Path:
+    """``json.dumps(data)`` to a temporary file next to ``path``, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def ensure_benchmark(
+    root: str | os.PathLike,
+    size: BenchmarkSize,
+    datasets: tuple[str, ...] = ("300w", "wflw", "300vw"),
+    log: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Generate each of ``datasets`` under ``root`` unless it is there at this ``size``.
+
+    Returns:
+        dataset name -> its root folder (what ``otmark.datasets.load`` reads).
+    """
+    from otmark.synth.writers import synthesize
+
+    root = Path(root)
+    stamp = _read_stamp(root)
+    roots = {}
+    for name in datasets:
+        folder = root / FOLDERS[name]
+        args = size.dataset_args(name)
+        roots[name] = folder
+        if stamp.get(name) == args and folder.is_dir():
+            log(f"benchmark: reusing {folder}")
+            continue
+        if folder.exists():
+            shutil.rmtree(folder)
+        log(f"benchmark: generating {name} in {folder} ({args})")
+        counts = synthesize(name, folder, **args)
+        log(f"benchmark: {name} written ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+        stamp[name] = args
+        write_json_atomic(root / STAMP, stamp)
+    return roots

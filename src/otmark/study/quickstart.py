@@ -1,0 +1,218 @@
+"""``otmark quickstart``: generated data -> HRNetV2-W18 (W loss, sigma 3, GET_BC) -> report.
+
+Steps: generate the default benchmark unless it is there (:mod:`otmark.study.benchmark`);
+train within a wall-clock budget (:func:`otmark.study.training.train_model`); evaluate the model
+and the mean-shape baseline on the 300W test set, occlusion-large, 300W -> WFLW and blur-large;
+write ``report.md``, ``results.json``, CED plots and landmark overlays under ``out``.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from otmark.study.benchmark import BenchmarkSize, ensure_benchmark, write_json_atomic
+from otmark.study.cells import RECOMMENDED, TrainSize, experiment_config
+
+#: protocols of the quickstart report (the first one gives the headline ratio)
+PROTOCOLS = ("300w-test", "occlusion-large", "300w-wflw", "blur-large")
+
+
+@dataclass
+class QuickstartOptions:
+    """What the quickstart runs.
+
+    Attributes:
+        out: output folder (data in ``out/data``, the model in ``out/model.pt``).
+        minutes: wall-clock training budget (training stops after the epoch exhausting it).
+        benchmark: size of the generated data.
+        train: training size/recipe (``train.epochs`` caps the epochs).
+        model: ``otmark.models`` name.
+        seed: training seed.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        overlays: number of test faces drawn in each overlay figure.
+        protocol_limit: evaluate at most this many faces per protocol (None = all).
+    """
+
+    out: Path = Path("quickstart")
+    minutes: float = 8.0
+    benchmark: BenchmarkSize = field(default_factory=BenchmarkSize)
+    train: TrainSize = field(default_factory=lambda: TrainSize(epochs=100))
+    model: str = "hrnet_w18"
+    seed: int = 0
+    device: str = "auto"
+    overlays: int = 8
+    protocol_limit: int | None = None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = print) -> dict:
+    """Run the quickstart; returns the ``results.json`` dict (also written under ``opts.out``).
+
+    Keys: ``nme`` (protocol -> {"model", "mean_shape"} NME in percent), ``ratio`` (mean-shape
+    NME / model NME on ``300w-test``), ``seconds`` (data, train, evaluate, total), ``files``.
+    """
+    from otmark import datasets
+    from otmark.metrics import markdown_table
+    from otmark.study.plots import overlay_grid, plot_ced
+    from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
+    from otmark.study.training import resolve_device, train_model
+
+    t0 = time.perf_counter()
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    roots = ensure_benchmark(out / "data", opts.benchmark, log=log)
+    t_data = time.perf_counter() - t0
+
+    train = list(datasets.load("300w", roots["300w"], "train"))
+    val = list(datasets.load("300w", roots["300w"], "full"))
+    cfg = experiment_config(
+        "quickstart",
+        opts.model,
+        RECOMMENDED,
+        opts.train,
+        opts.seed,
+        "300w",
+        str(roots["300w"]),
+        device=opts.device,
+        output_dir=str(out),
+    )
+    device = resolve_device(opts.device)
+    log(
+        f"training {opts.model} ({RECOMMENDED.label}, {opts.train.input_size} px, "
+        f"{len(train)} faces) on {device}, "
+        + (f"for at most {opts.minutes:g} min" if opts.minutes is not None else "no time budget")
+    )
+    trained = train_model(cfg, train, val, opts.minutes, out / "model.pt", log=log)
+    t_train = time.perf_counter() - t0 - t_data
+
+    log(f"evaluating on {', '.join(PROTOCOLS)}")
+    protocols = load_protocols(PROTOCOLS, roots, opts.protocol_limit)
+    model_eval = evaluate_model(trained.model, trained.scheme, trained.codec, protocols, device)
+    mean_eval = evaluate_mean_shape(train, protocols)
+    t_eval = time.perf_counter() - t0 - t_data - t_train
+
+    files = {
+        "report": out / "report.md",
+        "results": out / "results.json",
+        "checkpoint": out / "model.pt",
+    }
+    for name in PROTOCOLS:
+        curves = {
+            f"{opts.model} {RECOMMENDED.label}": _curve(model_eval[name]),
+            "mean shape": _curve(mean_eval[name]),
+        }
+        files[f"ced_{name}"] = plot_ced(out / f"ced_{name}.png", curves, f"{name}: CED")
+    for name in ("300w-test", "occlusion-large"):
+        p = protocols[name]
+        n = min(opts.overlays, len(p))
+        files[f"overlay_{name}"] = overlay_grid(
+            out / f"overlay_{name}.png",
+            [p.input_image(i) for i in range(n)],
+            [model_eval[name].predictions.landmarks[p.ids[i]] for i in range(n)],
+            [p.samples[i].landmarks for i in range(n)],
+            [f"{p.ids[i]} NME {100 * model_eval[name].errors[i].mean():.1f}%" for i in range(n)],
+        )
+    nme = {
+        n: {"model": model_eval[n].summary["NME"], "mean_shape": mean_eval[n].summary["NME"]}
+        for n in PROTOCOLS
+    }
+    head = PROTOCOLS[0]
+    ratio = nme[head]["mean_shape"] / max(nme[head]["model"], 1e-12)
+    total = time.perf_counter() - t0
+    result = {
+        "model": opts.model,
+        "setting": RECOMMENDED.label,
+        "train": opts.train.to_dict(),
+        "benchmark": asdict(opts.benchmark),
+        "device": str(device),
+        "hardware": _hardware(device),
+        "train_faces": len(train),
+        "epochs_run": len(trained.history),
+        "best_epoch": trained.best_epoch,
+        "history": trained.history,
+        "summary": {
+            n: {"model": model_eval[n].summary, "mean_shape": mean_eval[n].summary}
+            for n in PROTOCOLS
+        },
+        "num_images": {n: len(protocols[n]) for n in PROTOCOLS},
+        "nme": nme,
+        "ratio": ratio,
+        "seconds": {"data": t_data, "train": t_train, "evaluate": t_eval, "total": total},
+        "files": {k: str(v) for k, v in files.items()},
+    }
+    write_json_atomic(files["results"], result)
+    _write_report(files["report"], result, model_eval, mean_eval, markdown_table)
+    log(
+        f"300W test NME: model {_fmt(nme[head]['model'])}%, mean shape "
+        f"{_fmt(nme[head]['mean_shape'])}% (ratio {ratio:.1f}x); total {total / 60:.1f} min"
+    )
+    log("wrote:")
+    for k, v in files.items():
+        log(f"  {k:24s} {v}")
+    return result
+
+
+def _curve(evaluation) -> tuple[list, list]:
+    from otmark.metrics import ced
+    from otmark.protocols import CED_THETAS
+
+    return CED_THETAS.tolist(), ced(evaluation.errors, CED_THETAS, per="image").tolist()
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+
+
+def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_table) -> None:
+    from otmark.protocols._atomic import write_text_atomic
+
+    sec = result["seconds"]
+    lines = [
+        "# otmark quickstart report",
+        "",
+        f"{result['model']} trained with {result['setting']} on {result['train_faces']} "
+        f"generated 300W faces ({result['train']['input_size']} px input, "
+        f"{result['train']['heatmap_size']}x{result['train']['heatmap_size']} heatmaps, "
+        f"{result['epochs_run']} epochs, best epoch {result['best_epoch']}) on "
+        f"{result['device']} ({result['hardware']}).",
+        "",
+        f"Wall time: data {sec['data']:.0f} s, training {sec['train']:.0f} s, evaluation "
+        f"{sec['evaluate']:.0f} s, total {sec['total'] / 60:.1f} min.",
+        "",
+        f"**300W test NME: model {_fmt(result['nme']['300w-test']['model'])} %, mean shape "
+        f"{_fmt(result['nme']['300w-test']['mean_shape'])} % "
+        f"(the model is {result['ratio']:.1f}x better).**",
+        "",
+    ]
+    for name in PROTOCOLS:
+        lines += [
+            f"## {name} ({result['num_images'][name]} images)",
+            "",
+            markdown_table(
+                {"model": model_eval[name].summary, "mean shape": mean_eval[name].summary}
+            ),
+            f"![CED {name}](ced_{name}.png)",
+            "",
+        ]
+    lines += [
+        "## Overlays (green: ground truth, red: model)",
+        "",
+        "![300W test](overlay_300w-test.png)",
+        "",
+        "![occlusion-large](overlay_occlusion-large.png)",
+        "",
+    ]
+    write_text_atomic(path, "\n".join(lines))
