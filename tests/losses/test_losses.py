@@ -3,12 +3,12 @@
 import math
 
 import numpy as np
+import ot
 import pytest
 import torch
 import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 
-import ot
 from otmark.heatmaps import render_gaussian
 from otmark.losses import (
     LOSSES,

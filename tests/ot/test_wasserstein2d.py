@@ -1,11 +1,11 @@
 """The 2-D Wasserstein solver against independent references (POT, closed forms, autograd)."""
 
 import numpy as np
+import ot
 import pytest
 import torch
 from ot_reference import grid_cost, random_pair
 
-import ot
 from otmark.heatmaps import render_gaussian
 from otmark.ot import KernelCache, SinkhornOptions, sinkhorn2d, wasserstein2d
 
