@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "export": "otmark.cli.export",
     "synth": "otmark.cli.synth",
     "check-data": "otmark.cli.check_data",
+    "quickstart": "otmark.cli.quickstart",
+    "study": "otmark.cli.study",
 }
 
 

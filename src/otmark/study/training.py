@@ -75,6 +75,7 @@ def train_model(
     minutes: float | None = None,
     checkpoint: str | Path | None = None,
     log: Callable[[str], None] = print,
+    keep: str = "best",
 ) -> TrainedModel:
     """Train ``cfg`` (an :class:`otmark.engine.ExperimentConfig`) on ``train_samples``.
 
@@ -85,8 +86,12 @@ def train_model(
         cfg: the run's config (model, codec, loss, optim, augment, train.seed/device).
         train_samples, val_samples: annotated faces, all in one scheme.
         minutes: wall-clock budget for training (None = no budget).
-        checkpoint: write the best model there (an ``otmark detect``-loadable checkpoint).
+        checkpoint: write the kept model there (an ``otmark detect``-loadable checkpoint).
+        keep: ``"best"`` (lowest validation NME) or ``"last"`` (the final epoch's weights: no
+            model selection, e.g. when the validation faces are also evaluated).
     """
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     from otmark.engine import builders, evaluate, save_checkpoint, seed_everything, train_one_epoch
     from otmark.engine.sampler import EpochSampler
     from otmark.schemes import get_scheme
@@ -146,7 +151,10 @@ def train_model(
         if minutes is not None and elapsed >= 60.0 * minutes:
             log(f"  time budget of {minutes:g} min reached after epoch {epoch + 1}")
             break
-    if best_state is not None:
+    if keep == "last":
+        best_epoch = len(history)
+        best = history[-1]["val_NME"] if history else math.inf
+    elif best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     path = None

@@ -1,0 +1,102 @@
+"""``otmark quickstart``: generated data, a trained HRNetV2-W18 and its report, in minutes.
+
+Wiring only: see :mod:`otmark.study.quickstart`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) and report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", default="quickstart", metavar="DIR", help="output folder (default: quickstart)"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=8.0,
+        metavar="M",
+        help="wall-clock training budget; training stops after the epoch that "
+        "exhausts it (default: 8, about 12-14 min in total on 2 CPU cores)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    parser.add_argument(
+        "--train-faces",
+        type=int,
+        default=1200,
+        metavar="N",
+        help="generated 300W training faces (default: 1200)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=160,
+        metavar="PX",
+        help="side of the generated images (default: 160)",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="smoke run: tiny model, a few 64-px faces, one epoch (seconds)",
+    )
+
+
+def options_from_args(args: argparse.Namespace):
+    """:class:`otmark.study.quickstart.QuickstartOptions` of the command line."""
+    from pathlib import Path
+
+    from otmark.study.benchmark import BenchmarkSize
+    from otmark.study.cells import TrainSize
+    from otmark.study.quickstart import QuickstartOptions
+
+    if args.tiny:
+        from otmark.models import tiny_kwargs
+
+        return QuickstartOptions(
+            out=Path(args.out),
+            minutes=args.minutes,
+            device=args.device,
+            seed=args.seed,
+            benchmark=BenchmarkSize(
+                w300_train=24, wflw_train=6, vw_videos=1, vw_frames=6, image_size=64
+            ),
+            train=TrainSize(
+                input_size=64,
+                heatmap_size=16,
+                epochs=1,
+                batch_size=4,
+                model_kwargs=tiny_kwargs("hrnet_w18"),
+                val_limit=8,
+            ),
+            overlays=4,
+            protocol_limit=8,
+        )
+    return QuickstartOptions(
+        out=Path(args.out),
+        minutes=args.minutes,
+        device=args.device,
+        seed=args.seed,
+        benchmark=BenchmarkSize(w300_train=args.train_faces, image_size=args.image_size),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from otmark.cli.main import CLIError
+
+    if args.minutes <= 0:
+        raise CLIError(f"--minutes must be positive, got {args.minutes}")
+    if args.train_faces < 1:
+        raise CLIError(f"--train-faces must be at least 1, got {args.train_faces}")
+    if args.image_size < 64:
+        raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
+    from otmark.study.quickstart import run_quickstart
+
+    try:
+        run_quickstart(options_from_args(args))
+    except (ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+    return 0

@@ -1,0 +1,78 @@
+"""``otmark study``: the paper's ablations on the generated benchmark (resumable).
+
+Wiring only: see :mod:`otmark.study.study`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "run the paper's ablation study on the generated benchmark (resumable, one JSON per cell)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default="paper",
+        metavar="YAML",
+        help="study config: a path or a packaged name (default: paper = "
+        "otmark/configs/study/paper.yaml)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present: the gpu profile), cpu, cuda"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="EXPERIMENT",
+        help="run only this experiment (repeatable)",
+    )
+    parser.add_argument(
+        "--max-cells", type=int, default=None, metavar="N", help="stop after running N cells"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=None, metavar="M", help="start no new cell after M minutes"
+    )
+    parser.add_argument("--list", action="store_true", help="list the cells and their state")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rewrite the table and plots from the stored cell JSONs",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from otmark.cli.main import CLIError
+    from otmark.study.study import is_done, load_study_config, run_study, write_report
+
+    if args.max_cells is not None and args.max_cells < 0:
+        raise CLIError(f"--max-cells must be >= 0, got {args.max_cells}")
+    try:
+        study = load_study_config(args.config, device=args.device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+    names = {e.name for e in study.experiments}
+    bad = [o for o in args.only if o not in names]
+    if bad:
+        raise CLIError(
+            f"--only {bad[0]}: no such experiment in {study.source} "
+            f"(experiments: {', '.join(sorted(names))})"
+        )
+    if args.list:
+        cells = study.cells()
+        for c in cells:
+            state = "done" if is_done(study, c) else "todo"
+            print(f"{state}  {c.id}  ({c.experiment.model}, {c.setting.label})")
+        done = sum(is_done(study, c) for c in cells)
+        print(f"{done}/{len(cells)} cells done ({study.profile} profile, {study.results_dir})")
+        return 0
+    if args.report_only:
+        print(f"wrote {write_report(study)}")
+        return 0
+    result = run_study(study, args.max_cells, args.minutes, tuple(args.only))
+    print(
+        f"ran {len(result['ran'])} cells, {len(result['remaining'])} remaining; "
+        f"table: {result['report']}"
+    )
+    return 0
