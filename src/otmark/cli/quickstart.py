@@ -62,7 +62,7 @@ def options_from_args(args: argparse.Namespace):
             device=args.device,
             seed=args.seed,
             benchmark=BenchmarkSize(
-                w300_train=24, wflw_train=6, vw_videos=1, vw_frames=6, image_size=64
+                w300_train=12, wflw_train=6, vw_videos=1, vw_frames=6, image_size=64
             ),
             train=TrainSize(
                 input_size=64,
