@@ -38,8 +38,10 @@ def canvas_tables(
     dtype: torch.dtype,
     device: torch.device | str = "cpu",
     kind: str = "kernel",
+    block: tuple[int, int, int, int] | None = None,
 ) -> torch.Tensor:
-    """One shared table over the canvas, ``(Ty * Tx, wy * wx)``.
+    """One shared table over the canvas, ``(Ty * Tx, wy * wx)``, or over the canvas rows
+    ``y0:y1`` and columns ``x0:x1`` only when ``block = (y0, y1, x0, x1)`` is given.
 
     ``kind``: ``"kernel"`` -> ``Khat``; ``"cost_kernel"`` -> ``Khat * C`` (entrywise, for the
     transport cost ``<P, C>``); ``"log_kernel"`` -> ``log Khat = (|t - c| - |t - s|) / eps``
@@ -48,6 +50,8 @@ def canvas_tables(
     (ny, nx), (wy, wx) = grid, window
     ty = torch.arange(-(ny - wy), ny, dtype=torch.float64, device=device)
     tx = torch.arange(-(nx - wx), nx, dtype=torch.float64, device=device)
+    if block is not None:
+        ty, tx = ty[block[0] : block[1]], tx[block[2] : block[3]]
     sy = torch.arange(wy, dtype=torch.float64, device=device)
     sx = torch.arange(wx, dtype=torch.float64, device=device)
     cy, cx = (wy - 1) / 2.0, (wx - 1) / 2.0
@@ -97,19 +101,11 @@ class KernelCache:
         kind: str = "kernel",
         block: tuple[int, int, int, int] | None = None,
     ) -> torch.Tensor:
-        """The table of :func:`canvas_tables`, or its contiguous copy restricted to the canvas
-        rows ``y0:y1`` and columns ``x0:x1`` when ``block = (y0, y1, x0, x1)`` is given."""
+        """The table of :func:`canvas_tables` (restricted to ``block`` when given)."""
         key = (grid, window, float(pixel), float(eps), dtype, str(device), kind, block)
         table = self._tables.get(key)
         if table is None:
-            if block is None:
-                table = canvas_tables(grid, window, pixel, eps, dtype, device, kind)
-            else:
-                full = self.get(grid, window, pixel, eps, dtype, device, kind)
-                ty, tx = canvas_shape(grid, window)
-                y0, y1, x0, x1 = block
-                table = full.reshape(ty, tx, -1)[y0:y1, x0:x1].reshape((y1 - y0) * (x1 - x0), -1)
-                table = table.contiguous()
+            table = canvas_tables(grid, window, pixel, eps, dtype, device, kind, block)
             self._tables[key] = table
             while len(self._tables) > 1 and self.nbytes > self.max_bytes:
                 self._tables.popitem(last=False)

@@ -306,14 +306,15 @@ def _backend_for(level: Level, eps: float, precision: str, input_dtype: torch.dt
 
 
 def eps_schedule(diameter: float, eps: float, scaling: float) -> list[float]:
-    """Geometric annealing from the grid diameter down to ``eps`` (inclusive)."""
-    values = []
-    e = diameter
-    while e > eps:
-        values.append(e)
-        e *= scaling
-    values.append(eps)
-    return values
+    """Geometric annealing ``eps / scaling^k`` from about the grid diameter down to ``eps``.
+
+    Built backwards from ``eps`` so that the last values are ``eps / scaling`` and ``eps``
+    (fewer distinct values at full resolution, hence fewer kernel tables).
+    """
+    values = [eps]
+    while values[-1] < diameter:
+        values.append(values[-1] / scaling)
+    return values[::-1]
 
 
 def prepare_targets(b: torch.Tensor, options: SinkhornOptions):
@@ -349,7 +350,8 @@ def sinkhorn2d(
     diameter = math.hypot(h - 1, w - 1)
     plan = []
     for e in eps_schedule(diameter, opts.eps, opts.scaling):
-        lvl = max((i for i, lv in enumerate(levels) if lv.pixel <= e), default=0)
+        # the coarsest level whose pixel is at most twice eps
+        lvl = max((i for i, lv in enumerate(levels) if lv.pixel <= 2 * e), default=0)
         plan.append((lvl, e))
     backends: list[str] = []
     layouts: dict[int, _Layout] = {}
