@@ -7,10 +7,19 @@ The loss is summed over the output stacks (Hourglass, CPN) as the training engin
 targets are peak-1 Gaussians from ``otmark.heatmaps.render_gaussian`` (sigma 1.5) at random
 sub-pixel positions, as the training targets.
 
-Run: ``python benchmarks/train_step.py`` (about 10 minutes on 2 CPU cores; ``--models``,
-``--sizes``, ``--losses``, ``--steps``, ``--batch``, ``--device`` to change). Prints a table and
-writes ``benchmarks/results/train_step.json`` (atomically). Without ``otmark.losses`` only
-``--losses l2`` runs (a plain mean squared error).
+Run: ``python benchmarks/train_step.py`` (``--models``, ``--sizes``, ``--losses``, ``--steps``,
+``--batch``, ``--threads``, ``--device`` to change it). Prints a table and writes
+``benchmarks/results/train_step.json`` (atomically). The losses of one model and size are timed
+round-robin on the same model, so load from other processes hits L2 and W alike.
+
+The full default (6 models x 2 sizes x 2 losses) takes far longer than 10 minutes on 2 shared
+CPU cores; the committed results come from these reduced runs (1 thread, which degrades
+gracefully under load, unlike 2 OpenMP threads on 2 busy cores)::
+
+    python benchmarks/train_step.py --models hrnet_w18 hourglass2 simple_baseline_r18 cpn \
+        --sizes 128 --threads 1 --steps 2
+    python benchmarks/train_step.py --models hrnet_w18 --sizes 256 --threads 1 --steps 2 \
+        --out benchmarks/results/train_step_hrnet_w18_256.json
 """
 
 from __future__ import annotations
