@@ -80,7 +80,9 @@ def train_model(
     """Train ``cfg`` (an :class:`otmark.engine.ExperimentConfig`) on ``train_samples``.
 
     Validates on ``val_samples`` after every epoch, keeps the weights with the lowest NME and
-    stops after ``cfg.optim.epochs`` epochs or after the epoch that exhausts ``minutes``.
+    stops after ``cfg.optim.epochs`` epochs or as soon as ``minutes`` are used up (the budget
+    is checked after every step: the current epoch ends early, is validated, and training
+    stops; an epoch on a slow machine cannot overshoot the budget).
 
     Args:
         cfg: the run's config (model, codec, loss, optim, augment, train.seed/device).
@@ -119,12 +121,19 @@ def train_model(
     codec = builders.codec_dict(cfg)
 
     t0 = time.perf_counter()
+
+    def out_of_time() -> bool:
+        return minutes is not None and time.perf_counter() - t0 >= 60.0 * minutes
+
     best, best_state, best_epoch, history = math.inf, None, 0, []
     for epoch in range(cfg.optim.epochs):
         sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
-        res = train_one_epoch(model, loader, loss_fn, optimizer, device, amp_dtype=amp)
-        scheduler.step()
+        res = train_one_epoch(
+            model, loader, loss_fn, optimizer, device, amp_dtype=amp, should_stop=out_of_time
+        )
+        if not res.interrupted:
+            scheduler.step()
         metrics = evaluate(
             model,
             val_loader,
@@ -136,6 +145,8 @@ def train_model(
         elapsed = time.perf_counter() - t0
         row = {
             "epoch": epoch + 1,
+            "steps": res.steps,
+            "complete": not res.interrupted,
             "train_loss": res.loss_sum / max(res.images, 1),
             "val_NME": metrics["NME"],
             "seconds": elapsed,
@@ -148,8 +159,8 @@ def train_model(
         if math.isfinite(metrics["NME"]) and metrics["NME"] < best:
             best, best_epoch = metrics["NME"], epoch + 1
             best_state = copy.deepcopy(model.state_dict())
-        if minutes is not None and elapsed >= 60.0 * minutes:
-            log(f"  time budget of {minutes:g} min reached after epoch {epoch + 1}")
+        if out_of_time():
+            log(f"  time budget of {minutes:g} min reached in epoch {epoch + 1}")
             break
     if keep == "last":
         best_epoch = len(history)
