@@ -12,7 +12,10 @@ HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", default="quickstart", metavar="DIR", help="output folder (default: quickstart)"
+        "--out",
+        default="otmark_quickstart",
+        metavar="DIR",
+        help="output folder (default: otmark_quickstart)",
     )
     parser.add_argument(
         "--minutes",

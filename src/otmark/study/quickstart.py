@@ -39,7 +39,7 @@ class QuickstartOptions:
         protocol_limit: evaluate at most this many faces per protocol (None = all).
     """
 
-    out: Path = Path("quickstart")
+    out: Path = Path("otmark_quickstart")
     minutes: float = 8.0
     benchmark: BenchmarkSize = field(default_factory=BenchmarkSize)
     train: TrainSize = field(default_factory=lambda: TrainSize(epochs=100))
