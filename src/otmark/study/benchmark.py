@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from otmark.study.log import say
+
 #: dataset name -> sub-folder of the benchmark root
 FOLDERS = {"300w": "300W", "wflw": "WFLW", "300vw": "300VW"}
 STAMP = "benchmark.json"
@@ -96,7 +98,7 @@ def ensure_benchmark(
     root: str | os.PathLike,
     size: BenchmarkSize,
     datasets: tuple[str, ...] = ("300w", "wflw", "300vw"),
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
 ) -> dict[str, Path]:
     """Generate each of ``datasets`` under ``root`` unless it is there at this ``size``.
 

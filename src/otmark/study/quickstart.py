@@ -18,6 +18,7 @@ import torch
 
 from otmark.study.benchmark import BenchmarkSize, ensure_benchmark, write_json_atomic
 from otmark.study.cells import RECOMMENDED, TrainSize, experiment_config
+from otmark.study.log import say
 
 #: protocols of the quickstart report (the first one gives the headline ratio)
 PROTOCOLS = ("300w-test", "occlusion-large", "300w-wflw", "blur-large")
@@ -54,7 +55,7 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
-def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = print) -> dict:
+def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) -> dict:
     """Run the quickstart; returns the ``results.json`` dict (also written under ``opts.out``).
 
     Keys: ``nme`` (protocol -> {"model", "mean_shape"} NME in percent), ``ratio`` (mean-shape

@@ -27,6 +27,7 @@ import yaml
 
 from otmark.study.benchmark import BenchmarkSize, ensure_benchmark, write_json_atomic
 from otmark.study.cells import Setting, TrainSize, experiment_config
+from otmark.study.log import say
 
 #: validation split (logged every epoch, never used to pick weights) per training dataset
 VAL_SPLITS = {"300w": "common", "wflw": "test"}
@@ -233,7 +234,7 @@ def is_done(study: StudyConfig, cell: Cell) -> bool:
     return data.get("key_hash") == key_hash(study.cell_key(cell))
 
 
-def run_cell(study: StudyConfig, cell: Cell, roots: dict, cache: dict, log=print) -> dict:
+def run_cell(study: StudyConfig, cell: Cell, roots: dict, cache: dict, log=say) -> dict:
     """Train and evaluate one cell; write and return its JSON dict."""
     import torch
 
@@ -304,7 +305,7 @@ def run_study(
     max_cells: int | None = None,
     minutes: float | None = None,
     only: tuple[str, ...] = (),
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
 ) -> dict:
     """Run the cells not yet done (optionally only experiments ``only``), at most ``max_cells``
     of them or until ``minutes`` have passed (checked between cells), then write the report.

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from otmark.datasets.records import Sample
+from otmark.study.log import say
 
 
 @dataclass
@@ -74,7 +75,7 @@ def train_model(
     val_samples: Sequence[Sample],
     minutes: float | None = None,
     checkpoint: str | Path | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
     keep: str = "best",
 ) -> TrainedModel:
     """Train ``cfg`` (an :class:`otmark.engine.ExperimentConfig`) on ``train_samples``.
