@@ -2,9 +2,12 @@
 
 Target: ONNX Runtime >= 1.5x eager PyTorch (images/s) at batch 1, 256 px.
 
-Run: ``python benchmarks/inference.py`` (about 2-4 minutes on 2 cores). Options: ``--sizes``,
-``--batches``, ``--threads``, ``--model``, ``--min-time``. Prints a table and writes
-``benchmarks/results/inference.json`` (atomically).
+Run: ``python benchmarks/inference.py`` (about 5 minutes on 2 quiet cores, much longer when
+other processes load them). Options: ``--sizes``, ``--batches``, ``--threads``, ``--model``,
+``--min-time``, ``--out``. Prints a table and writes ``benchmarks/results/inference.json``
+(atomically). Backends are timed round-robin so that load bursts hit them alike; with 2 threads
+on 2 busy cores PyTorch's OpenMP threads degrade far more than ONNX Runtime's, so on a shared
+machine also run ``--threads 1 --out benchmarks/results/inference_1thread.json``.
 
 Backends (all with ``--threads`` threads, default 2):
 
