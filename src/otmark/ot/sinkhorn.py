@@ -76,7 +76,7 @@ class SinkhornOptions:
 
     eps: float = 0.5
     scaling: float = 0.5
-    tol: float = 1e-3
+    tol: float = 2e-3
     max_iter: int = 100
     multiscale: bool = True
     min_size: int = 8
@@ -84,7 +84,7 @@ class SinkhornOptions:
     precision: str = "auto"
     bucket: int = 16
     full_window: bool = False
-    overrelax: float = 1.5
+    overrelax: float = 1.6
 
     def __post_init__(self) -> None:
         if not self.eps > 0:
