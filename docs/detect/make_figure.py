@@ -55,6 +55,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    from otmark.atomic import atomic_path
     from otmark.inference import (
         Detector,
         crop_faces,
@@ -62,7 +63,6 @@ def main() -> None:
         read_results_json,
         run_detection,
     )
-    from otmark.inference.atomic import atomic_path
     from otmark.inference.sources import read_image
     from otmark.transforms import IMAGENET_MEAN, IMAGENET_STD, tight_box
 

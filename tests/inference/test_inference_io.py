@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from otmark.atomic import atomic_path, write_image_atomic, write_text_atomic
 from otmark.inference import (
     Face,
     FrameResult,
@@ -20,7 +21,6 @@ from otmark.inference import (
     write_results_csv,
     write_results_json,
 )
-from otmark.inference.atomic import atomic_path, write_image_atomic, write_text_atomic
 from otmark.inference.results import csv_header
 
 

@@ -1,47 +1,21 @@
-"""Atomic file writing (temp file in the same folder + ``os.replace``) and image files."""
+"""File helpers of the dataset writers (atomic writing itself lives in :mod:`otmark.atomic`)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
+from otmark.atomic import atomic_path, write_bytes_atomic, write_image_atomic, write_text_atomic
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); on success it replaces ``path``.
-
-    For writers that need a file name (OpenCV's VideoWriter, h5py). The parent folder is created.
-    On an exception the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically (``\\n`` line ends)."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+__all__ = [
+    "as_rgb_uint8",
+    "atomic_path",
+    "format_number",
+    "write_bytes_atomic",
+    "write_image",
+    "write_text_atomic",
+]
 
 
 def as_rgb_uint8(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -59,17 +33,7 @@ def as_rgb_uint8(image: np.ndarray, what: str = "image") -> np.ndarray:
 def write_image(path: str | os.PathLike, image: np.ndarray, jpeg_quality: int = 95) -> None:
     """Encode an ``(H, W, 3)`` uint8 RGB image by the file suffix (``.png`` lossless, ``.jpg``)
     and write it atomically."""
-    import cv2
-
-    path = Path(path)
-    img = as_rgb_uint8(image, str(path))
-    params = (
-        [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    )
-    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
-    if not ok:
-        raise ValueError(f"{path}: could not encode the image as {path.suffix}")
-    write_bytes_atomic(path, buf.tobytes())
+    write_image_atomic(path, as_rgb_uint8(image, str(path)), jpeg_quality)
 
 
 def format_number(value: float) -> str:

@@ -92,8 +92,8 @@ def export_onnx(
     """
     import onnx
 
+    from otmark.atomic import atomic_path
     from otmark.heatmaps import DECODERS
-    from otmark.inference.atomic import atomic_path
     from otmark.inference.onnx import write_onnx_meta
 
     if opset < 17:

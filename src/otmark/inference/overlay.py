@@ -13,7 +13,7 @@ from types import TracebackType
 
 import numpy as np
 
-from otmark.inference.atomic import atomic_path
+from otmark.atomic import atomic_path
 from otmark.inference.results import Face
 
 _SHIFT = 4  # fractional bits for cv2 drawing: 1/16 px resolution

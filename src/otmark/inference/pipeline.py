@@ -148,7 +148,7 @@ def run_detection(
             )
         run.files.append(path)
     elif overlays:
-        from otmark.inference.atomic import write_image_atomic
+        from otmark.atomic import write_image_atomic
 
         taken: set[Path] = set()
 

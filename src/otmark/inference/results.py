@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from otmark.inference.atomic import write_text_atomic
+from otmark.atomic import write_text_atomic
 
 FORMAT_NAME = "otmark-landmarks"
 FORMAT_VERSION = 1
