@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         print(f"wrote {write_report(study)}")
         return 0
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     result = run_study(study, args.max_cells, args.minutes, tuple(args.only))
     print(
         f"ran {len(result['ran'])} cells, {len(result['remaining'])} remaining; "

@@ -136,6 +136,7 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
         "benchmark": asdict(opts.benchmark),
         "device": str(device),
         "hardware": _hardware(device),
+        "torch_threads": torch.get_num_threads(),
         "train_faces": len(train),
         "epochs_run": len(trained.history),
         "best_epoch": trained.best_epoch,
@@ -188,7 +189,7 @@ def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_tabl
         f"generated 300W faces ({result['train']['input_size']} px input, "
         f"{result['train']['heatmap_size']}x{result['train']['heatmap_size']} heatmaps, "
         f"{result['epochs_run']} epochs, best epoch {result['best_epoch']}) on "
-        f"{result['device']} ({result['hardware']}).",
+        f"{result['device']} ({result['hardware']}, {result['torch_threads']} torch threads).",
         "",
         f"Wall time: data {sec['data']:.0f} s, training {sec['train']:.0f} s, evaluation "
         f"{sec['evaluate']:.0f} s, total {sec['total'] / 60:.1f} min.",
