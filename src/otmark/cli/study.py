@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--minutes", type=float, default=None, metavar="M", help="start no new cell after M minutes"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="torch CPU threads (default 0: torch's choice; 1 is much faster on a busy machine)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cells and their state")
     parser.add_argument(
         "--report-only",
@@ -46,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from otmark.cli.main import CLIError
     from otmark.study.study import is_done, load_study_config, run_study, write_report
 
+    if args.threads < 0:
+        raise CLIError(f"--threads must be >= 0, got {args.threads}")
     if args.max_cells is not None and args.max_cells < 0:
         raise CLIError(f"--max-cells must be >= 0, got {args.max_cells}")
     try:
