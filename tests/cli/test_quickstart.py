@@ -37,3 +37,5 @@ def test_tiny_quickstart_writes_the_report_and_reuses_its_data(tmp_path, capsys)
 def test_quickstart_rejects_bad_options(tmp_path, capsys):
     assert main(["quickstart", "--out", str(tmp_path), "--minutes", "0"]) == 2
     assert "--minutes" in capsys.readouterr().err
+    assert main(["quickstart", "--out", str(tmp_path), "--threads", "-1"]) == 2
+    assert "--threads" in capsys.readouterr().err

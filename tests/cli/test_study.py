@@ -50,3 +50,5 @@ def test_study_errors_are_one_line(tmp_path, capsys):
     assert "missing.yaml: no such study config" in capsys.readouterr().err
     assert main(["study", "--only", "nope", "--list"]) == 2
     assert "--only nope" in capsys.readouterr().err
+    assert main(["study", "--threads", "-2", "--list"]) == 2
+    assert "--threads" in capsys.readouterr().err
