@@ -99,8 +99,9 @@ def peak_memory_mb(name: str, b: int, k: int, n: int) -> float:
     subprocess so that earlier runs' allocator caches do not hide it."""
     here = str(Path(__file__).parent)
     code = (
-        f"import sys; sys.path.insert(0, {here!r});"
+        f"import sys, torch; sys.path.insert(0, {here!r});"
         "from loss import make_batch, measure_peak; from otmark.losses import create_loss;"
+        f"torch.set_num_threads({torch.get_num_threads()});"
         f"loss = create_loss({name!r}); x, t = make_batch({b}, {k}, {n}); x.requires_grad_(True);"
         "print(measure_peak(lambda: loss(x, t).backward()))"
     )
@@ -164,7 +165,7 @@ def accuracy_table(n: int, per_kind: int, variants: dict, repeats: int) -> list[
     exact = {
         name: np.array(
             [
-                ot.emd2(p[i].reshape(-1).numpy(), q[i].reshape(-1).numpy(), cost)
+                ot.emd2(p[i].reshape(-1).numpy(), q[i].reshape(-1).numpy(), cost, numItermax=10**8)
                 for i in range(len(p))
             ]
         )
@@ -200,7 +201,10 @@ def accuracy_table(n: int, per_kind: int, variants: dict, repeats: int) -> list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and pairs (smoke run)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else 3
     torch.manual_seed(0)
 
