@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-from otmark.atomic import atomic_path, write_image_atomic, write_text_atomic
 from otmark.inference import (
     Face,
     FrameResult,
@@ -169,24 +168,7 @@ def test_csv_rejects_wrong_landmark_count_and_bad_files(tmp_path):
         read_results_csv(bad)
 
 
-# --- atomic writes and overlays -------------------------------------------------------------------
-
-
-def test_atomic_write_replaces_and_cleans_up_on_error(tmp_path):
-    target = tmp_path / "x.txt"
-    write_text_atomic(target, "old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("boom")
-    assert target.read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
-
-
-def test_image_write_is_lossless_png(tmp_path):
-    img = rgb(7, 5, 1)
-    write_image_atomic(tmp_path / "o" / "a.png", img)
-    back = cv2.cvtColor(cv2.imread(str(tmp_path / "o" / "a.png")), cv2.COLOR_BGR2RGB)
-    np.testing.assert_array_equal(back, img)
+# --- overlays (atomic writing itself: tests/test_atomic.py) -------------------------------------------------------------------
 
 
 def test_draw_faces_draws_sub_pixel_dots_at_the_landmarks():
