@@ -168,7 +168,7 @@ def test_csv_rejects_wrong_landmark_count_and_bad_files(tmp_path):
         read_results_csv(bad)
 
 
-# --- overlays (atomic writing itself: tests/test_atomic.py) -------------------------------------------------------------------
+# --- overlays (atomic writing itself: tests/test_atomic.py) ---
 
 
 def test_draw_faces_draws_sub_pixel_dots_at_the_landmarks():
