@@ -46,18 +46,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "detect"))
     args = parser.parse_args(argv)
     image = save_astronaut(HERE / "astronaut.png")
-    return otmark_main(
-        [
-            "detect",
-            str(image),
-            "--checkpoint",
-            args.checkpoint,
-            "--out",
-            args.out,
-            "--device",
-            "cpu",
-        ]
-    )
+    cmd = ["detect", str(image), "--checkpoint", args.checkpoint, "--out", args.out]
+    rc = otmark_main(cmd + ["--device", "cpu"])
+    if rc == 0:
+        face_crop(Path(args.out) / "overlays" / "astronaut.png", HERE / "astronaut_face.jpg")
+    return rc
+
+
+def face_crop(overlay: Path, path: Path, side: int = 240) -> Path:
+    """The face region of the overlay (twice the detected box), ``side`` px, as a small JPEG."""
+    import json
+
+    import cv2
+
+    doc = json.loads((overlay.parent.parent / "landmarks.json").read_text())
+    x0, y0, x1, y1 = doc["items"][0]["faces"][0]["box"]
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+    image = cv2.imread(str(overlay))
+    h, w = image.shape[:2]
+    a, b = int(max(0, cx - half)), int(max(0, cy - half))
+    crop = image[b : int(min(h, cy + half)), a : int(min(w, cx + half))]
+    crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+    fd, tmp = tempfile.mkstemp(prefix=".face.", suffix=".jpg", dir=path.parent)
+    os.close(fd)
+    try:
+        cv2.imwrite(tmp, crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 if __name__ == "__main__":
