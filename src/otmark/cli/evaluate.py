@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
 
 def write_results(out: Path, result, spec, extra: dict) -> None:
     """``results.json``, ``results.md`` and the two CED plots, each written atomically."""
+    from otmark.atomic import write_text_atomic
     from otmark.metrics import markdown_table
-    from otmark.protocols._atomic import write_text_atomic
 
     doc = result.to_dict()
     doc.update(

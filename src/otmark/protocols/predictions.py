@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from otmark.protocols._atomic import write_text_atomic
+from otmark.atomic import write_text_atomic
 from otmark.schemes import canonical_name, get_scheme
 
 FORMAT = "otmark-predictions"

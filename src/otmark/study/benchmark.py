@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from otmark.atomic import write_json_atomic
 from otmark.study.log import say
 
 #: dataset name -> sub-folder of the benchmark root
@@ -77,21 +77,6 @@ def _read_stamp(root: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}); delete it") from None
     return data if isinstance(data, dict) else {}
-
-
-def write_json_atomic(path: Path, data) -> Path:
-    """``json.dumps(data)`` to a temporary file next to ``path``, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def ensure_benchmark(

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from otmark.study.benchmark import BenchmarkSize, ensure_benchmark, write_json_atomic
+from otmark.atomic import write_json_atomic
+from otmark.study.benchmark import BenchmarkSize, ensure_benchmark
 from otmark.study.cells import RECOMMENDED, TrainSize, experiment_config
 from otmark.study.log import say
 
@@ -179,7 +180,7 @@ def _hardware(device: torch.device) -> str:
 
 
 def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_table) -> None:
-    from otmark.protocols._atomic import write_text_atomic
+    from otmark.atomic import write_text_atomic
 
     sec = result["seconds"]
     lines = [

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from otmark.study.benchmark import BenchmarkSize, ensure_benchmark, write_json_atomic
+from otmark.atomic import write_json_atomic
+from otmark.study.benchmark import BenchmarkSize, ensure_benchmark
 from otmark.study.cells import Setting, TrainSize, experiment_config
 from otmark.study.log import say
 
@@ -386,7 +387,7 @@ def aggregate(study: StudyConfig, docs: list[dict]) -> dict:
 def write_report(study: StudyConfig) -> Path:
     """``study.md`` (NME mean ± std (n seeds) per experiment and protocol) and CED plots (mean
     curve over seeds) in the results folder."""
-    from otmark.protocols._atomic import write_text_atomic
+    from otmark.atomic import write_text_atomic
     from otmark.study.plots import plot_ced
 
     docs = load_results(study)
