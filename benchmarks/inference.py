@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import statistics
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from otmark.atomic import write_json_atomic
 from otmark.export import export_onnx, ort_session
 from otmark.models import count_parameters, create_model, final_output
 from otmark.schemes import get_scheme
@@ -229,11 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(f"load average before {load_before}, after {os.getloadavg()}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp_name, args.out)
+    write_json_atomic(args.out, result, indent=2)
     print(f"wrote {args.out}")
     return result
 

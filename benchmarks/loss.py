@@ -19,20 +19,19 @@ run it alone (other processes using the cores oversubscribe torch's threads).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from otmark.atomic import write_json_atomic
 from otmark.heatmaps import render_gaussian
 from otmark.losses import create_loss
 from otmark.losses.wasserstein import DEFAULT_EPS
@@ -273,11 +272,7 @@ def main() -> None:
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(tmp, RESULTS)
+    write_json_atomic(RESULTS, result, indent=2)
     print(f"wrote {RESULTS}")
 
 

@@ -6,15 +6,13 @@ Run: ``python benchmarks/metrics.py``. Prints a table and writes
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from otmark.atomic import write_json_atomic
 from otmark.metrics import ced, landmark_errors, summary
 
 N_IMAGES = 10_240
@@ -54,11 +52,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     print(f"| {result['values']:,} | {result['best_s']:.3f} | {result['median_s']:.3f} | 1.0 |")
     out = Path(__file__).resolve().parent / "results" / "metrics.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, out)
+    write_json_atomic(out, result, indent=2)
     print(f"wrote {out}")
 
 

@@ -25,16 +25,15 @@ gracefully under load, unlike 2 OpenMP threads on 2 busy cores)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from otmark.atomic import write_json_atomic
 from otmark.heatmaps import render_gaussian
 from otmark.models import as_stack_list, count_parameters, create_model
 from otmark.schemes import get_scheme
@@ -172,11 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": "python benchmarks/train_step.py",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp_name, args.out)
+    write_json_atomic(args.out, result, indent=2)
     print(f"load average before {load_before}, after {os.getloadavg()}; wrote {args.out}")
     return result
 

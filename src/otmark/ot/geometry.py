@@ -93,31 +93,31 @@ def target_windows(b: torch.Tensor, threshold: float) -> tuple[tuple[int, int], 
     return (wy, wx), torch.stack([oy, ox], dim=1)
 
 
+def _window_index(width: int, window: tuple[int, int], origins: torch.Tensor) -> torch.Tensor:
+    """``(P, wy * wx)``: flat grid index of each window pixel (grid of width ``width``)."""
+    wy, wx = window
+    sy = torch.arange(wy, device=origins.device)
+    sx = torch.arange(wx, device=origins.device)
+    idx = (origins[:, 0, None, None] + sy[None, :, None]) * width + origins[:, 1, None, None] + sx
+    return idx.reshape(origins.shape[0], wy * wx)
+
+
 def gather_windows(
     maps: torch.Tensor, window: tuple[int, int], origins: torch.Tensor
 ) -> torch.Tensor:
     """``maps: (P, H, W)`` -> ``(P, wy * wx)`` the values inside each pair's window."""
     p, h, w = maps.shape
-    wy, wx = window
-    sy = torch.arange(wy, device=maps.device)
-    sx = torch.arange(wx, device=maps.device)
-    idx = (origins[:, 0, None, None] + sy[None, :, None]) * w + origins[:, 1, None, None] + sx
-    return maps.reshape(p, h * w).gather(1, idx.reshape(p, wy * wx))
+    return maps.reshape(p, h * w).gather(1, _window_index(w, window, origins))
 
 
 def scatter_windows(
     values: torch.Tensor, grid: tuple[int, int], window: tuple[int, int], origins: torch.Tensor
 ) -> torch.Tensor:
     """Inverse of :func:`gather_windows`: ``(P, wy * wx)`` -> ``(P, H, W)``, zeros outside."""
-    p = values.shape[0]
     h, w = grid
-    wy, wx = window
-    sy = torch.arange(wy, device=values.device)
-    sx = torch.arange(wx, device=values.device)
-    idx = (origins[:, 0, None, None] + sy[None, :, None]) * w + origins[:, 1, None, None] + sx
-    out = values.new_zeros(p, h * w)
-    out.scatter_(1, idx.reshape(p, wy * wx), values)
-    return out.reshape(p, h, w)
+    out = values.new_zeros(values.shape[0], h * w)
+    out.scatter_(1, _window_index(w, window, origins), values)
+    return out.reshape(-1, h, w)
 
 
 def sum_pool(maps: torch.Tensor) -> torch.Tensor:

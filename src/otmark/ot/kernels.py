@@ -24,12 +24,6 @@ from collections import OrderedDict
 import torch
 
 
-def canvas_shape(grid: tuple[int, int], window: tuple[int, int]) -> tuple[int, int]:
-    """``(Ty, Tx)``: number of relative row/column positions ``t = x - origin``."""
-    (ny, nx), (wy, wx) = grid, window
-    return 2 * ny - wy, 2 * nx - wx
-
-
 def canvas_tables(
     grid: tuple[int, int],
     window: tuple[int, int],
