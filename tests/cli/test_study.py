@@ -7,7 +7,7 @@ name: one
 results: {results}
 data: {data}
 benchmark: {{w300_train: 8, wflw_train: 3, vw_videos: 1, vw_frames: 3, image_size: 64}}
-train: {{input_size: 64, heatmap_size: 16, epochs: 1, batch_size: 4, val_limit: 2,
+train: {{input_size: 64, heatmap_size: 16, steps: 2, warmup: 1, batch_size: 4, val_limit: 2,
         model_kwargs: {{width: 4, stem_width: 8, num_blocks: 1, num_modules: [1, 1, 1],
                         layer1_blocks: 1}}}}
 seeds: [0]

@@ -24,12 +24,13 @@ def test_sigma_keeps_its_width_relative_to_the_face():
 
 
 def test_experiment_config_carries_the_setting(tmp_path):
-    size = TrainSize(epochs=2, batch_size=4, lr=2e-3, milestones=(1,))
+    size = TrainSize(steps=20, batch_size=4, lr=2e-3, amp="none", channels_last=False)
     cfg = experiment_config("c", "hrnet_w18", RECOMMENDED, size, 7, "300w", str(tmp_path))
     assert cfg.loss.name == "wasserstein" and cfg.codec.decoder == "get_bc"
     assert cfg.codec.softmax is True  # W outputs are logits
     assert (cfg.codec.input_size, cfg.codec.heatmap_size, cfg.codec.sigma) == (128, 32, 1.5)
-    assert (cfg.optim.epochs, cfg.optim.lr, cfg.optim.milestones) == (2, 2e-3, [1])
+    assert (cfg.optim.lr, cfg.optim.milestones, cfg.optim.batch_size) == (2e-3, [], 4)
+    assert (cfg.train.amp, cfg.train.channels_last) == ("none", False)
     assert cfg.train.seed == 7
     l2 = experiment_config(
         "d", "hourglass2", Setting("l2", 1, "get_bc", True), size, 0, "wflw", str(tmp_path)
@@ -46,3 +47,8 @@ def test_bad_values_name_the_source():
         TrainSize.from_dict({"input_size": 128, "heatmap_size": 64}, "s")
     with pytest.raises(ValueError, match="unknown training keys"):
         TrainSize.from_dict({"epoch": 1}, "s")
+    with pytest.raises(ValueError, match="s: give train.steps or train.minutes"):
+        TrainSize.from_dict({"steps": None}, "s")
+    with pytest.raises(ValueError, match="train.steps must be >= 1"):
+        TrainSize.from_dict({"steps": 0}, "s")
+    assert TrainSize.from_dict({"steps": None, "minutes": 2}, "s").minutes == 2

@@ -16,7 +16,7 @@ name: t
 results: {results}
 data: {data}
 benchmark: {{w300_train: 8, wflw_train: 3, vw_videos: 1, vw_frames: 3, image_size: 64}}
-train: {{input_size: 64, heatmap_size: 16, epochs: 1, batch_size: 4}}
+train: {{input_size: 64, heatmap_size: 16, steps: 1, batch_size: 4}}
 gpu:
   train: {{input_size: 256, heatmap_size: 64}}
 seeds: [0, 1]
@@ -60,7 +60,7 @@ def test_a_stored_cell_counts_only_with_the_same_definition(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"key_hash": key_hash(study.cell_key(cell))}))
     assert is_done(study, cell)
-    other = load_study_config(_write(tmp_path, CONFIG.replace("epochs: 1", "epochs: 2")), "cpu")
+    other = load_study_config(_write(tmp_path, CONFIG.replace("steps: 1", "steps: 2")), "cpu")
     assert not is_done(other, other.cells()[0])  # sizes changed: recomputed
     path.write_text("{truncated")
     assert not is_done(study, cell)
@@ -110,6 +110,11 @@ def test_packaged_paper_config_matches_the_issue():
     assert set(exps["density"].schemes) == {"wflw", "300w", "17"}
     assert study.train.input_size == 128
     assert load_study_config("paper", device="cuda").train.input_size == 256
+    # cells that differ only in the decoder share their training (15 trainings, 17 cells/seed)
+    from otmark.study.study import training_key
+
+    seed0 = [c for c in study.cells() if c.seed == study.seeds[0]]
+    assert len(seed0) == 17 and len({training_key(c) for c in seed0}) == 15
 
 
 def test_mean_std_uses_the_sample_deviation():

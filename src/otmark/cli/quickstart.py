@@ -20,10 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--minutes",
         type=float,
-        default=8.0,
+        default=10.0,
         metavar="M",
-        help="wall-clock training budget; training stops after the epoch that "
-        "exhausts it (default: 8, about 12-14 min in total on 2 CPU cores)",
+        help="wall-clock training budget: the number of steps is planned from it after a "
+        "few timed steps (default: 10, about 13 min in total on 2 CPU cores)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     parser.add_argument(
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiny",
         action="store_true",
-        help="smoke run: tiny model, a few 64-px faces, one epoch (seconds)",
+        help="smoke run: tiny model, a few 64-px faces, a few steps (seconds)",
     )
 
 
@@ -77,7 +77,8 @@ def options_from_args(args: argparse.Namespace):
             train=TrainSize(
                 input_size=64,
                 heatmap_size=16,
-                epochs=1,
+                steps=3,
+                warmup=1,
                 batch_size=4,
                 model_kwargs=tiny_kwargs("hrnet_w18"),
                 val_limit=8,

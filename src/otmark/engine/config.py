@@ -120,7 +120,8 @@ class TrainConfig:
         seed: seeds model initialisation, sampling order and augmentation.
         output_dir: where checkpoints and logs go (``{name}`` is replaced by the config name).
         device: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1``...
-        amp: ``auto`` (bf16 on CUDA, off on CPU), ``none``, ``bf16`` or ``fp16`` (CUDA only).
+        amp: ``auto`` (bf16 on CUDA and on CPUs with native bf16, else off), ``none``,
+            ``bf16`` or ``fp16`` (CUDA only).
         channels_last: use the channels-last memory format.
         deterministic: ``torch.use_deterministic_algorithms(True)`` (slower; exact repeats).
         val_every: validate every N epochs (and after the last); 0 = never.

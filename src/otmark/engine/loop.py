@@ -87,6 +87,7 @@ def train_one_epoch(
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
     channels_last: bool = False,
+    scheduler=None,
     should_stop: Callable[[], bool] = lambda: False,
     info: DistInfo | None = None,
     progress: bool = False,
@@ -94,6 +95,7 @@ def train_one_epoch(
 ) -> EpochResult:
     """Train over ``loader`` once (the caller sets the epoch on its sampler and dataset).
 
+    ``scheduler`` (optional) is stepped after every optimizer step (per-step schedules).
     ``should_stop`` is polled after every step (all processes agree through an all-reduce);
     when it returns True the epoch ends early with ``interrupted=True``.
     """
@@ -120,6 +122,8 @@ def train_one_epoch(
         else:
             loss.backward()
             optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n

@@ -31,9 +31,10 @@ class QuickstartOptions:
 
     Attributes:
         out: output folder (data in ``out/data``, the model in ``out/model.pt``).
-        minutes: wall-clock training budget (training stops after the epoch exhausting it).
+        minutes: wall-clock training budget: the number of steps is planned from it after a
+            few timed steps (``train.steps`` None), and training stops when it is used up.
         benchmark: size of the generated data.
-        train: training size/recipe (``train.epochs`` caps the epochs).
+        train: training size/recipe (``train.steps`` None: planned from ``minutes``).
         model: ``otmark.models`` name.
         seed: training seed.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
@@ -42,9 +43,9 @@ class QuickstartOptions:
     """
 
     out: Path = Path("otmark_quickstart")
-    minutes: float = 8.0
+    minutes: float = 10.0
     benchmark: BenchmarkSize = field(default_factory=BenchmarkSize)
-    train: TrainSize = field(default_factory=lambda: TrainSize(epochs=100))
+    train: TrainSize = field(default_factory=lambda: TrainSize(steps=None))
     model: str = "hrnet_w18"
     seed: int = 0
     device: str = "auto"
@@ -93,7 +94,16 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
         f"{len(train)} faces) on {device}, "
         + (f"for at most {opts.minutes:g} min" if opts.minutes is not None else "no time budget")
     )
-    trained = train_model(cfg, train, val, opts.minutes, out / "model.pt", log=log)
+    trained = train_model(
+        cfg,
+        train,
+        val,
+        steps=opts.train.steps,
+        minutes=opts.minutes,
+        checkpoint=out / "model.pt",
+        log=log,
+        warmup=opts.train.warmup,
+    )
     t_train = time.perf_counter() - t0 - t_data
 
     log(f"evaluating on {', '.join(PROTOCOLS)}")
@@ -140,7 +150,7 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
         "torch_threads": torch.get_num_threads(),
         "train_faces": len(train),
         "epochs_run": len(trained.history),
-        "best_epoch": trained.best_epoch,
+        "steps_run": trained.history[-1]["steps"] if trained.history else 0,
         "history": trained.history,
         "summary": {
             n: {"model": model_eval[n].summary, "mean_shape": mean_eval[n].summary}
@@ -189,7 +199,8 @@ def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_tabl
         f"{result['model']} trained with {result['setting']} on {result['train_faces']} "
         f"generated 300W faces ({result['train']['input_size']} px input, "
         f"{result['train']['heatmap_size']}x{result['train']['heatmap_size']} heatmaps, "
-        f"{result['epochs_run']} epochs, best epoch {result['best_epoch']}) on "
+        f"{result['steps_run']} steps of {result['train']['batch_size']} images in "
+        f"{result['epochs_run']} epochs, warm-up + cosine learning rate, final weights) on "
         f"{result['device']} ({result['hardware']}, {result['torch_threads']} torch threads).",
         "",
         f"Wall time: data {sec['data']:.0f} s, training {sec['train']:.0f} s, evaluation "

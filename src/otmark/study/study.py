@@ -12,6 +12,7 @@ it stopped and a long study can be finished over several runs (and the JSONs com
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -235,8 +236,27 @@ def is_done(study: StudyConfig, cell: Cell) -> bool:
     return data.get("key_hash") == key_hash(study.cell_key(cell))
 
 
-def run_cell(study: StudyConfig, cell: Cell, roots: dict, cache: dict, log=say) -> dict:
-    """Train and evaluate one cell; write and return its JSON dict."""
+def training_key(cell: Cell) -> tuple:
+    """What a cell's *training* depends on: the decoder only changes evaluation, so cells that
+    differ only in it (``L2 σ1 GET_MAX`` and ``L2 σ1 GET_BC``) share one trained model."""
+    s = cell.setting
+    return (cell.experiment.name, s.loss, s.sigma, s.coordconv, cell.scheme, cell.seed)
+
+
+def run_cell(
+    study: StudyConfig,
+    cell: Cell,
+    roots: dict,
+    cache: dict,
+    log=say,
+    trained_models: dict | None = None,
+) -> dict:
+    """Train and evaluate one cell; write and return its JSON dict.
+
+    ``cache`` keeps loaded protocols between cells; ``trained_models`` (optional) keeps the
+    last trained model by :func:`training_key`, so a cell that differs from the previous one
+    only in its decoder is evaluated on the same weights instead of retrained.
+    """
     import torch
 
     from otmark import datasets
@@ -260,7 +280,27 @@ def run_cell(study: StudyConfig, cell: Cell, roots: dict, cache: dict, log=say) 
         str(root),
         device=study.device,
     )
-    trained = train_model(cfg, train, val, study.train.minutes, None, log=log, keep="last")
+    tkey = training_key(cell)
+    shared = trained_models is not None and tkey in trained_models
+    if shared:
+        trained, trained_by = trained_models[tkey]
+        codec = dict(trained.codec, decoder=cell.setting.decoder)
+        trained = dataclasses.replace(trained, codec=codec)
+        log(f"  same training as {trained_by} (only the decoder differs)")
+    else:
+        trained = train_model(
+            cfg,
+            train,
+            val,
+            steps=study.train.steps,
+            minutes=study.train.minutes,
+            log=log,
+            warmup=study.train.warmup,
+        )
+        trained_by = cell.id
+        if trained_models is not None:
+            trained_models.clear()
+            trained_models[tkey] = (trained, trained_by)
     t_train = time.perf_counter() - t0
     missing = [p for p in exp.protocols if p not in cache]
     cache.update(load_protocols(missing, roots))
@@ -293,6 +333,7 @@ def run_cell(study: StudyConfig, cell: Cell, roots: dict, cache: dict, log=say) 
         ),
         "torch_threads": torch.get_num_threads(),
         "seconds": {"train": t_train, "total": time.perf_counter() - t0},
+        "trained_by": trained_by,
         "history": trained.history,
         "ced_thetas": CED_THETAS.tolist(),
         "results": results,
@@ -332,6 +373,7 @@ def run_study(
             study.data, study.benchmark, tuple(sorted(datasets_needed)), log=log
         )
         cache: dict = {}
+        trained_models: dict = {}
         for i, cell in enumerate(todo):
             if max_cells is not None and len(ran) >= max_cells:
                 break
@@ -339,7 +381,7 @@ def run_study(
                 log(f"time limit of {minutes:g} min reached")
                 break
             log(f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, {cell.setting.label})")
-            doc = run_cell(study, cell, roots, cache, log=log)
+            doc = run_cell(study, cell, roots, cache, log=log, trained_models=trained_models)
             ran.append(cell.id)
             nmes = ", ".join(f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items())
             log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")

@@ -69,38 +69,84 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass
+class StepPlan:
+    """Learning-rate factor per optimizer step: linear warm-up, then cosine decay to 0.
+
+    ``total`` may be None at first and set once the step time is known (a time-budgeted run
+    plans its steps after a short probe; the warm-up does not depend on it).
+    """
+
+    total: int | None
+    warmup: int = 50
+
+    def factor(self, step: int) -> float:
+        """Factor of the peak rate for the step with 0-based index ``step``."""
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
+        if self.total is None:
+            return ramp
+        progress = min(step, self.total) / self.total
+        return ramp * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+#: a budgeted run times PROBE_STEPS steps after PROBE_SKIP steps (the first steps of a process
+#: are slower: kernel selection, allocator warm-up), then fixes its number of steps
+PROBE_SKIP = 3
+PROBE_STEPS = 15
+
+
+def planned_steps(
+    done: int, per_step: float, seconds_left: float, val_fraction: float, margin: float = 0.95
+) -> int:
+    """Total steps of a budgeted run: ``done`` so far plus what ``seconds_left`` affords at
+    ``per_step`` seconds a step, validation (``val_fraction`` of a step's time per step) and a
+    safety ``margin`` included (at least ``done + 1``)."""
+    affordable = margin * seconds_left / (per_step * (1.0 + val_fraction))
+    return done + max(1, int(affordable))
+
+
 def train_model(
     cfg,
     train_samples: Sequence[Sample],
     val_samples: Sequence[Sample],
+    steps: int | None = None,
     minutes: float | None = None,
     checkpoint: str | Path | None = None,
     log: Callable[[str], None] = say,
-    keep: str = "best",
+    keep: str = "last",
+    warmup: int = 50,
 ) -> TrainedModel:
     """Train ``cfg`` (an :class:`otmark.engine.ExperimentConfig`) on ``train_samples``.
 
-    Validates on ``val_samples`` after every epoch, keeps the weights with the lowest NME and
-    stops after ``cfg.optim.epochs`` epochs or as soon as ``minutes`` are used up (the budget
-    is checked after every step: the current epoch ends early, is validated, and training
-    stops; an epoch on a slow machine cannot overshoot the budget).
+    Runs ``steps`` optimizer steps with Adam at peak rate ``cfg.optim.lr`` on the
+    :class:`StepPlan` schedule (warm-up, cosine to 0), validates on ``val_samples`` after
+    every epoch and at the end, in float32. With ``steps`` None the number of steps is planned
+    from ``minutes`` after timing :data:`PROBE_STEPS` steps; ``minutes`` also stops any run
+    that uses it up (checked after every step). Training uses ``cfg.train.amp`` and
+    ``cfg.train.channels_last``.
 
     Args:
-        cfg: the run's config (model, codec, loss, optim, augment, train.seed/device).
+        cfg: the run's config (model, codec, loss, optim, augment, train.seed/device/amp).
         train_samples, val_samples: annotated faces, all in one scheme.
+        steps: optimizer steps (None: planned from ``minutes``).
         minutes: wall-clock budget for training (None = no budget).
         checkpoint: write the kept model there (an ``otmark detect``-loadable checkpoint).
-        keep: ``"best"`` (lowest validation NME) or ``"last"`` (the final epoch's weights: no
-            model selection, e.g. when the validation faces are also evaluated).
+        keep: ``"last"`` (the final weights; the default: the cosine schedule ends at its
+            best) or ``"best"`` (lowest validation NME).
+        warmup: linear warm-up steps.
     """
     if keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
+    if steps is None and minutes is None:
+        raise ValueError("train_model needs steps or minutes")
     from otmark.engine import builders, evaluate, save_checkpoint, seed_everything, train_one_epoch
     from otmark.engine.sampler import EpochSampler
+    from otmark.engine.trainer import amp_dtype_for
     from otmark.schemes import get_scheme
 
     device = resolve_device(cfg.train.device)
-    amp = torch.bfloat16 if device.type == "cuda" else None
+    amp = amp_dtype_for(cfg.train.amp, device)
+    channels_last = bool(cfg.train.channels_last)
     seed_everything(cfg.train.seed)
     train_ds = builders.build_dataset(cfg, list(train_samples), True)
     val_ds = builders.build_dataset(cfg, list(val_samples), False)
@@ -109,68 +155,103 @@ def train_model(
         raise ValueError("training and validation samples use different landmark schemes")
     k = get_scheme(scheme).num_points
     model = builders.build_model(cfg, k).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = builders.build_loss(cfg)
     if isinstance(loss_fn, torch.nn.Module):
         loss_fn = loss_fn.to(device)
     optimizer = builders.build_optimizer(cfg, model)
-    scheduler = builders.build_scheduler(cfg, optimizer)
+    plan = StepPlan(steps, warmup)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.factor)
     bs = cfg.optim.batch_size
     sampler = EpochSampler(len(train_ds), cfg.train.seed, 0, 1)
     loader = builders.build_loader(train_ds, sampler, bs, cfg.data.num_workers, cfg.train.seed)
     val_sampler = EpochSampler(len(val_ds), 0, 0, 1, shuffle=False)
     val_loader = builders.build_loader(val_ds, val_sampler, bs, cfg.data.num_workers, 0)
     codec = builders.codec_dict(cfg)
+    # one validation (forward only, ~1/3 of a training step per batch) per epoch
+    val_fraction = len(val_loader) / (3.0 * max(len(loader), 1))
 
     t0 = time.perf_counter()
+    state = {"step": 0, "probe_t": None}
 
     def out_of_time() -> bool:
         return minutes is not None and time.perf_counter() - t0 >= 60.0 * minutes
 
+    def should_stop() -> bool:
+        state["step"] += 1
+        now = time.perf_counter()
+        if plan.total is None:
+            if state["step"] == PROBE_SKIP:
+                state["probe_t"] = now
+            elif state["step"] == PROBE_SKIP + PROBE_STEPS:
+                per_step = (now - state["probe_t"]) / PROBE_STEPS
+                plan.total = planned_steps(
+                    state["step"], per_step, 60.0 * minutes - (now - t0), val_fraction
+                )
+                log(f"  {per_step:.2f} s per step: planned {plan.total} steps")
+        return (plan.total is not None and state["step"] >= plan.total) or out_of_time()
+
     best, best_state, best_epoch, history = math.inf, None, 0, []
-    for epoch in range(cfg.optim.epochs):
+    epoch = 0
+    while True:
         sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
         res = train_one_epoch(
-            model, loader, loss_fn, optimizer, device, amp_dtype=amp, should_stop=out_of_time
+            model,
+            loader,
+            loss_fn,
+            optimizer,
+            device,
+            amp_dtype=amp,
+            channels_last=channels_last,
+            scheduler=scheduler,
+            should_stop=should_stop,
         )
-        if not res.interrupted:
-            scheduler.step()
+        epoch += 1
         metrics = evaluate(
             model,
             val_loader,
             device,
             decoder=cfg.codec.decoder,
             softmax=cfg.codec.softmax,
-            amp_dtype=amp,
+            channels_last=channels_last,
         )
         elapsed = time.perf_counter() - t0
         row = {
-            "epoch": epoch + 1,
-            "steps": res.steps,
-            "complete": not res.interrupted,
+            "epoch": epoch,
+            "steps": state["step"],
+            "lr": optimizer.param_groups[0]["lr"],
             "train_loss": res.loss_sum / max(res.images, 1),
             "val_NME": metrics["NME"],
             "seconds": elapsed,
         }
         history.append(row)
+        total = "?" if plan.total is None else plan.total
         log(
-            f"  epoch {epoch + 1}/{cfg.optim.epochs}: loss {row['train_loss']:.4g}, "
+            f"  epoch {epoch}, step {state['step']}/{total}: loss {row['train_loss']:.4g}, "
             f"val NME {row['val_NME']:.2f}%, {elapsed:.0f} s"
         )
         if math.isfinite(metrics["NME"]) and metrics["NME"] < best:
-            best, best_epoch = metrics["NME"], epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-        if out_of_time():
-            log(f"  time budget of {minutes:g} min reached in epoch {epoch + 1}")
+            best, best_epoch = metrics["NME"], epoch
+            if keep == "best":
+                best_state = copy.deepcopy(model.state_dict())
+        if plan.total is not None and state["step"] >= plan.total:
             break
+        if out_of_time():
+            log(f"  time budget of {minutes:g} min reached at step {state['step']}")
+            break
+        if res.steps == 0:
+            raise ValueError("no training step ran: the training set is empty")
     if keep == "last":
         best_epoch = len(history)
-        best = history[-1]["val_NME"] if history else math.inf
+        best = history[-1]["val_NME"]
     elif best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     path = None
     if checkpoint is not None:
+        ran = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=epoch))
         path = save_checkpoint(
             Path(checkpoint),
             model=model,
@@ -179,7 +260,7 @@ def train_model(
             scheme=scheme,
             codec=codec,
             epoch=best_epoch,
-            config=cfg.to_dict(),
+            config=ran.to_dict(),
             history=history,
             best_nme=best if math.isfinite(best) else None,
         )
