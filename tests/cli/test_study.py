@@ -52,3 +52,38 @@ def test_study_errors_are_one_line(tmp_path, capsys):
     assert "--only nope" in capsys.readouterr().err
     assert main(["study", "--threads", "-2", "--list"]) == 2
     assert "--threads" in capsys.readouterr().err
+
+
+SHARED = CONFIG.replace(
+    "  w_s3_bc: {{loss: wasserstein, sigma: 3, decoder: get_bc}}",
+    "  l2_max: {{loss: l2, sigma: 1, decoder: get_max}}\n"
+    "  l2_bc: {{loss: l2, sigma: 1, decoder: get_bc}}",
+).replace("settings: [w_s3_bc]", "settings: [l2_max, l2_bc]")
+
+
+def test_real_data_roots_and_decoders_sharing_one_training(tmp_path, capsys):
+    from otmark.synth.writers import synthesize
+
+    # a "real" 300W in its official layout (written by the dataset writers): nothing generated
+    real = tmp_path / "my300W"
+    synthesize("300w", real, 8, seed=5, size=64)
+    cfg = tmp_path / "shared.yaml"
+    cfg.write_text(SHARED.format(results=tmp_path / "res", data=tmp_path / "data"))
+    args = ["study", "--config", str(cfg), "--device", "cpu", "--data-root", f"300w={real}"]
+    assert main(args) == 0
+    assert "ran 2 cells, 0 remaining" in capsys.readouterr().out
+    assert not (tmp_path / "data").exists()  # the given folder was used, nothing generated
+    out = tmp_path / "res" / "cpu-real"
+    mx = json.loads((out / "losses__l2_max__300w__seed0.json").read_text())
+    bc = json.loads((out / "losses__l2_bc__300w__seed0.json").read_text())
+    assert mx["key"]["data_roots"] == {"300w": str(real)}
+    # GET_BC reused GET_MAX's training: same history, its own (different) decoding
+    assert bc["trained_by"] == mx["trained_by"] == "losses__l2_max__300w__seed0"
+    assert bc["history"] == mx["history"]
+    assert bc["results"]["300w-test"]["summary"] != mx["results"]["300w-test"]["summary"]
+    assert "Real datasets" in (out / "study.md").read_text()
+
+    assert main(args[:-1] + ["nope"]) == 2
+    assert "expected DATASET=DIR" in capsys.readouterr().err
+    assert main(args[:-1] + ["300w=/no/such/dir"]) == 2
+    assert "300w=/no/such/dir: no such folder" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run the paper's ablation study on the generated benchmark (resumable, one JSON per cell)"
+HELP = "run the paper's ablation study (generated or real data; resumable, one JSON per cell)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="torch CPU threads (default 0: torch's choice; 1 is much faster on a busy machine)",
     )
+    parser.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="DATASET=DIR",
+        help="run on a real dataset in its official layout instead of generating it, e.g. "
+        "300w=data/300W (repeatable: 300w, wflw, 300vw); results go to <profile>-real/",
+    )
     parser.add_argument("--list", action="store_true", help="list the cells and their state")
     parser.add_argument(
         "--report-only",
@@ -57,8 +65,14 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--threads must be >= 0, got {args.threads}")
     if args.max_cells is not None and args.max_cells < 0:
         raise CLIError(f"--max-cells must be >= 0, got {args.max_cells}")
+    roots = {}
+    for item in args.data_root:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise CLIError(f"--data-root {item!r}: expected DATASET=DIR, e.g. 300w=data/300W")
+        roots[name.strip().lower()] = folder
     try:
-        study = load_study_config(args.config, device=args.device)
+        study = load_study_config(args.config, device=args.device, data_roots=roots)
     except (ValueError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
     names = {e.name for e in study.experiments}

@@ -20,14 +20,14 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from otmark.atomic import write_json_atomic
-from otmark.study.benchmark import BenchmarkSize, ensure_benchmark
+from otmark.study.benchmark import FOLDERS, BenchmarkSize, ensure_benchmark
 from otmark.study.cells import Setting, TrainSize, experiment_config
 from otmark.study.log import say
 
@@ -82,10 +82,13 @@ class StudyConfig:
     settings: dict
     experiments: tuple[Experiment, ...]
     device: str
+    data_roots: dict = field(default_factory=dict)
 
     @property
     def results_dir(self) -> Path:
-        return self.results / self.profile
+        """``results/<profile>``; ``results/<profile>-real`` when ``data_roots`` replace
+        generated datasets (the cells are then not comparable with the generated ones)."""
+        return self.results / (self.profile + ("-real" if self.data_roots else ""))
 
     def cells(self) -> list[Cell]:
         """All cells, seed-major (every setting of seed 0 first: a partial study is balanced)."""
@@ -99,7 +102,7 @@ class StudyConfig:
 
     def cell_key(self, cell: Cell) -> dict:
         """What a cell's result depends on (a stored JSON with another key is recomputed)."""
-        return {
+        key = {
             "experiment": asdict(cell.experiment),
             "setting": asdict(cell.setting),
             "scheme": cell.scheme,
@@ -107,6 +110,9 @@ class StudyConfig:
             "benchmark": asdict(self.benchmark),
             "train": self.train.to_dict(),
         }
+        if self.data_roots:
+            key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
+        return key
 
 
 def _req(raw: dict, key: str, where: str):
@@ -131,11 +137,15 @@ def resolve_study_config(path: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"{path}: no such study config (packaged: {', '.join(known)})")
 
 
-def load_study_config(path: str | os.PathLike, device: str = "auto") -> StudyConfig:
+def load_study_config(
+    path: str | os.PathLike, device: str = "auto", data_roots: dict | None = None
+) -> StudyConfig:
     """Read and check a study YAML (errors name the file and the key).
 
     ``device`` ``auto`` picks the ``gpu`` profile (its ``gpu:`` overrides of ``benchmark`` and
-    ``train``) when CUDA is available, else ``cpu``.
+    ``train``) when CUDA is available, else ``cpu``. ``data_roots`` (``{"300w": "data/300W",
+    ...}``) runs the study on real datasets in their official layouts instead of generating
+    them: each named dataset is read from its folder (must exist), the others are generated.
     """
     import torch
 
@@ -198,6 +208,15 @@ def load_study_config(path: str | os.PathLike, device: str = "auto") -> StudyCon
                 tuple(str(x) for x in _req(e, "protocols", w)),
             )
         )
+    roots = {}
+    for name, folder in (data_roots or {}).items():
+        if name not in FOLDERS:
+            raise ValueError(
+                f"data root {name}={folder}: unknown dataset; known: {sorted(FOLDERS)}"
+            )
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"data root {name}={folder}: no such folder")
+        roots[name] = Path(folder)
     seeds = tuple(int(s) for s in raw.get("seeds", [0, 1, 2]))
     if not seeds or not exps:
         raise ValueError(f"{where}: needs at least one seed and one experiment")
@@ -213,6 +232,7 @@ def load_study_config(path: str | os.PathLike, device: str = "auto") -> StudyCon
         settings=settings,
         experiments=tuple(exps),
         device=device,
+        data_roots=roots,
     )
 
 
@@ -369,9 +389,9 @@ def run_study(
 
         for c in todo:
             datasets_needed.update(protocol_spec(p).dataset for p in c.experiment.protocols)
-        roots = ensure_benchmark(
-            study.data, study.benchmark, tuple(sorted(datasets_needed)), log=log
-        )
+        generate = tuple(sorted(datasets_needed - set(study.data_roots)))
+        roots = ensure_benchmark(study.data, study.benchmark, generate, log=log) if generate else {}
+        roots.update(study.data_roots)
         cache: dict = {}
         trained_models: dict = {}
         for i, cell in enumerate(todo):
@@ -442,7 +462,14 @@ def write_report(study: StudyConfig) -> Path:
         "",
         f"{len(docs)} of {len(study.cells())} cells done; summed cell wall time "
         f"{secs / 3600:.2f} h on {', '.join(hw) or '-'}. NME in %, mean ± sample std (number "
-        "of seeds). Benchmark: "
+        "of seeds). "
+        + (
+            "Real datasets: "
+            + json.dumps({k: str(v) for k, v in study.data_roots.items()})
+            + "; generated benchmark for the others: "
+            if study.data_roots
+            else "Benchmark: "
+        )
         + json.dumps(asdict(study.benchmark))
         + "; training: "
         + json.dumps(study.train.to_dict())
