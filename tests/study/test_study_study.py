@@ -121,3 +121,29 @@ def test_mean_std_uses_the_sample_deviation():
     assert mean_std([1.0, 2.0, 3.0]) == "2.00 ± 1.00 (3)"
     assert mean_std([4.0]) == "4.00 ± - (1)"
     assert mean_std([]) == "–"
+
+
+def test_a_diverged_cell_is_logged_and_the_study_goes_on(tmp_path, monkeypatch):
+    import otmark.study.study as st
+
+    study = load_study_config(_write(tmp_path), device="cpu")
+    ran = []
+
+    def fake_run_cell(study, cell, roots, cache, log, trained_models):
+        if cell.setting_name == "b":
+            raise FloatingPointError("non-finite loss nan at step 3")
+        ran.append(cell.id)
+        doc = {"key_hash": key_hash(study.cell_key(cell)), "results": {}, "seconds": {"total": 0}}
+        path = st.cell_path(study, cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+        return doc
+
+    monkeypatch.setattr(st, "run_cell", fake_run_cell)
+    monkeypatch.setattr(st, "write_report", lambda study: tmp_path / "study.md")
+    said = []
+    out = st.run_study(study, only=("losses",), log=said.append)
+    assert out["ran"] == ran == ["losses__a__300w__seed0", "losses__a__300w__seed1"]
+    assert out["failed"] == ["losses__b__300w__seed0", "losses__b__300w__seed1"]
+    assert out["remaining"] == out["failed"]  # not stored: a later run retries them
+    assert any("diverged (non-finite loss nan at step 3)" in m for m in said)

@@ -372,7 +372,10 @@ def run_study(
     """Run the cells not yet done (optionally only experiments ``only``), at most ``max_cells``
     of them or until ``minutes`` have passed (checked between cells), then write the report.
 
-    Returns ``{"ran": [...], "skipped": [...], "remaining": [...], "report": path}``.
+    A cell whose training diverges (non-finite loss) is logged, not stored, and skipped.
+
+    Returns ``{"ran": [...], "skipped": [...], "failed": [...], "remaining": [...],
+    "report": path}``.
     """
     t0 = time.perf_counter()
     cells = [c for c in study.cells() if not only or c.experiment.name in only]
@@ -383,6 +386,7 @@ def run_study(
         f"{len(skipped)} already done, {len(todo)} to run; results in {study.results_dir}"
     )
     ran: list[str] = []
+    failed: list[str] = []
     if todo:
         datasets_needed = {c.experiment.train_on for c in todo}
         from otmark.study.scoring import protocol_spec
@@ -401,14 +405,25 @@ def run_study(
                 log(f"time limit of {minutes:g} min reached")
                 break
             log(f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, {cell.setting.label})")
-            doc = run_cell(study, cell, roots, cache, log=log, trained_models=trained_models)
+            try:
+                doc = run_cell(study, cell, roots, cache, log=log, trained_models=trained_models)
+            except FloatingPointError as exc:  # a diverged training: stays to do, study goes on
+                log(f"  {cell.id} diverged ({exc}); not stored, the study continues")
+                failed.append(cell.id)
+                continue
             ran.append(cell.id)
             nmes = ", ".join(f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items())
             log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")
     remaining = [c.id for c in cells if not is_done(study, c)]
     report = write_report(study)
     log(f"{len(remaining)} cells remaining; report: {report}")
-    return {"ran": ran, "skipped": skipped, "remaining": remaining, "report": report}
+    return {
+        "ran": ran,
+        "skipped": skipped,
+        "failed": failed,
+        "remaining": remaining,
+        "report": report,
+    }
 
 
 def load_results(study: StudyConfig) -> list[dict]:
