@@ -8,9 +8,10 @@ targets are peak-1 Gaussians from ``otmark.heatmaps.render_gaussian`` (sigma 1.5
 sub-pixel positions, as the training targets.
 
 Run: ``python benchmarks/train_step.py`` (``--models``, ``--sizes``, ``--losses``, ``--steps``,
-``--batch``, ``--threads``, ``--device`` to change it). Prints a table and writes
-``benchmarks/results/train_step.json`` (atomically). The losses of one model and size are timed
-round-robin on the same model, so load from other processes hits L2 and W alike.
+``--batch``, ``--threads``, ``--device``, ``--amp bf16``, ``--channels-last`` to change it).
+Prints a table and writes ``benchmarks/results/train_step.json`` (atomically). The losses of
+one model and size are timed round-robin on the same model, so load from other processes hits
+L2 and W alike.
 
 The full default (6 models x 2 sizes x 2 losses) takes far longer than 10 minutes on 2 shared
 CPU cores; the committed results come from these reduced runs (1 thread, which degrades
@@ -34,6 +35,7 @@ from pathlib import Path
 import torch
 
 from otmark.atomic import write_json_atomic
+from otmark.engine.loop import autocast_context
 from otmark.heatmaps import render_gaussian
 from otmark.models import as_stack_list, count_parameters, create_model
 from otmark.schemes import get_scheme
@@ -61,23 +63,31 @@ def make_loss(short: str):
     return create_loss(LOSS_NAMES[short])
 
 
-def step_times(model_name, k, size, batch, loss_fns, steps, device, seed=0):
+def step_times(
+    model_name, k, size, batch, loss_fns, steps, device, seed=0, amp=None, channels_last=False
+):
     """Median step time per loss for one model and size: the losses are timed round-robin on
     the same model (one warm-up step each), so that load from other processes hits them alike.
+    ``amp`` (a dtype) autocasts the forward pass as ``otmark.engine`` does; the loss is always
+    computed in float32.
 
     Returns ``({loss: (median_s, times, first_loss_value)}, parameters)``.
     """
     torch.manual_seed(seed)
     model = create_model(model_name, k).to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     images = torch.randn(batch, 3, size, size, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     hm = size // 4
     coords = torch.rand(batch, k, 2, device=device) * (hm - 1)
     target = render_gaussian(coords, (hm, hm), 1.5)
 
     def step(loss_fn):
         opt.zero_grad(set_to_none=True)
-        outputs = as_stack_list(model(images))
+        with autocast_context(device, amp):
+            outputs = as_stack_list(model(images))
         loss = sum(loss_fn(out.float(), target) for out in outputs)
         loss.backward()
         opt.step()
@@ -106,8 +116,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scheme", default="300w", help="number of landmarks from this scheme")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--amp", choices=["none", "bf16"], default="none", help="autocast the forward pass"
+    )
+    parser.add_argument("--channels-last", action="store_true", help="channels-last tensors")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    amp = torch.bfloat16 if args.amp == "bf16" else None
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,7 +134,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'model':22s} {'size':>4s} {'loss':>4s} {'step s':>8s} {'loss value':>11s}")
     for name in args.models:
         for size in args.sizes:
-            measured, params = step_times(name, k, size, args.batch, losses, args.steps, device)
+            measured, params = step_times(
+                name, k, size, args.batch, losses, args.steps, device, 0, amp, args.channels_last
+            )
             for short, (med, times, value) in measured.items():
                 rows.append(
                     {
@@ -159,6 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
         "batch": args.batch,
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "amp": args.amp,
+        "channels_last": args.channels_last,
         "rows": rows,
         "w_over_l2": ratios,
         "machine": {
