@@ -12,8 +12,6 @@ generated faces only: expect a domain gap on a real photograph.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -21,21 +19,11 @@ HERE = Path(__file__).resolve().parent
 
 def save_astronaut(path: Path) -> Path:
     """``skimage.data.astronaut()`` (512x512 RGB) written as PNG, atomically."""
-    import cv2
     from skimage import data
 
-    image = data.astronaut()
-    fd, tmp = tempfile.mkstemp(prefix=".astronaut.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"{tmp}: could not write PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from otmark.atomic import write_image_atomic
+
+    return write_image_atomic(path, data.astronaut())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +47,8 @@ def face_crop(overlay: Path, path: Path, side: int = 240) -> Path:
 
     import cv2
 
+    from otmark.atomic import write_image_atomic
+
     doc = json.loads((overlay.parent.parent / "landmarks.json").read_text())
     x0, y0, x1, y1 = doc["items"][0]["faces"][0]["box"]
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
@@ -67,16 +57,7 @@ def face_crop(overlay: Path, path: Path, side: int = 240) -> Path:
     a, b = int(max(0, cx - half)), int(max(0, cy - half))
     crop = image[b : int(min(h, cy + half)), a : int(min(w, cx + half))]
     crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
-    fd, tmp = tempfile.mkstemp(prefix=".face.", suffix=".jpg", dir=path.parent)
-    os.close(fd)
-    try:
-        cv2.imwrite(tmp, crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_image_atomic(path, crop[..., ::-1], jpeg_quality=90)  # BGR -> RGB
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.options import add_threads_argument, use_threads
+
 HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) and report"
 
 
@@ -26,13 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "few timed steps (default: 10, about 13 min in total on 2 CPU cores)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        metavar="N",
-        help="torch CPU threads (default 0: torch's choice; 1 is much faster on a busy machine)",
-    )
+    add_threads_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument(
         "--train-faces",
@@ -104,14 +100,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--train-faces must be at least 1, got {args.train_faces}")
     if args.image_size < 64:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
-    if args.threads < 0:
-        raise CLIError(f"--threads must be >= 0, got {args.threads}")
-    import torch
-
+    use_threads(args)
     from otmark.study.quickstart import run_quickstart
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     try:
         run_quickstart(options_from_args(args))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.options import add_threads_argument, use_threads
+
 HELP = "run the paper's ablation study (generated or real data; resumable, one JSON per cell)"
 
 
@@ -34,13 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--minutes", type=float, default=None, metavar="M", help="start no new cell after M minutes"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        metavar="N",
-        help="torch CPU threads (default 0: torch's choice; 1 is much faster on a busy machine)",
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--data-root",
         action="append",
@@ -61,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from otmark.cli.main import CLIError
     from otmark.study.study import is_done, load_study_config, run_study, write_report
 
-    if args.threads < 0:
-        raise CLIError(f"--threads must be >= 0, got {args.threads}")
+    use_threads(args)
     if args.max_cells is not None and args.max_cells < 0:
         raise CLIError(f"--max-cells must be >= 0, got {args.max_cells}")
     roots = {}
@@ -93,10 +88,6 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         print(f"wrote {write_report(study)}")
         return 0
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     result = run_study(study, args.max_cells, args.minutes, tuple(args.only))
     print(
         f"ran {len(result['ran'])} cells, {len(result['remaining'])} remaining; "
