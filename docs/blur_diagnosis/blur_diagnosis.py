@@ -1,0 +1,93 @@
+"""Where do softmax-trained models put their heatmap peak under the generated motion blur?
+
+Re-trains one ``losses`` cell of the ``paper`` study (seed 0, same recipe and data as the study,
+so its NME matches the committed cell JSON) and compares its heatmaps on clean 300VW S3 with the
+``blur-medium`` / ``blur-large`` protocols: the share of landmarks whose arg-max lies on the
+heatmap border (2-pixel frame), the softmax entropy (divided by log(H*W)), the softmax peak
+probability and the logit range. Needs the study's data (``otmark study --config paper`` makes
+it in ``runs/study/data``). About 5 minutes per setting on 2 CPU cores.
+
+    python docs/blur_diagnosis/blur_diagnosis.py js_s1_max l2_s1_max
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import torch
+
+from otmark import datasets
+from otmark.atomic import write_json_atomic
+from otmark.inference import Detector
+from otmark.study.cells import experiment_config
+from otmark.study.scoring import load_protocols, predict_protocol, score_predictions
+from otmark.study.study import VAL_SPLITS, load_study_config
+from otmark.study.training import convert_samples, train_model
+
+PROTOCOLS = ("300w-300vw-s3", "blur-medium", "blur-large")
+
+
+def heatmap_stats(logits: torch.Tensor) -> dict:
+    """Statistics of heatmap logits ``(N, K, H, W)`` (means over images and landmarks)."""
+    _, _, h, w = logits.shape
+    flat = logits.flatten(2)
+    prob = torch.softmax(flat, -1)
+    entropy = -(prob * prob.clamp_min(1e-12).log()).sum(-1) / math.log(h * w)
+    idx = flat.argmax(-1)
+    y, x = idx // w, idx % w
+    border = (x <= 1) | (x >= w - 2) | (y <= 1) | (y >= h - 2)
+    return {
+        "argmax_on_border": border.float().mean().item(),
+        "entropy": entropy.mean().item(),
+        "peak_prob": prob.amax(-1).mean().item(),
+        "logit_range": (flat.amax(-1) - flat.amin(-1)).mean().item(),
+    }
+
+
+def diagnose(setting: str, data: Path) -> dict:
+    study = load_study_config("paper", device="cpu")
+    cell = next(
+        c
+        for c in study.cells()
+        if c.experiment.name == "losses" and c.setting_name == setting and c.seed == 0
+    )
+    roots = {"300w": data / "300W", "wflw": data / "WFLW", "300vw": data / "300VW"}
+    train = convert_samples(list(datasets.load("300w", roots["300w"], "train")), cell.scheme)
+    val = list(datasets.load("300w", roots["300w"], VAL_SPLITS["300w"]))
+    val = convert_samples(val[: study.train.val_limit], cell.scheme)
+    cfg = experiment_config(
+        cell.id, "hrnet_w18", cell.setting, study.train, 0, "300w", str(roots["300w"]), "cpu"
+    )
+    trained = train_model(cfg, train, val, steps=study.train.steps, warmup=study.train.warmup)
+    detector = Detector.from_model(trained.model, trained.scheme, dict(trained.codec), "cpu")
+    captured: list[torch.Tensor] = []
+
+    def keep(_module, _inputs, output):
+        final = output[-1] if isinstance(output, (list, tuple)) else output
+        captured.append(final.detach().float())
+
+    trained.model.register_forward_hook(keep)
+    out = {}
+    for name, protocol in load_protocols(PROTOCOLS, roots).items():
+        captured.clear()
+        preds = predict_protocol(detector, protocol)
+        nme = score_predictions(protocol, preds, trained.scheme).summary["NME"]
+        out[name] = {"NME": nme, **heatmap_stats(torch.cat(captured))}
+        print(setting, name, {k: round(v, 3) for k, v in out[name].items()}, flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("settings", nargs="+", help="losses settings of paper.yaml")
+    parser.add_argument("--data", type=Path, default=Path("runs/study/data"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    write_json_atomic(args.out, {s: diagnose(s, args.data) for s in args.settings})
+
+
+if __name__ == "__main__":
+    main()
