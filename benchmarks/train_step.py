@@ -13,14 +13,17 @@ Prints a table and writes ``benchmarks/results/train_step.json`` (atomically). T
 one model and size are timed round-robin on the same model, so load from other processes hits
 L2 and W alike.
 
-The full default (6 models x 2 sizes x 2 losses) takes far longer than 10 minutes on 2 shared
-CPU cores; the committed results come from these reduced runs (1 thread, which degrades
-gracefully under load, unlike 2 OpenMP threads on 2 busy cores)::
+The full default (6 models x 2 sizes x 2 losses) takes far longer than 10 minutes on 2 CPU
+cores; the committed results (the README's Models table) come from these reduced runs on the
+idle machine, float32 and bf16 autocast + channels-last::
 
     python benchmarks/train_step.py --models hrnet_w18 hourglass2 simple_baseline_r18 cpn \
-        --sizes 128 --threads 1 --steps 2
-    python benchmarks/train_step.py --models hrnet_w18 --sizes 256 --threads 1 --steps 2 \
-        --out benchmarks/results/train_step_hrnet_w18_256.json
+        --sizes 128 --threads 2 --steps 3 --out benchmarks/results/train_step_models_128_fp32.json
+    python benchmarks/train_step.py --models hrnet_w18 hourglass2 simple_baseline_r18 cpn \
+        --sizes 128 --threads 2 --steps 3 --amp bf16 --channels-last \
+        --out benchmarks/results/train_step_models_128_bf16.json
+    python benchmarks/train_step.py --models hrnet_w18 --sizes 256 --threads 2 --steps 3 \
+        --amp bf16 --channels-last --out benchmarks/results/train_step_hrnet_w18_256_bf16.json
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch
 
 from otmark.atomic import write_json_atomic
 from otmark.engine.loop import autocast_context
+from otmark.engine.trainer import amp_dtype_for
 from otmark.heatmaps import render_gaussian
 from otmark.models import as_stack_list, count_parameters, create_model
 from otmark.schemes import get_scheme
@@ -122,11 +126,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--channels-last", action="store_true", help="channels-last tensors")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    amp = torch.bfloat16 if args.amp == "bf16" else None
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    amp = amp_dtype_for(args.amp, device)
     k = get_scheme(args.scheme).num_points
     losses = {name: make_loss(name) for name in args.losses}
     load_before = os.getloadavg()

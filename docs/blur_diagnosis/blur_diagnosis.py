@@ -4,10 +4,10 @@ Re-trains one ``losses`` cell of the ``paper`` study (seed 0, same recipe and da
 so its NME matches the committed cell JSON) and compares its heatmaps on clean 300VW S3 with the
 ``blur-medium`` / ``blur-large`` protocols: the share of landmarks whose arg-max lies on the
 heatmap border (2-pixel frame), the softmax entropy (divided by log(H*W)), the softmax peak
-probability and the logit range. Needs the study's data (``otmark study --config paper`` makes
-it in ``runs/study/data``). About 5 minutes per setting on 2 CPU cores.
+probability and the logit range. Uses the study's generated data (made, or reused, where
+``otmark study --config paper`` keeps it). About 5 minutes per setting on 2 CPU cores.
 
-    python docs/blur_diagnosis/blur_diagnosis.py js_s1_max l2_s1_max
+    python docs/blur_diagnosis/blur_diagnosis.py js_s1_max l2_s1_max w_s3_bc
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from pathlib import Path
 
 import torch
 
-from otmark import datasets
 from otmark.atomic import write_json_atomic
 from otmark.inference import Detector
-from otmark.study.cells import experiment_config
+from otmark.study.benchmark import ensure_benchmark
 from otmark.study.scoring import load_protocols, predict_protocol, score_predictions
-from otmark.study.study import VAL_SPLITS, load_study_config
-from otmark.study.training import convert_samples, train_model
+from otmark.study.study import load_study_config, train_cell
 
 PROTOCOLS = ("300w-300vw-s3", "blur-medium", "blur-large")
 
@@ -46,21 +44,15 @@ def heatmap_stats(logits: torch.Tensor) -> dict:
     }
 
 
-def diagnose(setting: str, data: Path) -> dict:
+def diagnose(setting: str) -> dict:
     study = load_study_config("paper", device="cpu")
     cell = next(
         c
         for c in study.cells()
         if c.experiment.name == "losses" and c.setting_name == setting and c.seed == 0
     )
-    roots = {"300w": data / "300W", "wflw": data / "WFLW", "300vw": data / "300VW"}
-    train = convert_samples(list(datasets.load("300w", roots["300w"], "train")), cell.scheme)
-    val = list(datasets.load("300w", roots["300w"], VAL_SPLITS["300w"]))
-    val = convert_samples(val[: study.train.val_limit], cell.scheme)
-    cfg = experiment_config(
-        cell.id, "hrnet_w18", cell.setting, study.train, 0, "300w", str(roots["300w"]), "cpu"
-    )
-    trained = train_model(cfg, train, val, steps=study.train.steps, warmup=study.train.warmup)
+    roots = ensure_benchmark(study.data, study.benchmark)
+    trained = train_cell(study, cell, roots)
     detector = Detector.from_model(trained.model, trained.scheme, dict(trained.codec), "cpu")
     captured: list[torch.Tensor] = []
 
@@ -82,11 +74,10 @@ def diagnose(setting: str, data: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="+", help="losses settings of paper.yaml")
-    parser.add_argument("--data", type=Path, default=Path("runs/study/data"))
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    write_json_atomic(args.out, {s: diagnose(s, args.data) for s in args.settings})
+    write_json_atomic(args.out, {s: diagnose(s) for s in args.settings})
 
 
 if __name__ == "__main__":

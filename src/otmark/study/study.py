@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -30,6 +31,9 @@ from otmark.atomic import write_json_atomic
 from otmark.study.benchmark import FOLDERS, BenchmarkSize, ensure_benchmark
 from otmark.study.cells import Setting, TrainSize, experiment_config
 from otmark.study.log import say
+
+if TYPE_CHECKING:
+    from otmark.study.training import TrainedModel
 
 #: validation split (logged every epoch, never used to pick weights) per training dataset
 VAL_SPLITS = {"300w": "common", "wflw": "test"}
@@ -263,6 +267,38 @@ def training_key(cell: Cell) -> tuple:
     return (cell.experiment.name, s.loss, s.sigma, s.coordconv, cell.scheme, cell.seed)
 
 
+def train_cell(study: StudyConfig, cell: Cell, roots: dict, log=say) -> TrainedModel:
+    """Train the model of ``cell`` on its training dataset (``roots``: dataset -> folder) with
+    the study's recipe; returns :class:`otmark.study.training.TrainedModel`."""
+    from otmark import datasets
+    from otmark.study.training import convert_samples, train_model
+
+    exp = cell.experiment
+    root = roots[exp.train_on]
+    train = convert_samples(list(datasets.load(exp.train_on, root, "train")), cell.scheme)
+    val = list(datasets.load(exp.train_on, root, VAL_SPLITS[exp.train_on]))
+    val = convert_samples(val[: study.train.val_limit or None], cell.scheme)
+    cfg = experiment_config(
+        cell.id,
+        exp.model,
+        cell.setting,
+        study.train,
+        cell.seed,
+        exp.train_on,
+        str(root),
+        device=study.device,
+    )
+    return train_model(
+        cfg,
+        train,
+        val,
+        steps=study.train.steps,
+        minutes=study.train.minutes,
+        log=log,
+        warmup=study.train.warmup,
+    )
+
+
 def run_cell(
     study: StudyConfig,
     cell: Cell,
@@ -279,27 +315,12 @@ def run_cell(
     """
     import torch
 
-    from otmark import datasets
     from otmark.metrics import ced
     from otmark.study.scoring import evaluate_model, load_protocols
-    from otmark.study.training import convert_samples, resolve_device, train_model
+    from otmark.study.training import resolve_device
 
     t0 = time.perf_counter()
     exp = cell.experiment
-    root = roots[exp.train_on]
-    train = convert_samples(list(datasets.load(exp.train_on, root, "train")), cell.scheme)
-    val = list(datasets.load(exp.train_on, root, VAL_SPLITS[exp.train_on]))
-    val = convert_samples(val[: study.train.val_limit or None], cell.scheme)
-    cfg = experiment_config(
-        cell.id,
-        exp.model,
-        cell.setting,
-        study.train,
-        cell.seed,
-        exp.train_on,
-        str(root),
-        device=study.device,
-    )
     tkey = training_key(cell)
     shared = trained_models is not None and tkey in trained_models
     if shared:
@@ -308,15 +329,7 @@ def run_cell(
         trained = dataclasses.replace(trained, codec=codec)
         log(f"  same training as {trained_by} (only the decoder differs)")
     else:
-        trained = train_model(
-            cfg,
-            train,
-            val,
-            steps=study.train.steps,
-            minutes=study.train.minutes,
-            log=log,
-            warmup=study.train.warmup,
-        )
+        trained = train_cell(study, cell, roots, log=log)
         trained_by = cell.id
         if trained_models is not None:
             trained_models.clear()
