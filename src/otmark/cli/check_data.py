@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
+
 HELP = "check a dataset in its official layout: counts per split, bad files, decodable images"
 
 
@@ -31,7 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
     from otmark.datasets import DatasetError, dataset_info, load
 
     info = dataset_info(args.dataset)

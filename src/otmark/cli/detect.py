@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from otmark.cli.errors import CLIError
+
 HELP = "detect facial landmarks on an image, a folder of images or a video"
 
 
@@ -62,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from otmark.cli.main import CLIError
     from otmark.inference import (
         Detector,
         FaceFinderUnavailable,

@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from otmark.cli.errors import CLIError
+
 HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named protocol"
 
 
@@ -81,7 +83,6 @@ def _list_protocols() -> int:
 def _mean_shape_predictor(args, protocol):
     from otmark import datasets
     from otmark.baselines import MeanShape
-    from otmark.cli.main import CLIError
 
     name = args.train_dataset or protocol.spec.model_scheme
     root = Path(args.train_root or args.data_root)
@@ -93,7 +94,6 @@ def _mean_shape_predictor(args, protocol):
 
 
 def _checkpoint_predictor(args):
-    from otmark.cli.main import CLIError
 
     try:
         from otmark.inference import Detector
@@ -108,7 +108,6 @@ def _checkpoint_predictor(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
 
     if args.list:
         return _list_protocols()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
+
 HELP = "export a trained checkpoint to ONNX (verified against PyTorch with ONNX Runtime)"
 
 
@@ -39,7 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
     from otmark.export import export_checkpoint
 
     if args.input_size is not None and args.input_size < 4:

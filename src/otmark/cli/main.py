@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from otmark import __version__
+from otmark.cli.errors import CLIError
 
 #: subcommand name -> module implementing it (order = order in ``otmark --help``)
 COMMANDS: dict[str, str] = {
@@ -24,10 +25,6 @@ COMMANDS: dict[str, str] = {
     "quickstart": "otmark.cli.quickstart",
     "study": "otmark.cli.study",
 }
-
-
-class CLIError(Exception):
-    """A user error the CLI reports as one clear line (exit code 2), without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

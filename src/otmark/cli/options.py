@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
+
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch CPU threads (0 = torch's choice)."""
@@ -18,7 +20,6 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
 
 def use_threads(args: argparse.Namespace) -> None:
     """Check ``--threads`` (a :class:`~otmark.cli.main.CLIError` when negative) and apply it."""
-    from otmark.cli.main import CLIError
 
     if args.threads < 0:
         raise CLIError(f"--threads must be >= 0, got {args.threads}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
 from otmark.cli.options import add_threads_argument, use_threads
 
 HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) and report"
@@ -92,7 +93,6 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
 
     if args.minutes <= 0:
         raise CLIError(f"--minutes must be positive, got {args.minutes}")

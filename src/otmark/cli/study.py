@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
 from otmark.cli.options import add_threads_argument, use_threads
 
 HELP = "run the paper's ablation study (generated or real data; resumable, one JSON per cell)"
@@ -54,7 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
     from otmark.study.study import is_done, load_study_config, run_study, write_report
 
     use_threads(args)

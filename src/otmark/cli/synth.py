@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.cli.errors import CLIError
+
 HELP = "generate a synthetic face dataset in an official format (300W, WFLW, COFW, AFLW, 300VW)"
 
 DATASETS = ("300w", "wflw", "cofw", "aflw", "300vw")
@@ -33,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
 
     if args.num < 1:
         raise CLIError(f"--num must be at least 1, got {args.num}")

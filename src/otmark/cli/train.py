@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from otmark.cli.errors import CLIError
+
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
 
@@ -41,7 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.main import CLIError
     from otmark.engine.config import ConfigError, dump_config, list_configs, load_config
 
     if args.list_configs:
