@@ -385,6 +385,12 @@ class ScheduledLR:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * f
 
+    def refresh(self) -> None:
+        """Set the next step's rate again, after the schedule's decision changed between two
+        steps (e.g. a :class:`otmark.engine.plateau.PlateauRule` that found its plateau at a
+        validation)."""
+        self._apply()
+
     def add_validation_seconds(self, seconds: float) -> None:
         """Count ``seconds`` of the current interval as validation (budgeted schedules)."""
         self._pending_val += seconds
