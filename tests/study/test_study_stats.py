@@ -1,0 +1,153 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from otmark.study.stats import (
+    at_matched_clean,
+    bootstrap_mean_ci,
+    common_clean_target,
+    degradation,
+    interpolate_at_clean,
+    paired_differences,
+    per_seed_wins,
+)
+
+# four images, hand-worked: A - B = [1, 0, 2, -1], mean 0.5
+A4 = np.array([5.0, 6.0, 7.0, 8.0])
+B4 = np.array([4.0, 6.0, 5.0, 9.0])
+
+
+def test_paired_differences_hand_worked():
+    d = paired_differences(A4, B4)
+    assert d.tolist() == [1.0, 0.0, 2.0, -1.0]
+    assert d.mean() == 0.5
+    ci = bootstrap_mean_ci(d, rng=0, n_resamples=2000)
+    assert ci.estimate == 0.5
+    assert ci.low < 0.5 < ci.high
+
+
+def test_bootstrap_is_degenerate_when_every_resample_is_equal():
+    d = paired_differences(A4 + 0.5, A4)  # 0.5 on every image
+    ci = bootstrap_mean_ci(d, rng=np.random.default_rng(1), n_resamples=500)
+    assert (ci.estimate, ci.low, ci.high) == (0.5, 0.5, 0.5)
+    assert ci.excludes_zero()
+
+
+def test_bootstrap_two_images_exact_distribution():
+    # differences [0, 1]: resampled means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4, so the
+    # 2.5 % and 97.5 % quantiles are 0 and 1, and the 30 % and 70 % quantiles are both 0.5
+    d = np.array([0.0, 1.0])
+    ci = bootstrap_mean_ci(d, rng=3, n_resamples=20_000)
+    assert (ci.low, ci.high) == (0.0, 1.0)
+    mid = bootstrap_mean_ci(d, rng=3, n_resamples=20_000, level=0.4)
+    assert (mid.low, mid.high) == (0.5, 0.5)
+
+
+def test_bootstrap_matches_scipy_percentile_interval():
+    d = np.random.default_rng(7).normal(0.3, 1.0, size=60)
+    ours = bootstrap_mean_ci(d, rng=11, n_resamples=40_000)
+    ref = sps.bootstrap(
+        (d,), np.mean, n_resamples=40_000, method="percentile", rng=np.random.default_rng(12)
+    ).confidence_interval
+    width = ref.high - ref.low
+    assert ours.low == pytest.approx(ref.low, abs=0.03 * width)
+    assert ours.high == pytest.approx(ref.high, abs=0.03 * width)
+
+
+def test_bootstrap_is_reproducible_with_a_seed():
+    d = np.random.default_rng(0).normal(size=30)
+    assert bootstrap_mean_ci(d, 5) == bootstrap_mean_ci(d, 5)
+    assert bootstrap_mean_ci(d, 5) != bootstrap_mean_ci(d, 6)
+
+
+def test_bootstrap_over_images_keeps_seeds_together_pairs_do_not():
+    # 2 seeds x 2 images: every image's column averages 2, so drawing images always gives 2;
+    # drawing the 4 (seed, image) values {1, 1, 3, 3} gives 1 + k/2 with k ~ Bin(4, 1/2):
+    # P(1) = P(3) = 1/16 > 2.5 %, so the 95 % interval is [1, 3]
+    d = np.array([[1.0, 1.0], [3.0, 3.0]])
+    by_image = bootstrap_mean_ci(d, rng=0, n_resamples=5000, unit="image")
+    assert (by_image.estimate, by_image.low, by_image.high) == (2.0, 2.0, 2.0)
+    by_pair = bootstrap_mean_ci(d, rng=0, n_resamples=5000, unit="pair")
+    assert (by_pair.low, by_pair.high) == (1.0, 3.0)
+    assert by_pair.to_dict()["unit"] == "pair"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(unit="seed"), "unit"),
+        (dict(level=1.0), "level"),
+        (dict(n_resamples=0), "n_resamples"),
+    ],
+)
+def test_bootstrap_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bootstrap_mean_ci(np.zeros(3), 0, **kwargs)
+
+
+def test_paired_differences_refuse_mismatch_and_nan():
+    with pytest.raises(ValueError, match="shapes"):
+        paired_differences(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="finite"):
+        paired_differences(np.array([1.0, np.nan]), np.zeros(2))
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_mean_ci(np.array([1.0, np.inf]), 0)
+
+
+def test_per_seed_wins_hand_worked():
+    # seed means: A 2, 4, 3; B 3, 4, 1 -> A wins seed 0, ties seed 1, loses seed 2
+    a = np.array([[1.0, 3.0], [4.0, 4.0], [2.0, 4.0]])
+    b = np.array([[3.0, 3.0], [5.0, 3.0], [1.0, 1.0]])
+    w = per_seed_wins(a, b)
+    assert (w.wins, w.ties, w.losses) == (1, 1, 1)
+    assert w.diffs == (-1.0, 0.0, 2.0)
+    assert str(w) == "1/3"
+    assert per_seed_wins(np.array([1.0, 2.0]), np.array([3.0, 4.0])).wins == 2
+
+
+def test_degradation_on_the_same_images():
+    clean = {"a": 2.0, "b": 3.0, "c": 4.0}
+    perturbed = {"c": 4.5, "a": 5.0}
+    ids, diff = degradation(clean, perturbed)
+    assert ids == ["a", "c"]
+    assert diff.tolist() == [3.0, 0.5]
+    with pytest.raises(ValueError, match="no clean counterpart.*x, y"):
+        degradation(clean, {"a": 1.0, "x": 1.0, "y": 1.0})
+
+
+# a run's checkpoints: clean NME falls then rises again; perturbed NME alongside
+CLEAN = [10.0, 6.0, 4.0, 5.0]
+PERTURBED = [20.0, 14.0, 9.0, 10.0]
+
+
+def test_interpolation_hand_computed():
+    # 8 lies on the segment 10 -> 6 at t = 0.5: 20 + 0.5 * (14 - 20) = 17
+    assert interpolate_at_clean(CLEAN, PERTURBED, 8.0) == 17.0
+    # 5 is crossed twice: first on 6 -> 4 at t = 0.5 (14 + 0.5 * (9 - 14) = 11.5), last at
+    # the final checkpoint (10)
+    assert interpolate_at_clean(CLEAN, PERTURBED, 5.0) == 11.5
+    assert interpolate_at_clean(CLEAN, PERTURBED, 5.0, crossing="last") == 10.0
+    assert interpolate_at_clean(CLEAN, PERTURBED, 10.0) == 20.0
+    assert math.isnan(interpolate_at_clean(CLEAN, PERTURBED, 3.0))
+    assert math.isnan(interpolate_at_clean(CLEAN, PERTURBED, 12.0))
+    assert interpolate_at_clean([4.0], [7.0], 4.0) == 7.0
+    assert math.isnan(interpolate_at_clean([4.0], [7.0], 5.0))
+    # a flat segment at the target gives its first (or last) perturbed value
+    assert interpolate_at_clean([6.0, 5.0, 5.0], [9.0, 8.0, 7.0], 5.0) == 8.0
+    assert interpolate_at_clean([6.0, 5.0, 5.0], [9.0, 8.0, 7.0], 5.0, crossing="last") == 7.0
+
+
+def test_matched_clean_nme_over_runs():
+    run_a = (CLEAN, PERTURBED)  # best clean 4
+    run_b = ([12.0, 7.0, 4.5], [15.0, 10.0, 8.0])  # best clean 4.5
+    run_c = ([3.0, 2.0], [5.0, 4.0])  # never as high as 4.5
+    assert common_clean_target([run_a[0], run_b[0]]) == 4.5
+    m = at_matched_clean([run_a, run_b])
+    assert m.target == 4.5
+    # run a: 6 -> 4 at t = 0.75: 14 + 0.75 * (9 - 14) = 10.25; run b: its last point, 8
+    assert m.perturbed.tolist() == [10.25, 8.0]
+    assert math.isnan(common_clean_target([run_a[0], run_c[0]]))
+    explicit = at_matched_clean([run_a, run_c], target=4.0)
+    assert explicit.perturbed[0] == 9.0 and math.isnan(explicit.perturbed[1])
