@@ -1,0 +1,204 @@
+"""``summary.json``: the study's machine-readable results, beside its report.
+
+Schema (NME in percent)::
+
+    {"mean_shape": {"<protocol>": 16.3, ...},
+     "cells": [{"setting": "l2_s1_max", "seed": 0, "lr": 0.001,
+                "lr_candidates": [0.0005, 0.001, 0.003], "steps": 1800,
+                "stopped_at_plateau": true, "nme": {"<protocol>": 4.1, ...},
+                "history": [{"step": 100, "train_loss": 0.0012, "val_nme": 9.7}, ...]}]}
+
+* ``mean_shape``: protocol -> NME of the mean-shape baseline on that protocol.
+* ``cells``: one per trained and scored setting and seed. ``setting`` is a packaged config's
+  setting name, ``<loss>_s<sigma>_<decoder>[_cc]`` (:data:`SETTING_PATTERN`: loss ``l2``,
+  ``w``, ``js`` or ``softargmax``; decoder ``max`` or ``bc``; ``_cc`` = CoordConv), e.g.
+  ``w_s3_bc``; ``lr`` is the rate used, one of ``lr_candidates`` (the rates tried on the
+  validation split); ``steps`` the optimizer steps taken; ``stopped_at_plateau`` whether the
+  run stopped at its validation plateau (False: at the step cap); ``nme`` protocol -> NME,
+  every protocol also in ``mean_shape``.
+* optional per cell: ``history`` (validation rows ``step``, ``train_loss``, ``val_nme``, steps
+  increasing, null for a value not measured or not finite), and ``experiment``, ``model``,
+  ``scheme`` (strings) to tell apart cells of one setting and seed in different blocks of the
+  study (another model, another landmark scheme); ``(experiment, setting, scheme, seed)`` is
+  unique.
+
+:func:`write_summary` validates, then writes atomically; :func:`read_summary` reads and
+validates; errors (:class:`SummaryError`) name the file and the field, e.g.
+``results/summary.json: cells[3].nme['300w-test']: must be a finite number >= 0, got nan``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from otmark.atomic import write_json_atomic
+
+#: ``<loss>_s<sigma>_<decoder>[_cc]``, the setting part of the packaged config names
+SETTING_PATTERN = re.compile(
+    r"^(?P<loss>l2|w|js|softargmax)_s(?P<sigma>[0-9]+(?:\.[0-9]+)?)_(?P<decoder>max|bc)"
+    r"(?P<cc>_cc)?$"
+)
+#: setting-name loss label -> ``otmark.losses`` name
+LOSS_NAMES = {"l2": "l2", "w": "wasserstein", "js": "js", "softargmax": "soft_argmax"}
+#: setting-name decoder label -> ``codec.decoder``
+DECODER_NAMES = {"max": "get_max", "bc": "get_bc"}
+
+_TOP_KEYS = {"mean_shape", "cells"}
+_CELL_REQUIRED = {"setting", "seed", "lr", "lr_candidates", "steps", "stopped_at_plateau", "nme"}
+_CELL_OPTIONAL = {"history", "experiment", "model", "scheme"}
+_HISTORY_KEYS = {"step", "train_loss", "val_nme"}
+
+
+class SummaryError(ValueError):
+    """An invalid ``summary.json``: the message names the file and the field."""
+
+
+def parse_setting_name(name: str) -> dict[str, Any]:
+    """``w_s3_bc_cc`` -> ``{"loss": "wasserstein", "sigma": 3.0, "decoder": "get_bc",
+    "coordconv": True}``; raises ``ValueError`` for a name outside :data:`SETTING_PATTERN`."""
+    m = SETTING_PATTERN.match(name) if isinstance(name, str) else None
+    if m is None:
+        raise ValueError(
+            f"setting {name!r} is not <loss>_s<sigma>_<decoder>[_cc] with loss l2, w, js or "
+            "softargmax and decoder max or bc (e.g. l2_s1_max, w_s3_bc, w_s3_bc_cc)"
+        )
+    return {
+        "loss": LOSS_NAMES[m["loss"]],
+        "sigma": float(m["sigma"]),
+        "decoder": DECODER_NAMES[m["decoder"]],
+        "coordconv": m["cc"] is not None,
+    }
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _nme_table(value: Any, where: str) -> None:
+    if not isinstance(value, dict) or not value:
+        raise SummaryError(f"{where}: must be a non-empty mapping protocol -> NME, got {value!r}")
+    for protocol, v in value.items():
+        if not protocol:
+            raise SummaryError(f"{where}: empty protocol name")
+        if not (_is_number(v) and math.isfinite(v) and v >= 0):
+            raise SummaryError(f"{where}[{protocol!r}]: must be a finite number >= 0, got {v!r}")
+
+
+def _cell(cell: Any, where: str, protocols: set[str]) -> tuple:
+    if not isinstance(cell, dict):
+        raise SummaryError(f"{where}: must be a mapping, got {type(cell).__name__}")
+    missing = sorted(_CELL_REQUIRED - set(cell))
+    if missing:
+        raise SummaryError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(cell) - _CELL_REQUIRED - _CELL_OPTIONAL)
+    if unknown:
+        raise SummaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    try:
+        parse_setting_name(cell["setting"])
+    except ValueError as e:
+        raise SummaryError(f"{where}.setting: {e}") from None
+    seed = cell["seed"]
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        raise SummaryError(f"{where}.seed: must be an integer >= 0, got {seed!r}")
+    cands = cell["lr_candidates"]
+    if not (isinstance(cands, list) and cands):
+        raise SummaryError(f"{where}.lr_candidates: must be a non-empty list, got {cands!r}")
+    for j, c in enumerate(cands):
+        if not (_is_number(c) and math.isfinite(c) and c > 0):
+            raise SummaryError(f"{where}.lr_candidates[{j}]: must be a number > 0, got {c!r}")
+    lr = cell["lr"]
+    if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
+        raise SummaryError(f"{where}.lr: must be a number > 0, got {lr!r}")
+    if lr not in cands:
+        raise SummaryError(f"{where}.lr: {lr} is not one of lr_candidates {cands}")
+    steps = cell["steps"]
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
+        raise SummaryError(f"{where}.steps: must be an integer >= 1, got {steps!r}")
+    if not isinstance(cell["stopped_at_plateau"], bool):
+        raise SummaryError(
+            f"{where}.stopped_at_plateau: must be true or false, got {cell['stopped_at_plateau']!r}"
+        )
+    _nme_table(cell["nme"], f"{where}.nme")
+    extra = sorted(set(cell["nme"]) - protocols)
+    if extra:
+        raise SummaryError(f"{where}.nme: protocol(s) {', '.join(extra)} missing from mean_shape")
+    for name in ("experiment", "model", "scheme"):
+        if name in cell and not (isinstance(cell[name], str) and cell[name]):
+            raise SummaryError(f"{where}.{name}: must be a non-empty string, got {cell[name]!r}")
+    if "history" in cell:
+        _history(cell["history"], f"{where}.history")
+    return (cell.get("experiment"), cell["setting"], cell.get("scheme"), seed)
+
+
+def _history(rows: Any, where: str) -> None:
+    if not isinstance(rows, list):
+        raise SummaryError(f"{where}: must be a list, got {type(rows).__name__}")
+    last = -1
+    for j, row in enumerate(rows):
+        at = f"{where}[{j}]"
+        if not isinstance(row, dict) or set(row) != _HISTORY_KEYS:
+            got = sorted(row) if isinstance(row, dict) else type(row).__name__
+            raise SummaryError(f"{at}: must have exactly step, train_loss, val_nme; got {got}")
+        step = row["step"]
+        if not (isinstance(step, int) and not isinstance(step, bool) and step > last):
+            raise SummaryError(f"{at}.step: must be an integer > {last}, got {step!r}")
+        last = step
+        for name in ("train_loss", "val_nme"):
+            v = row[name]
+            if v is not None and not (_is_number(v) and math.isfinite(v)):
+                raise SummaryError(f"{at}.{name}: must be a finite number or null, got {v!r}")
+
+
+def validate_summary(data: Any, where: str | os.PathLike[str] = "summary.json") -> dict:
+    """Check ``data`` against the schema (see the module docstring); returns it unchanged.
+
+    Raises :class:`SummaryError` naming ``where`` and the first bad field.
+    """
+    if not isinstance(data, dict):
+        raise SummaryError(f"{where}: must be a JSON object, got {type(data).__name__}")
+    missing = sorted(_TOP_KEYS - set(data))
+    if missing:
+        raise SummaryError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise SummaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    _nme_table(data["mean_shape"], f"{where}: mean_shape")
+    cells = data["cells"]
+    if not isinstance(cells, list):
+        raise SummaryError(f"{where}: cells must be a list, got {type(cells).__name__}")
+    protocols = set(data["mean_shape"])
+    seen: dict[tuple, int] = {}
+    for i, cell in enumerate(cells):
+        ident = _cell(cell, f"{where}: cells[{i}]", protocols)
+        if ident in seen:
+            raise SummaryError(
+                f"{where}: cells[{i}] repeats cells[{seen[ident]}] (experiment, setting, "
+                f"scheme, seed = {ident})"
+            )
+        seen[ident] = i
+    return data
+
+
+def write_summary(path: str | os.PathLike[str], data: dict) -> Path:
+    """Validate ``data`` and write it to ``path`` atomically (keys sorted)."""
+    validate_summary(data, path)
+    return write_json_atomic(path, data)
+
+
+def read_summary(path: str | os.PathLike[str]) -> dict:
+    """Read and validate ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SummaryError(f"{p}: file not found") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SummaryError(f"{p}: not valid JSON ({e})") from None
+    return validate_summary(data, p)
