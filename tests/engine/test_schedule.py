@@ -11,6 +11,7 @@ from otmark.engine.schedule import (
     WarmupCosine,
     constant_then_decay,
     decay_factor,
+    make_schedule,
     warmup_cosine,
 )
 
@@ -138,6 +139,7 @@ def test_budget_replans_under_a_slow_down_and_anneals_to_zero():
         sched.record_step(slow_down(i))
         plans.append(sched.total)
         i += 1
+        assert i < 10_000, "the schedule never stops"
     steps = len(factors)
     elapsed = sum(slow_down(j) for j in range(steps))
     # 100 steps at 1 s, then (600 - 100) / 3 = 166 steps at 3 s
@@ -297,3 +299,39 @@ def test_scheduled_lr_state_round_trip_continues_the_plan():
         return used
 
     assert run(resume_at=35) == run()
+
+
+def test_a_single_slow_step_costs_only_its_own_time():
+    # 1 s steps, one 60 s step (a checkpoint) at index 100: the median ignores it, so the plan
+    # loses exactly the 59 extra seconds (600 -> 541 steps) instead of collapsing for a window
+    def outlier(i):
+        return 60.0 if i == 100 else 1.0
+
+    sched = BudgetedSchedule(600.0, warmup_steps=10, min_decay_steps=10, window=20)
+    plans = []
+    i = 0
+    while not sched.should_stop():
+        sched.factor(i)
+        sched.record_step(outlier(i))
+        plans.append(sched.total)
+        i += 1
+        assert i < 10_000, "the schedule never stops"
+    assert plans[99] == 600
+    assert set(plans[100:]) == {541}
+    assert sched.taken == 541
+
+
+def test_make_schedule_from_flat_options():
+    assert make_schedule("warmup_cosine", steps=11, warmup_steps=2) == WarmupCosine(11, 2)
+    assert make_schedule(
+        "constant_then_decay", steps=10, warmup_steps=2, decay_steps=4
+    ) == ConstantThenDecay(10, 4, 2)
+    b = make_schedule("constant_then_decay", budget_s=60.0, decay_steps=5, max_steps=100)
+    assert isinstance(b, BudgetedSchedule)
+    assert (b.kind, b.decay_steps, b.max_steps, b.budget_s) == ("constant_then_decay", 5, 100, 60)
+    with pytest.raises(ValueError, match="exactly one"):
+        make_schedule("warmup_cosine")
+    with pytest.raises(ValueError, match="exactly one"):
+        make_schedule("warmup_cosine", steps=10, budget_s=5.0)
+    with pytest.raises(ValueError, match="schedule must be"):
+        make_schedule("multistep", steps=10)

@@ -352,6 +352,46 @@ class BudgetedSchedule:
         self.committed = bool(state["committed"])
 
 
+def make_schedule(
+    kind: str,
+    *,
+    steps: int | None = None,
+    budget_s: float | None = None,
+    warmup_steps: int = 0,
+    decay_steps: int = 0,
+    shape: str = "linear",
+    final: float = 0.0,
+    min_decay_steps: int = 10,
+    window: int = 20,
+    max_steps: int | None = None,
+) -> WarmupCosine | ConstantThenDecay | BudgetedSchedule:
+    """One schedule from flat options (what a config section holds).
+
+    ``kind`` is ``warmup_cosine`` or ``constant_then_decay``; exactly one of ``steps`` (a
+    fixed length) and ``budget_s`` (wall-clock seconds: a :class:`BudgetedSchedule`, capped
+    at ``max_steps``) is given. Raises ``ValueError`` naming the option at fault.
+    """
+    if kind not in BUDGET_KINDS:
+        raise ValueError(f"schedule must be one of {BUDGET_KINDS}, got {kind!r}")
+    if (steps is None) == (budget_s is None):
+        raise ValueError("give exactly one of steps (fixed length) and a time budget")
+    if budget_s is not None:
+        return BudgetedSchedule(
+            budget_s,
+            warmup_steps=warmup_steps,
+            kind=kind,
+            decay_steps=decay_steps,
+            shape=shape,
+            final=final,
+            min_decay_steps=min_decay_steps,
+            window=window,
+            max_steps=max_steps,
+        )
+    if kind == "warmup_cosine":
+        return WarmupCosine(steps, warmup_steps, final)
+    return ConstantThenDecay(steps, decay_steps, warmup_steps, shape, final)
+
+
 class ScheduledLR:
     """Sets ``optimizer``'s rates to ``base_lr * schedule.factor(i)`` before step ``i``.
 
