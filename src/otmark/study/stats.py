@@ -118,8 +118,14 @@ def bootstrap_mean_ci(
     # mean of the drawn column means
     values = (d.mean(axis=0) if d.ndim == 2 else d) if unit == "image" else d.ravel()
     gen = _as_generator(rng)
-    idx = gen.integers(0, values.size, size=(n_resamples, values.size))
-    means = values[idx].mean(axis=1)
+    n = values.size
+    block = max(1, 2_000_000 // n)  # bounded memory: at most ~2e6 drawn indices at a time
+    means = np.concatenate(
+        [
+            values[gen.integers(0, n, size=(min(block, n_resamples - start), n))].mean(axis=1)
+            for start in range(0, n_resamples, block)
+        ]
+    )
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return Interval(float(d.mean()), float(low), float(high), level, n_resamples, unit)
