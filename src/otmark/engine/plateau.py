@@ -18,7 +18,9 @@ indices ``s ... s + decay_steps - 1`` and the run stops after ``s + decay_steps`
 Cap: a run that has not plateaued by ``max_steps - decay_steps`` steps starts its decay there
 and stops at ``max_steps`` (``stopped_at_plateau`` is then False). :meth:`PlateauRule.factor`
 gives the matching learning-rate factor (warm-up, 1, then the decay reaching ``final`` on the
-last step), for a :class:`otmark.engine.schedule.ScheduledLR`.
+last step), for a :class:`otmark.engine.schedule.ScheduledLR`; call its ``refresh()`` after
+:meth:`PlateauRule.observe` so that the step right after the validation already uses the new
+decision.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class PlateauRule:
             run is on a plateau (0.02 = 2 %).
         decay_steps: length of the final decay.
         max_steps: hard cap on the run's steps (the decay included).
-        min_steps: no plateau is declared before this many steps (e.g. the warm-up).
+        min_steps: no plateau is declared before this many steps (never before the end of
+            the warm-up).
         warmup_steps, shape, final: of the learning-rate factor (:meth:`factor`).
     """
 
