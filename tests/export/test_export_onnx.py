@@ -57,7 +57,9 @@ def test_onnx_runtime_equals_pytorch_for_every_batch_size(tmp_path, name, coordc
         assert np.abs(ref).max() > 0.1  # outputs are not vanishing: the check has teeth
         got = run_session(session, x)
         assert got.shape == (batch, 4, 16, 16)
-        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+        # float32 rounding grows with the output scale (CPN's heads reach ~17): the tolerance
+        # is relative to the largest output, ~100 float32 ulps of it
+        np.testing.assert_allclose(got, ref, atol=1e-5 * np.abs(ref).max(), rtol=0)
 
 
 def test_graph_signature_opset_and_dynamic_batch(tmp_path):
