@@ -204,6 +204,7 @@ def _video_images(samples: Sequence[Sample]) -> Iterable[tuple[int, np.ndarray |
                 for i in indices:
                     yield i, None, why
                 continue
+            announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
             frame, last = 0, max(wanted)
             while frame <= last:
                 ok, bgr = cap.read()
@@ -214,7 +215,12 @@ def _video_images(samples: Sequence[Sample]) -> Iterable[tuple[int, np.ndarray |
                 frame += 1
             for f, rest in wanted.items():
                 for i in rest:
-                    yield i, None, f"frame {f} could not be decoded (the video ends at {frame})"
+                    yield (
+                        i,
+                        None,
+                        f"frame {f} could not be decoded: frames decoded {frame}, "
+                        f"announced {announced} (truncated video?)",
+                    )
         finally:
             if cap is not None:
                 cap.release()
