@@ -12,7 +12,8 @@
   smaller than :data:`MIN_IMAGE_SIDE` pixels on a side, and landmarks more than one image size
   outside the image (x outside ``[-W, 2W]`` or y outside ``[-H, 2H]``).
 
-:func:`truncated_image` finds JPEG/PNG files cut short (which decoders fill silently).
+:func:`truncated_image` (:func:`truncation` on bytes) finds JPEG/PNG files cut short (which
+decoders fill silently).
 :func:`check_samples` runs it over a split (decoding each video once, front to back) and
 :func:`sample_location` names a sample's file for messages (``path``, ``path@frame`` or
 ``path:member[index]``). The same checks back ``otmark check-data`` and can back a loader's
@@ -55,24 +56,25 @@ def sample_location(sample: Sample) -> str:
 _END_MARKERS = {b"\xff\xd8": (b"\xff\xd9", "JPEG"), b"\x89P": (b"IEND\xaeB`\x82", "PNG")}
 
 
-def truncated_image(path: str | Path) -> str | None:
-    """A problem when a JPEG or PNG file lacks its end marker (a truncated download), else None.
+def truncation(data: bytes) -> str | None:
+    """A problem when ``data`` (a whole JPEG or PNG file) lacks its end marker, else None.
 
-    Trailing NUL or whitespace bytes after the marker are tolerated.
+    Trailing NUL or whitespace bytes after the marker are tolerated; other formats pass.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 64))
-            tail = f.read().rstrip(b"\x00\r\n\t ")
-    except OSError:
-        return None  # the decoder names the problem
-    marker = _END_MARKERS.get(head)
-    if marker is None or tail.endswith(marker[0]):
+    marker = _END_MARKERS.get(bytes(data[:2]))
+    if marker is None or bytes(data[-64:]).rstrip(b"\x00\r\n\t ").endswith(marker[0]):
         return None
-    return f"{marker[1]} file is truncated (no end marker; {size} bytes)"
+    return f"{marker[1]} file is truncated (no end marker; {len(data)} bytes)"
+
+
+def truncated_image(path: str | Path) -> str | None:
+    """:func:`truncation` of the file at ``path`` (None when it cannot be read: the decoder
+    names that problem)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return truncation(data)
 
 
 def _decode(sample: Sample) -> tuple[np.ndarray | None, str | None]:
