@@ -98,12 +98,12 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if not p.is_file():
         raise InputError(f"{p}: image file does not exist")
     data = np.fromfile(str(p), dtype=np.uint8)
+    problem = truncation(data.tobytes())  # decoders may fill a cut JPEG with grey silently
+    if problem is not None:
+        raise InputError(f"{p}: {problem}")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise InputError(f"{p}: not a readable image")
-    problem = truncation(data.tobytes())  # decoders fill a cut JPEG with grey silently
-    if problem is not None:
-        raise InputError(f"{p}: {problem}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
