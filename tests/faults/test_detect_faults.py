@@ -127,6 +127,19 @@ def test_box_keys_matching_no_image_exit_2_unless_allow_empty(tmp_path, ckpt, ca
     assert _digests(folder, boxes) == before
 
 
+def test_box_file_without_boxes_exit_2_unless_allow_empty(tmp_path, ckpt, capsys):
+    img = _png(tmp_path / "a.png", 0)
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("name,x0,y0,x1,y1\n")
+    rc, _, err = _detect(ckpt, img, tmp_path / "out", capsys, "--boxes", str(boxes))
+    assert rc == 2
+    assert f"--boxes {boxes}: the file holds no box; --allow-empty" in _one_error_line(err)
+    assert not (tmp_path / "out").exists()
+    args = ("--boxes", str(boxes), "--allow-empty", "--no-overlay")
+    rc, _, err = _detect(ckpt, img, tmp_path / "out", capsys, *args)
+    assert rc == 0 and "warning: --boxes" in err
+
+
 def test_box_keys_partly_matching_warn(tmp_path, ckpt, capsys):
     folder = tmp_path / "imgs"
     _png(folder / "a.png", 0), _png(folder / "b.png", 1)

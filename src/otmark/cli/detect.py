@@ -168,7 +168,7 @@ def _check_box_keys(args: argparse.Namespace, coverage: tuple[list[str], list[st
     """No key of ``--boxes`` matching the input is an error (a warning with --allow-empty);
     some keys matching nothing is a warning."""
     matched, unmatched = coverage
-    if not unmatched:
+    if matched and not unmatched:
         return
     shown = ", ".join(repr(k) for k in unmatched[:3]) + (", ..." if len(unmatched) > 3 else "")
     if not matched:
@@ -176,6 +176,8 @@ def _check_box_keys(args: argparse.Namespace, coverage: tuple[list[str], list[st
             f"--boxes {args.boxes}: none of its {len(unmatched)} key(s) matches an image or "
             f"frame of {args.input} (keys {shown}; images match by name, video frames by "
             "0-based index)"
+            if unmatched
+            else f"--boxes {args.boxes}: the file holds no box"
         )
         if not args.allow_empty:
             raise CLIError(text + "; --allow-empty runs anyway")
