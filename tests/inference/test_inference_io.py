@@ -208,3 +208,47 @@ def test_video_writer_writes_all_frames_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.avi", "o.mp4"]
     with pytest.raises(ValueError, match="must end in"):
         VideoOverlayWriter(tmp_path / "x.gif", 5)
+
+
+# --- what an input leaves out, and given boxes against the input ----------------------------------
+
+
+def test_skip_records_unreadable_images_and_video_counts(tmp_path):
+    from otmark.inference import InputReport
+
+    write_png(tmp_path / "a.png", rgb(6, 7, 0))
+    (tmp_path / "b.png").write_bytes(b"nope")
+    write_png(tmp_path / "c.png", rgb(6, 7, 2))
+    report = InputReport()
+    got = [f.source for f in iter_frames(tmp_path, on_error="skip", report=report)]
+    assert got == ["a.png", "c.png"]
+    assert report.skipped == [("b.png", "not a readable image")]
+    assert report.to_json() == {"skipped": [{"source": "b.png", "reason": "not a readable image"}]}
+    with pytest.raises(ValueError, match="on_error must be one of"):
+        list(iter_frames(tmp_path, on_error="ignore"))
+    write_video(tmp_path / "v.avi", [rgb(8, 8, i) for i in range(3)])
+    report = InputReport()
+    assert len(list(iter_frames(tmp_path / "v.avi", report=report))) == 3
+    assert (report.frames_decoded, report.frames_announced, report.truncated) == (3, 3, False)
+
+
+def test_box_table_coverage_and_overlap(tmp_path):
+    from otmark.inference import Frame, box_table_coverage, check_boxes_overlap
+
+    (tmp_path / "sub").mkdir()
+    write_png(tmp_path / "a.png", rgb(4, 4, 0))
+    write_png(tmp_path / "sub" / "b.png", rgb(4, 4, 1))
+    table = {k: np.zeros((1, 4)) for k in ("a.png", "sub/b.png", "b.png", "c.png")}
+    assert box_table_coverage(table, tmp_path) == (["a.png"], ["sub/b.png", "b.png", "c.png"])
+    assert box_table_coverage(table, tmp_path, recursive=True) == (
+        ["a.png", "sub/b.png", "b.png"],
+        ["c.png"],
+    )
+    write_video(tmp_path / "v.avi", [rgb(8, 8, i) for i in range(3)])
+    frames = {k: np.zeros((1, 4)) for k in ("0", "2", "3", "02", "x")}
+    assert box_table_coverage(frames, tmp_path / "v.avi") == (["0", "2"], ["3", "02", "x"])
+    frame = Frame("a.png", None, rgb(10, 20, 0))  # covers [-0.5, 19.5] x [-0.5, 9.5]
+    edge = np.array([[19.4, 9.4, 30.0, 30.0], [-9.0, -9.0, -0.4, -0.4]])
+    assert check_boxes_overlap(edge, frame, "--box") is edge
+    with pytest.raises(InputError, match=r"--box 19.5,0,30,5 lies entirely outside the 20x10"):
+        check_boxes_overlap(np.array([[19.5, 0.0, 30.0, 5.0]]), frame, "--box")

@@ -95,3 +95,29 @@ def test_not_a_predictions_file(tmp_path):
         read_predictions(txt)
     with pytest.raises(FileNotFoundError, match="nothere.json: predictions file does not exist"):
         read_predictions(tmp_path / "nothere.json")
+
+
+def test_absurd_bound_uses_image_size_when_known(tmp_path):
+    ids, lm = _pred()
+    lm = lm.copy()
+    lm[1, 4] = [-6400.0, 10.0]  # exactly 100 x the 64-pixel image: still accepted
+    path = write_predictions(tmp_path / "p.json", from_arrays(ids, lm, "cofw"))
+    sizes = {ids[1]: (64, 48)}
+    np.testing.assert_array_equal(read_predictions(path, sizes).landmarks[ids[1]], lm[1])
+    lm[1, 4] = [-6400.5, 10.0]
+    path = write_predictions(tmp_path / "p.json", from_arrays(ids, lm, "cofw"))
+    with pytest.raises(ValueError, match=r"p.json: id 'b/2.png': point 4 = \(-6400.5, 10\)"):
+        read_predictions(path, sizes)
+    # without the size only the fixed bound applies
+    assert read_predictions(path).landmarks[ids[1]][4, 0] == -6400.5
+
+
+def test_csv_columns_read_by_name(tmp_path):
+    ids, lm = _pred()
+    path = write_predictions(tmp_path / "p.csv", from_arrays(ids, lm, "cofw"))
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    # reverse every column: id and scheme last, y before x (rows without the quoted 'c,3.png')
+    flipped = "\n".join(",".join(reversed(r)) for r in rows[:1] + rows[1:3]) + "\n"
+    path.write_text(flipped)
+    back = read_predictions(path)
+    np.testing.assert_array_equal(back.for_ids(ids[:2]), lm[:2])

@@ -1,15 +1,21 @@
 """``otmark check-data``: load a dataset's splits and report what is wrong with them.
 
-Wiring only: see :func:`otmark.datasets.load` for the layouts and the error rules.
+Wiring only: the loaders are :func:`otmark.datasets.load` (layouts, per-file errors) and the
+per-sample checks :func:`otmark.datasets.check.check_samples` (normalisers, landmark range,
+decoded images). By default every image is decoded; ``--fast`` skips decoding.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from otmark.cli.errors import CLIError
 
-HELP = "check a dataset in its official layout: counts per split, bad files, decodable images"
+HELP = (
+    "check a dataset in its official layout: counts per split, bad files, normalisers, "
+    "landmark ranges, decodable images"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,11 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", action="append", metavar="NAME", help="split to check (repeatable; default: all)"
     )
     parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="do not decode images (no image-size and landmark-range checks)",
+    )
+    parser.add_argument(
         "--decode",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
-        help="also decode the first N images of each split (default: 0)",
+        help="decode only the first N images of each split (default: all; 0 = like --fast)",
     )
     parser.add_argument(
         "--show", type=int, default=10, metavar="N", help="problems listed per split (default: 10)"
@@ -34,30 +45,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from otmark.datasets import DatasetError, dataset_info, load
+    from otmark.datasets.check import check_samples
 
     info = dataset_info(args.dataset)
     splits = args.split or list(info.splits)
     for split in splits:
         if split not in info.splits:
             raise CLIError(f"unknown split {split!r} of {args.dataset}; known: {info.splits}")
-    if args.decode < 0 or args.show < 0:
+    if (args.decode is not None and args.decode < 0) or args.show < 0:
         raise CLIError("--decode and --show must be non-negative")
+    if args.fast and args.decode:
+        raise CLIError("--fast decodes no image; drop --decode or --fast")
+    limit = 0 if args.fast else args.decode
     bad = 0
     for split in splits:
         try:
             res = load(args.dataset, args.root, split, on_error="skip")
-        except DatasetError as exc:
+        except (DatasetError, OSError) as exc:
             print(f"{args.dataset} {split}: error: {exc}")
             bad += 1
             continue
         problems = list(res.skipped)
-        for sample in res.samples[: args.decode]:
-            try:
-                sample.load_image()
-            except (OSError, ValueError) as exc:
-                problems.append((sample.id, str(exc)))
-        print(f"{args.dataset} {split}: {res.summary()}, {len(problems)} problems")
+        if not res.samples:
+            problems.append((f"{args.root} ({split})", "the split has no usable sample"))
+        n_decode = len(res.samples) if limit is None else min(limit, len(res.samples))
+        bar = _progress(len(res.samples), f"{args.dataset} {split}")
+        try:
+            problems += check_samples(
+                res.samples[:n_decode], info.scheme, decode=True, progress=bar and bar.update
+            )
+            problems += check_samples(
+                res.samples[n_decode:], info.scheme, decode=False, progress=bar and bar.update
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        decoded = "images not decoded" if n_decode == 0 else f"{n_decode} images decoded"
+        print(f"{args.dataset} {split}: {res.summary()}, {len(problems)} problems ({decoded})")
         for where, what in problems[: args.show]:
             print(f"  {where}: {what}")
+        if len(problems) > args.show:
+            print(f"  ... {len(problems) - args.show} more (--show N lists more)")
         bad += len(problems)
     return 1 if bad else 0
+
+
+def _progress(total: int, desc: str):
+    """A tqdm bar on an interactive stderr, else None."""
+    if not sys.stderr.isatty() or total < 100:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False)

@@ -40,6 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the inputs are face crops: use the whole image as the face box",
     )
     parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="run even when no key of --boxes matches an input (a warning instead of an error)",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="an unreadable image: stop with an error naming it (raise, the default) or leave it "
+        "out, listed under 'skipped' in landmarks.json (skip)",
+    )
+    parser.add_argument(
         "--out", default="detections", metavar="DIR", help="output folder (default: detections)"
     )
     parser.add_argument(
@@ -69,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         FaceFinderUnavailable,
         HaarFaceDetector,
         InputError,
+        box_table_coverage,
         fixed_boxes,
         found_boxes,
         input_kind,
@@ -85,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         input_kind(args.input)  # a missing input is reported first
         if args.boxes:
-            boxes_for = table_boxes(load_box_file(args.boxes))
+            table = load_box_file(args.boxes)
+            _check_box_keys(args, box_table_coverage(table, args.input, args.recursive))
+            boxes_for = table_boxes(table, label=f"--boxes {args.boxes}")
         elif args.box:
             boxes_for = fixed_boxes(np.concatenate([parse_box_arg(b) for b in args.box]))
         elif args.whole_image:
@@ -115,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             video_suffix=f".{args.video_format}",
             progress=None if bar is None else (lambda r: bar.update(1)),
             recursive=args.recursive,
+            on_error=args.on_error,
         )
     except InputError as exc:
         raise CLIError(str(exc)) from None
@@ -123,9 +139,18 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     n_images = len(result.results)
     no_face = sum(1 for r in result.results if not r.faces)
+    report = result.report
+    if report.truncated:
+        _warn(
+            f"{args.input}: truncated video: frames decoded {report.frames_decoded}, "
+            f"announced {report.frames_announced} (recorded in landmarks.json)"
+        )
+    for source, reason in report.skipped:
+        _warn(f"skipped {source}: {reason}")
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     print(
         f"{n_images} image(s)/frame(s), {result.num_faces} face(s) "
-        f"({no_face} without a face); {detector.num_landmarks} landmarks, "
+        f"({no_face} without a face{skipped}); {detector.num_landmarks} landmarks, "
         f"scheme {detector.scheme.name}"
     )
     for path in result.files[:2]:
@@ -133,3 +158,32 @@ def run(args: argparse.Namespace) -> int:
     if len(result.files) > 2:
         print(f"wrote {len(result.files) - 2} overlay file(s) under {args.out}")
     return 0
+
+
+def _warn(text: str) -> None:
+    print(f"otmark detect: warning: {text}", file=sys.stderr)
+
+
+def _check_box_keys(args: argparse.Namespace, coverage: tuple[list[str], list[str]]) -> None:
+    """No key of ``--boxes`` matching the input is an error (a warning with --allow-empty);
+    some keys matching nothing is a warning."""
+    matched, unmatched = coverage
+    if matched and not unmatched:
+        return
+    shown = ", ".join(repr(k) for k in unmatched[:3]) + (", ..." if len(unmatched) > 3 else "")
+    if not matched:
+        text = (
+            f"--boxes {args.boxes}: none of its {len(unmatched)} key(s) matches an image or "
+            f"frame of {args.input} (keys {shown}; images match by name, video frames by "
+            "0-based index)"
+            if unmatched
+            else f"--boxes {args.boxes}: the file holds no box"
+        )
+        if not args.allow_empty:
+            raise CLIError(text + "; --allow-empty runs anyway")
+        _warn(text)
+        return
+    _warn(
+        f"--boxes {args.boxes}: {len(unmatched)} of {len(matched) + len(unmatched)} key(s) "
+        f"match no image or frame of {args.input}: {shown}"
+    )

@@ -67,12 +67,17 @@ def read_mat_arrays(path: str | os.PathLike, shapes_var: str, boxes_var: str, im
     if is_v73(path):
         import h5py
 
-        with h5py.File(path, "r") as f:
-            phis = _h5_array(f, shapes_var, path)
-            boxes = _h5_array(f, boxes_var, path) if boxes_var in f else None
-            if images_var not in f:
-                raise DatasetError(path, f"MATLAB file has no variable {images_var!r}")
-            n_images = int(np.prod(f[images_var].shape))
+        try:
+            with h5py.File(path, "r") as f:
+                phis = _h5_array(f, shapes_var, path)
+                boxes = _h5_array(f, boxes_var, path) if boxes_var in f else None
+                if images_var not in f:
+                    raise DatasetError(path, f"MATLAB file has no variable {images_var!r}")
+                n_images = int(np.prod(f[images_var].shape))
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(path, f"not a readable MATLAB v7.3 (HDF5) file ({exc})") from None
     else:
         from scipy.io import loadmat, whosmat
 
@@ -106,15 +111,23 @@ def read_mat_image(path: str | os.PathLike, member: str, index: int) -> np.ndarr
     if is_v73(path):
         import h5py
 
-        with h5py.File(path, "r") as f:
-            if member not in f:
-                raise DatasetError(path, f"MATLAB file has no variable {member!r}")
-            refs = f[member][()].T.reshape(-1)
-            if not 0 <= index < len(refs):
-                raise DatasetError(path, f"{member} has {len(refs)} images, asked for {index}")
-            img = np.asarray(f[refs[index]][()]).T
+        try:
+            with h5py.File(path, "r") as f:
+                if member not in f:
+                    raise DatasetError(path, f"MATLAB file has no variable {member!r}")
+                refs = f[member][()].T.reshape(-1)
+                if not 0 <= index < len(refs):
+                    raise DatasetError(path, f"{member} has {len(refs)} images, asked for {index}")
+                img = np.asarray(f[refs[index]][()]).T
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(path, f"{member}[{index}] cannot be read ({exc})") from None
     else:
-        cells = _v5_images(str(path), member, path.stat().st_mtime_ns)
+        try:
+            cells = _v5_images(str(path), member, path.stat().st_mtime_ns)
+        except Exception as exc:  # scipy raises several types for a damaged MAT file
+            raise DatasetError(path, f"{member}[{index}] cannot be read ({exc})") from None
         if not 0 <= index < len(cells):
             raise DatasetError(path, f"{member} has {len(cells)} images, asked for {index}")
         img = np.asarray(cells[index])

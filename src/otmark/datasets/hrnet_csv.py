@@ -99,7 +99,10 @@ def read_hrnet_csv(
     n_cols = n_head + 2 * num_points
     offset = 1.0 if one_based else 0.0
     rows: list[CsvRow] = []
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(path, f"not a text file (not UTF-8 at byte {exc.start})") from None
     for line_no, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not fields or all(not f.strip() for f in fields):
             continue

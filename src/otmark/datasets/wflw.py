@@ -84,8 +84,13 @@ def load_wflw(root: str | os.PathLike, split: str, on_error: str = "raise") -> L
     k = get_scheme(SCHEME).num_points
     collector = Collector(on_error)
     image_dir = base / IMAGE_DIR
-    with open(path, encoding="utf-8") as fh:
-        for line_no, text in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                collector.fail(DatasetError(path, "line is not UTF-8 text", line=line_no))
+                continue
             if not text.strip():
                 continue
             try:

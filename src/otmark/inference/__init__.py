@@ -31,6 +31,8 @@ from otmark.inference.detector import (
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
 from otmark.inference.pipeline import (
     DetectionRun,
+    box_table_coverage,
+    check_boxes_overlap,
     detect_frames,
     fixed_boxes,
     found_boxes,
@@ -46,7 +48,14 @@ from otmark.inference.results import (
     write_results_csv,
     write_results_json,
 )
-from otmark.inference.sources import Frame, InputError, input_kind, iter_frames, read_image
+from otmark.inference.sources import (
+    Frame,
+    InputError,
+    InputReport,
+    input_kind,
+    iter_frames,
+    read_image,
+)
 
 __all__ = [
     "HAAR_ADAPTATION",
@@ -60,9 +69,12 @@ __all__ = [
     "FrameResult",
     "HaarFaceDetector",
     "InputError",
+    "InputReport",
     "VideoOverlayWriter",
     "adapt_boxes",
     "adapt_haar_boxes",
+    "box_table_coverage",
+    "check_boxes_overlap",
     "crop_faces",
     "detect_frames",
     "draw_faces",

@@ -5,6 +5,12 @@ Outputs written to ``out_dir`` (all atomically):
 * ``landmarks.json`` and ``landmarks.csv`` (formats in :mod:`otmark.inference.results`);
 * overlays: for images, ``overlays/<name>.png`` (the image's relative path, suffix ``.png``);
   for a video, ``<video stem>_landmarks.mp4`` (or ``.avi``) with the landmarks drawn.
+
+``landmarks.json`` also records what the input left out (:class:`InputReport`): images skipped
+with ``on_error="skip"`` (``"skipped"``: source and reason) and, for a video, the frames decoded
+and announced (``"video"``). Given boxes (``--box``, a box file) lying entirely outside an image
+raise :class:`InputError`; :func:`box_table_coverage` tells which keys of a box file match the
+input at all.
 """
 
 from __future__ import annotations
@@ -21,24 +27,97 @@ from otmark.inference.boxes import lookup_boxes, validate_boxes, whole_image_box
 from otmark.inference.detector import Detector
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
 from otmark.inference.results import FrameResult, write_results_csv, write_results_json
-from otmark.inference.sources import Frame, input_kind, iter_frames, video_fps
+from otmark.inference.sources import (
+    Frame,
+    InputError,
+    InputReport,
+    input_kind,
+    iter_frames,
+    list_folder_images,
+    video_fps,
+)
 
 #: ``boxes_for(frame) -> (N, 4)`` boxes, or None to let the detector find the faces
 BoxSource = Callable[[Frame], "np.ndarray | None"]
 
 
-def fixed_boxes(boxes: np.ndarray) -> BoxSource:
-    """A box source giving the same boxes ``(N, 4)`` to every image/frame."""
+def _box_text(box: np.ndarray) -> str:
+    return ",".join(f"{float(v):g}" for v in box)
+
+
+def check_boxes_overlap(boxes: np.ndarray, frame: Frame, label: str) -> np.ndarray:
+    """``boxes (N, 4)`` unchanged; :class:`InputError` naming ``label`` (e.g. ``"--box"``) and
+    the image when one lies entirely outside it (the image covers ``[-0.5, W - 0.5] x
+    [-0.5, H - 0.5]``): its landmarks would be guesses outside the image."""
+    h, w = frame.image.shape[:2]
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = (b[:, 2] <= -0.5) | (b[:, 0] >= w - 0.5) | (b[:, 3] <= -0.5) | (b[:, 1] >= h - 0.5)
+    if out.any():
+        box = b[int(np.flatnonzero(out)[0])]
+        where = frame.source if frame.frame is None else f"{frame.source} frame {frame.frame}"
+        raise InputError(
+            f"{label} {_box_text(box)} lies entirely outside the {w}x{h} image {where}"
+        )
+    return boxes
+
+
+def fixed_boxes(boxes: np.ndarray, label: str = "--box") -> BoxSource:
+    """A box source giving the same boxes ``(N, 4)`` to every image/frame (a box entirely
+    outside an image raises :class:`InputError` naming ``label``)."""
     b = validate_boxes(boxes)
-    return lambda frame: b
+    return lambda frame: check_boxes_overlap(b, frame, label)
 
 
-def table_boxes(table: dict[str, np.ndarray]) -> BoxSource:
+def table_boxes(table: dict[str, np.ndarray], label: str = "box file") -> BoxSource:
     """A box source reading a box table (:func:`otmark.inference.boxes.load_box_file`).
 
-    Images/frames absent from the table get no box (recorded with ``faces: []``).
+    Images/frames absent from the table get no box (recorded with ``faces: []``); a box
+    entirely outside its image raises :class:`InputError` naming ``label``.
     """
-    return lambda frame: lookup_boxes(table, frame.source, frame.frame)
+    return lambda frame: check_boxes_overlap(
+        lookup_boxes(table, frame.source, frame.frame), frame, f"{label}: box"
+    )
+
+
+def box_table_coverage(
+    table: dict[str, np.ndarray], input_path: str | os.PathLike[str], recursive: bool = False
+) -> tuple[list[str], list[str]]:
+    """``(matched, unmatched)`` keys of a box table for an input, before any decoding.
+
+    Images match by relative name or bare file name (as :func:`lookup_boxes` looks them up);
+    video frames by their 0-based index below the frame count the header announces (any
+    index when it announces none).
+    """
+    p = Path(input_path)
+    kind = input_kind(p)
+    if kind == "video":
+        import cv2
+
+        cap = cv2.VideoCapture(str(p))
+        try:
+            announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0) if cap.isOpened() else 0
+        finally:
+            cap.release()
+
+        def ok(key: str) -> bool:
+            return (
+                key.isdigit() and str(int(key)) == key and (not announced or int(key) < announced)
+            )
+
+    else:
+        files = [p] if kind == "image" else list_folder_images(p, recursive)
+        names = {p.name} if kind == "image" else set()
+        for f in files:
+            if kind == "folder":
+                names.add(f.relative_to(p).as_posix())
+            names.add(f.name)
+
+        def ok(key: str) -> bool:
+            return key in names
+
+    matched = [k for k in table if ok(k)]
+    unmatched = [k for k in table if not ok(k)]
+    return matched, unmatched
 
 
 def whole_image_boxes(frame: Frame) -> np.ndarray:
@@ -77,6 +156,7 @@ class DetectionRun:
 
     results: list[FrameResult]
     files: list[Path] = field(default_factory=list)
+    report: InputReport = field(default_factory=InputReport)
 
     @property
     def num_faces(self) -> int:
@@ -108,6 +188,7 @@ def run_detection(
     video_suffix: str = ".mp4",
     progress: Callable[[FrameResult], None] | None = None,
     recursive: bool = False,
+    on_error: str = "raise",
 ) -> DetectionRun:
     """Detect landmarks on every image/frame of ``input_path`` and write the outputs.
 
@@ -121,15 +202,19 @@ def run_detection(
         video_suffix: ``".mp4"`` or ``".avi"`` for the overlay video.
         progress: called with each frame's result as it is done.
         recursive: for a folder, also read the images in its sub-folders.
+        on_error: ``"raise"`` (an unreadable image stops the run) or ``"skip"`` (it is left out
+            and listed in ``run.report.skipped`` and in ``landmarks.json``).
 
     Raises:
-        otmark.inference.sources.InputError naming an unreadable input.
+        otmark.inference.sources.InputError naming an unreadable input (or, with
+        ``on_error="skip"``, an input where no image at all could be read), or a given box
+        entirely outside its image.
     """
     input_path = Path(input_path)
     out = Path(out_dir)
     kind = input_kind(input_path)
     run = DetectionRun(results=[])
-    frames = iter_frames(input_path, recursive=recursive)
+    frames = iter_frames(input_path, recursive=recursive, on_error=on_error, report=run.report)
 
     def consume(pairs: Iterable[tuple[Frame, FrameResult]], on_frame) -> None:
         for frame, result in pairs:
@@ -160,8 +245,16 @@ def run_detection(
     else:
         consume(detect_frames(detector, frames, boxes_for), None)
 
+    if not run.results and run.report.skipped:
+        source, reason = run.report.skipped[0]
+        raise InputError(
+            f"{input_path}: none of the {len(run.report.skipped)} image(s) could be read "
+            f"(e.g. {source}: {reason})"
+        )
     k, scheme = detector.num_landmarks, detector.scheme.name
-    json_path = write_results_json(out / "landmarks.json", run.results, scheme, k)
+    json_path = write_results_json(
+        out / "landmarks.json", run.results, scheme, k, extra=run.report.to_json()
+    )
     csv_path = write_results_csv(out / "landmarks.csv", run.results, k)
     run.files[:0] = [json_path, csv_path]
     return run

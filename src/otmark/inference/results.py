@@ -8,7 +8,10 @@ JSON (``landmarks.json``)::
      "items": [{"source": "img.png", "frame": null, "width": W, "height": H,
                 "faces": [{"box": [x0, y0, x1, y1], "landmarks": [[x, y], ...]}]}]}
 
-An image or frame where no face was found has ``"faces": []``.
+An image or frame where no face was found has ``"faces": []``. Files written by ``otmark detect``
+also carry ``"skipped": [{"source": ..., "reason": ...}]`` (images left out with
+``--on-error skip``) and, for a video, ``"video": {"frames_decoded": n, "frames_announced": m,
+"truncated": n < m}``.
 
 CSV (``landmarks.csv``), one row per face::
 
@@ -60,8 +63,11 @@ def csv_header(num_landmarks: int) -> list[str]:
     return ["source", "frame", "face", "box_x0", "box_y0", "box_x1", "box_y1", *coords]
 
 
-def results_to_json(results: list[FrameResult], scheme: str, num_landmarks: int) -> str:
-    """Serialise results to the JSON format above."""
+def results_to_json(
+    results: list[FrameResult], scheme: str, num_landmarks: int, extra: dict | None = None
+) -> str:
+    """Serialise results to the JSON format above (``extra``: more header keys, e.g.
+    ``skipped`` and ``video``)."""
     items = []
     for r in results:
         faces = [
@@ -86,6 +92,7 @@ def results_to_json(results: list[FrameResult], scheme: str, num_landmarks: int)
         "scheme": scheme,
         "num_landmarks": int(num_landmarks),
         "coordinates": "x, y in 0-based image pixels, pixel centres at integers",
+        **(extra or {}),
     }
     # one line per header key and per item: readable, and compact for many landmarks
     lines = [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in header.items()]
@@ -116,10 +123,14 @@ def results_to_csv(results: list[FrameResult], num_landmarks: int) -> str:
 
 
 def write_results_json(
-    path: str | os.PathLike[str], results: list[FrameResult], scheme: str, num_landmarks: int
+    path: str | os.PathLike[str],
+    results: list[FrameResult],
+    scheme: str,
+    num_landmarks: int,
+    extra: dict | None = None,
 ) -> Path:
-    """Write ``results`` as JSON, atomically."""
-    return write_text_atomic(path, results_to_json(results, scheme, num_landmarks))
+    """Write ``results`` as JSON, atomically (``extra``: more header keys)."""
+    return write_text_atomic(path, results_to_json(results, scheme, num_landmarks, extra))
 
 
 def write_results_csv(
@@ -154,6 +165,7 @@ def read_results_json(path: str | os.PathLike[str]) -> tuple[dict, list[FrameRes
             FrameResult(item["source"], item["frame"], item["width"], item["height"], faces)
         )
     header = {key: doc[key] for key in ("scheme", "num_landmarks", "version")}
+    header.update({key: doc[key] for key in ("skipped", "video") if key in doc})
     return header, results
 
 

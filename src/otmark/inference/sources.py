@@ -2,20 +2,25 @@
 
 Every frame is an ``(H, W, 3)`` uint8 RGB array. Images carry ``frame=None``; video frames carry
 their 0-based index in decoding order. An unreadable image or video raises :class:`InputError`
-naming it.
+naming it; with ``on_error="skip"`` an unreadable image of a folder is left out and listed in an
+:class:`InputReport` instead. The report also holds a video's frames decoded and frames announced
+by its header (fewer decoded than announced: a truncated video).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from otmark.datasets.check import truncation
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+ON_ERROR = ("raise", "skip")
 
 
 class InputError(ValueError):
@@ -38,6 +43,41 @@ class Frame:
     image: np.ndarray
 
 
+@dataclass
+class InputReport:
+    """What reading an input left out.
+
+    Attributes:
+        skipped: ``(source, reason)`` of each image left out with ``on_error="skip"``.
+        frames_announced: a video's frame count from its header (``None`` for images; 0 when the
+            container declares none).
+        frames_decoded: the frames of a video actually decoded (``None`` for images).
+    """
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    frames_announced: int | None = None
+    frames_decoded: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether a video decoded fewer frames than its header announces."""
+        if not self.frames_announced or self.frames_decoded is None:
+            return False
+        return self.frames_decoded < self.frames_announced
+
+    def to_json(self) -> dict:
+        """``{"skipped": [{"source", "reason"}, ...]}`` plus, for a video, ``"video"`` with
+        ``frames_decoded``, ``frames_announced`` and ``truncated``."""
+        doc: dict = {"skipped": [{"source": s, "reason": r} for s, r in self.skipped]}
+        if self.frames_decoded is not None:
+            doc["video"] = {
+                "frames_decoded": int(self.frames_decoded),
+                "frames_announced": int(self.frames_announced or 0),
+                "truncated": self.truncated,
+            }
+        return doc
+
+
 def input_kind(path: str | os.PathLike[str]) -> str:
     """``"folder"``, ``"video"`` or ``"image"``, from the path (a folder, or the file suffix)."""
     p = Path(path)
@@ -58,6 +98,9 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if not p.is_file():
         raise InputError(f"{p}: image file does not exist")
     data = np.fromfile(str(p), dtype=np.uint8)
+    problem = truncation(data.tobytes())  # decoders may fill a cut JPEG with grey silently
+    if problem is not None:
+        raise InputError(f"{p}: {problem}")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise InputError(f"{p}: not a readable image")
@@ -73,29 +116,37 @@ def list_folder_images(folder: str | os.PathLike[str], recursive: bool = False) 
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def iter_video(path: str | os.PathLike[str]) -> Iterator[Frame]:
+def iter_video(path: str | os.PathLike[str], report: InputReport | None = None) -> Iterator[Frame]:
     """Frames of a video in decoding order (``frame`` = 0, 1, ...).
 
     Raises :class:`InputError` naming the file when it cannot be opened or has no decodable frame.
+    ``report`` (optional) receives the frames announced by the header and the frames decoded.
     """
     import cv2
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: video file does not exist")
+    report = report if report is not None else InputReport()
     cap = cv2.VideoCapture(str(p))
     try:
         if not cap.isOpened():
             raise InputError(f"{p}: not a readable video")
+        report.frames_announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        report.frames_decoded = 0
         index = 0
         while True:
             ok, bgr = cap.read()
             if not ok or bgr is None:
                 break
-            yield Frame(p.name, index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             index += 1
+            report.frames_decoded = index
+            yield Frame(p.name, index - 1, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         if index == 0:
-            raise InputError(f"{p}: not a readable video (no frame could be decoded)")
+            raise InputError(
+                f"{p}: not a readable video (no frame could be decoded; the header announces "
+                f"{report.frames_announced})"
+            )
     finally:
         cap.release()
 
@@ -112,24 +163,46 @@ def video_fps(path: str | os.PathLike[str], default: float = 25.0) -> float:
     return fps if np.isfinite(fps) and fps > 0 else default
 
 
-def iter_frames(path: str | os.PathLike[str], recursive: bool = False) -> Iterator[Frame]:
+def iter_frames(
+    path: str | os.PathLike[str],
+    recursive: bool = False,
+    on_error: str = "raise",
+    report: InputReport | None = None,
+) -> Iterator[Frame]:
     """Frames of any input: an image (one frame), a folder (its images, sorted; with
     ``recursive`` also those in sub-folders) or a video.
 
-    Raises :class:`InputError` naming the offending file; an empty folder is an error too.
+    Raises :class:`InputError` naming the offending file; an empty folder is an error too. With
+    ``on_error="skip"`` an unreadable image (alone or in a folder) is left out and recorded in
+    ``report.skipped``; a video is read up to its first undecodable frame either way (``report``
+    gets its frames decoded and announced).
     """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    report = report if report is not None else InputReport()
     p = Path(path)
     kind = input_kind(p)
+    if kind == "video":
+        yield from iter_video(p, report)
+        return
     if kind == "image":
-        yield Frame(p.name, None, read_image(p))
-    elif kind == "folder":
+        named = [(p.name, p)]
+    else:
         files = list_folder_images(p, recursive)
         if not files:
             where = "or its sub-folders " if recursive else ""
             exts = ", ".join(sorted(IMAGE_EXTENSIONS))
             hint = "" if recursive else "; --recursive also reads sub-folders"
             raise InputError(f"{p}: folder {where}holds no image ({exts}){hint}")
-        for f in files:
-            yield Frame(f.relative_to(p).as_posix(), None, read_image(f))
-    else:
-        yield from iter_video(p)
+        named = [(f.relative_to(p).as_posix(), f) for f in files]
+    for name, f in named:
+        try:
+            image = read_image(f)
+        except InputError as exc:
+            if on_error == "raise":
+                raise
+            prefix = f"{f}: "
+            text = str(exc)
+            report.skipped.append((name, text[len(prefix) :] if text.startswith(prefix) else text))
+            continue
+        yield Frame(name, None, image)
