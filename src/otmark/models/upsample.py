@@ -12,6 +12,7 @@ same values up to float rounding (checked against ``F.interpolate`` to 1e-6).
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -41,12 +42,18 @@ def interpolation_matrix(size_in: int, size_out: int, device=None, dtype=torch.f
     return mat.to(device=device, dtype=dtype)
 
 
+@lru_cache(maxsize=64)
+def _cached_matrix(size_in: int, size_out: int, device: torch.device, dtype: torch.dtype):
+    # a model resizes between a handful of sizes: build each matrix once per device and dtype
+    return interpolation_matrix(size_in, size_out, device, dtype)
+
+
 def bilinear_resize_matmul(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize of ``x: (B, C, H, W)`` to ``(B, C, *size)`` as ``A_h @ x @ A_w^T``
     (``align_corners=False``); deterministic forward and backward on every device."""
     h, w = x.shape[-2:]
-    a_h = interpolation_matrix(h, size[0], x.device, x.dtype)
-    a_w = interpolation_matrix(w, size[1], x.device, x.dtype)
+    a_h = _cached_matrix(int(h), int(size[0]), x.device, x.dtype)
+    a_w = _cached_matrix(int(w), int(size[1]), x.device, x.dtype)
     return torch.matmul(torch.matmul(a_h, x), a_w.transpose(0, 1))
 
 
