@@ -35,6 +35,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
             "load_average_after": os.getloadavg(),
             "torch": torch.__version__,
         },
-        "command": "python benchmarks/train_step.py",
+        "command": " ".join(["python benchmarks/train_step.py", *(argv or sys.argv[1:])]),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json_atomic(args.out, result, indent=2)
