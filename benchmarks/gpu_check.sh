@@ -82,8 +82,10 @@ else
     printf 'install\tfailed(no torch)\t0\t-\t-\n' >>"$OUT/steps.tsv"
 fi
 
-step tests "$OUT/pytest.xml" "$PY" -m pytest -q -m gpu -p no:cacheprovider -rs \
-    --junitxml="$OUT/pytest.xml"
+# cuBLAS reads its workspace setting once per process: set it before CUDA starts (the
+# deterministic-mode tests need it; otmark train sets it itself when train.deterministic)
+step tests "$OUT/pytest.xml" env CUBLAS_WORKSPACE_CONFIG=:4096:8 "$PY" -m pytest -q -m gpu \
+    -p no:cacheprovider -rs --junitxml="$OUT/pytest.xml"
 
 LOSS_ARGS=(--device cuda)
 if "$PY" benchmarks/loss.py --help 2>/dev/null | grep -q -- "--out"; then
