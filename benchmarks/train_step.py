@@ -8,7 +8,10 @@ targets are peak-1 Gaussians from ``otmark.heatmaps.render_gaussian`` (sigma 1.5
 sub-pixel positions, as the training targets.
 
 Run: ``python benchmarks/train_step.py`` (``--models``, ``--sizes``, ``--losses``, ``--steps``,
-``--batch``, ``--threads``, ``--device``, ``--amp bf16``, ``--channels-last`` to change it).
+``--batch``, ``--threads``, ``--device cpu|cuda|cuda:N``, ``--amp none|auto|bf16|fp16``,
+``--channels-last`` to change it). ``--amp`` follows ``train.amp`` through
+``otmark.engine.precision`` (``auto`` on a GPU without native bf16 is fp16); fp16 steps use a
+``GradScaler`` as the engine does.
 Prints a table and writes ``benchmarks/results/train_step.json`` (atomically). The losses of
 one model and size are timed round-robin on the same model, so load from other processes hits
 L2 and W alike.
@@ -32,6 +35,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -39,7 +43,7 @@ import torch
 
 from otmark.atomic import write_json_atomic
 from otmark.engine.loop import autocast_context
-from otmark.engine.trainer import amp_dtype_for
+from otmark.engine.precision import amp_dtype_for, make_grad_scaler
 from otmark.heatmaps import render_gaussian
 from otmark.models import as_stack_list, count_parameters, create_model
 from otmark.schemes import get_scheme
@@ -72,8 +76,8 @@ def step_times(
 ):
     """Median step time per loss for one model and size: the losses are timed round-robin on
     the same model (one warm-up step each), so that load from other processes hits them alike.
-    ``amp`` (a dtype) autocasts the forward pass as ``otmark.engine`` does; the loss is always
-    computed in float32.
+    ``amp`` (a dtype) autocasts the forward pass as ``otmark.engine`` does (float16 with a
+    ``GradScaler``); the loss is always computed in float32.
 
     Returns ``({loss: (median_s, times, first_loss_value)}, parameters)``.
     """
@@ -87,14 +91,20 @@ def step_times(
     hm = size // 4
     coords = torch.rand(batch, k, 2, device=device) * (hm - 1)
     target = render_gaussian(coords, (hm, hm), 1.5)
+    scaler = make_grad_scaler(amp, device)
 
     def step(loss_fn):
         opt.zero_grad(set_to_none=True)
         with autocast_context(device, amp):
             outputs = as_stack_list(model(images))
         loss = sum(loss_fn(out.float(), target) for out in outputs)
-        loss.backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         return float(loss.detach())
@@ -121,7 +131,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--amp", choices=["none", "bf16"], default="none", help="autocast the forward pass"
+        "--amp",
+        choices=["none", "auto", "bf16", "fp16"],
+        default="none",
+        help="autocast the forward pass (train.amp rules of otmark.engine.precision)",
     )
     parser.add_argument("--channels-last", action="store_true", help="channels-last tensors")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -181,6 +194,8 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "amp": args.amp,
+        "amp_dtype": str(amp).replace("torch.", "") if amp is not None else None,
+        "grad_scaler": make_grad_scaler(amp, device) is not None,
         "channels_last": args.channels_last,
         "rows": rows,
         "w_over_l2": ratios,
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
             "load_average_after": os.getloadavg(),
             "torch": torch.__version__,
         },
-        "command": "python benchmarks/train_step.py",
+        "command": " ".join(["python benchmarks/train_step.py", *(argv or sys.argv[1:])]),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json_atomic(args.out, result, indent=2)

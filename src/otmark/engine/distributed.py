@@ -2,11 +2,21 @@
 
 ``torchrun --nproc_per_node N -m otmark train ...`` sets ``RANK``, ``WORLD_SIZE`` and
 ``LOCAL_RANK``; without them everything runs in one process and the helpers are no-ops.
+
+Device rule: under torchrun (``LOCAL_RANK`` set) the CUDA device index is ``LOCAL_RANK``, so
+every process of a node gets its own GPU, whether ``train.device`` is ``auto``, ``cuda`` or
+``cuda:N`` (an ``N`` other than ``LOCAL_RANK`` warns and is replaced).
+
+Errors: an exception on one process while the others wait in a collective would block them
+until the process group's timeout. :class:`raise_on_any_rank` and :func:`iterate_on_all_ranks`
+all-reduce an error flag after a piece of purely local work, so that every process raises.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -31,17 +41,43 @@ class DistInfo:
         return self.world > 1
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``."""
-    if name == "auto":
-        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    elif name == "cuda":
-        name = f"cuda:{local_rank}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        from otmark.engine.config import ConfigError
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device of this process for ``train.device`` = ``name``.
 
+    ``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; ``cuda`` ->
+    ``cuda:<local_rank>``; ``cuda:N`` -> ``cuda:N`` in a single process. Under torchrun
+    (``LOCAL_RANK`` in the environment) the index is always ``LOCAL_RANK``: ``cuda:N`` with
+    ``N != LOCAL_RANK`` warns and becomes ``cuda:<LOCAL_RANK>``. ``local_rank`` defaults to
+    ``LOCAL_RANK`` (0 when unset). Raises ``ConfigError`` when CUDA is asked for and missing,
+    or the index is not a visible GPU.
+    """
+    from otmark.engine.config import ConfigError
+
+    launched = "LOCAL_RANK" in os.environ
+    if local_rank is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
         raise ConfigError(f"train.device {name!r} requested but CUDA is not available")
+    if device.index is None:
+        device = torch.device("cuda", local_rank)
+    elif launched and device.index != local_rank:
+        warnings.warn(
+            f"train.device {name!r} under torchrun: using cuda:{local_rank} (LOCAL_RANK), so "
+            "that every process has its own GPU; choose GPUs with CUDA_VISIBLE_DEVICES",
+            stacklevel=2,
+        )
+        device = torch.device("cuda", local_rank)
+    count = torch.cuda.device_count()
+    if device.index >= count:
+        origin = " (LOCAL_RANK)" if launched else ""
+        raise ConfigError(
+            f"train.device {name!r}: cuda:{device.index}{origin} but {count} GPU(s) visible"
+        )
     return device
 
 
@@ -89,3 +125,72 @@ def gather_objects(obj, info: DistInfo) -> list:
 def barrier(info: DistInfo) -> None:
     if info.distributed:
         dist.barrier()
+
+
+class RankFailed(RuntimeError):
+    """Raised on every other process when ``ranks`` raised inside :class:`raise_on_any_rank`;
+    ``messages`` maps each failing rank to ``"ExceptionType: message"``."""
+
+    def __init__(self, where: str, messages: dict[int, str]) -> None:
+        self.where = where
+        self.ranks = sorted(messages)
+        self.messages = dict(messages)
+        detail = "; ".join(f"rank {r}: {m}" for r, m in sorted(messages.items()))
+        super().__init__(f"{where}: failed on another process ({detail})")
+
+
+class raise_on_any_rank:  # noqa: N801 (used as a context manager, like a function)
+    """Context manager: an exception inside the block on any process is raised on all of them.
+
+    On leaving the block every process all-reduces an error flag (one small all-reduce; nothing
+    in one process). The failing process re-raises its own exception, the others raise
+    :class:`RankFailed` naming it. The block must run the same collectives on every process
+    up to the point where it can fail (a loss, a NaN check), else the flag's all-reduce meets
+    another process's collective: put the check after DDP's forward, before its backward.
+
+    Example::
+
+        with raise_on_any_rank(info, f"step {step}"):
+            loss = model_and_loss(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(...)
+    """
+
+    def __init__(self, info: DistInfo, where: str = "a training step") -> None:
+        self.info = info
+        self.where = where
+
+    def __enter__(self) -> raise_on_any_rank:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if not self.info.distributed or (exc is not None and not isinstance(exc, Exception)):
+            return False
+        failed = any_flag(exc is not None, self.info)
+        if not failed:
+            return False
+        mine = None if exc is None else f"{type(exc).__name__}: {exc}"
+        messages = gather_objects(mine, self.info)
+        if exc is not None:
+            return False  # this process's own exception propagates
+        where = f"{self.where} (rank {self.info.rank})"
+        raise RankFailed(where, {r: m for r, m in enumerate(messages) if m is not None})
+
+
+def iterate_on_all_ranks(
+    items: Iterable, info: DistInfo, where: str = "loading a batch"
+) -> Iterator:
+    """``iter(items)`` where an exception raised by ``next`` on one process (a bad sample in a
+    data loader) is raised on every process (:class:`raise_on_any_rank` around each ``next``;
+    a plain iteration in one process)."""
+    if not info.distributed:
+        yield from items
+        return
+    it = iter(items)
+    end = object()
+    while True:
+        with raise_on_any_rank(info, where):
+            item = next(it, end)
+        if item is end:
+            return
+        yield item

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from otmark.engine.distributed import DistInfo, any_flag, gather_objects
+from otmark.engine.distributed import (
+    DistInfo,
+    any_flag,
+    gather_objects,
+    iterate_on_all_ranks,
+    raise_on_any_rank,
+)
+from otmark.engine.precision import check_grad_scaler
 
 
 @dataclass
@@ -100,6 +107,7 @@ def train_one_epoch(
     when it returns True the epoch ends early with ``interrupted=True``.
     """
     info = info or DistInfo(device=device)
+    check_grad_scaler(amp_dtype, scaler)
     model.train()
     result = EpochResult()
     bar = None
@@ -110,10 +118,11 @@ def train_one_epoch(
     t0 = time.perf_counter()
     crop = getattr(loader.dataset, "crop", None)
     spec = (crop.heatmap_size, crop.sigma) if crop is not None else None
-    for batch in loader:
-        loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
+    for batch in iterate_on_all_ranks(loader, info):  # a rank-local error raises on every rank
+        with raise_on_any_rank(info, f"step {result.steps}"):
+            loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()

@@ -19,7 +19,7 @@ import torch
 
 from otmark.engine import builders
 from otmark.engine.checkpoint import load_checkpoint, save_checkpoint, unwrap, write_text_atomic
-from otmark.engine.config import ConfigError, ExperimentConfig, dump_config
+from otmark.engine.config import ExperimentConfig, dump_config
 from otmark.engine.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -29,6 +29,11 @@ from otmark.engine.distributed import (
 )
 from otmark.engine.logs import RunLog
 from otmark.engine.loop import evaluate, train_one_epoch
+from otmark.engine.precision import (  # noqa: F401 (amp_dtype_for, cpu_has_native_bf16: re-exported)
+    amp_dtype_for,
+    cpu_has_native_bf16,
+    make_grad_scaler,
+)
 from otmark.engine.sampler import EpochSampler
 
 
@@ -52,30 +57,6 @@ def seed_everything(seed: int, deterministic: bool = False, threads: int = 0) ->
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (the global RNG other libraries use)
     random.seed(seed)
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AMX tiles or AVX512-BF16)."""
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
-
-
-def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
-    """``train.amp`` -> autocast dtype (None = full precision).
-
-    ``auto`` is bf16 on CUDA and on CPUs with native bf16 (AMX or AVX512-BF16: about 1.5x
-    faster HRNet steps there), full precision on other CPUs.
-    """
-    if mode == "auto":
-        if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
-            return torch.bfloat16
-        return None
-    if mode == "none":
-        return None
-    if mode == "fp16" and device.type != "cuda":
-        raise ConfigError(f"train.amp=fp16 needs a CUDA device, got {device} (use bf16 or none)")
-    return torch.bfloat16 if mode == "bf16" else torch.float16
 
 
 @contextmanager
@@ -150,7 +131,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         loss_fn = loss_fn.to(device)
     optimizer = builders.build_optimizer(cfg, model)
     scheduler = builders.build_scheduler(cfg, optimizer)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    scaler = make_grad_scaler(amp_dtype, device)
 
     start_epoch, start_step, history, best = 0, 0, [], math.inf
     if resume:

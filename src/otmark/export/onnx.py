@@ -51,6 +51,19 @@ def _pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return h, w
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def example_input(model: nn.Module, height: int, width: int) -> Tensor:
+    """The export's example input ``(1, 3, height, width)`` zeros, on ``model``'s device (a
+    CUDA model is traced on CUDA: the ONNX graph does not depend on the device)."""
+    return torch.zeros(1, 3, height, width, device=model_device(model))
+
+
 def _json_safe(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON-serialisable part of ``meta`` (tuples become lists; other values are dropped)."""
     out = {}
@@ -104,7 +117,7 @@ def export_onnx(
     was_training = model.training
     graph = _FinalHeatmaps(model).eval()
     try:
-        dummy = torch.zeros(1, 3, h, w)
+        dummy = example_input(model, h, w)
         with torch.no_grad():
             out_shape = tuple(graph(dummy).shape)
         buffer = io.BytesIO()
@@ -161,7 +174,7 @@ def compare_with_onnxruntime(
     model.eval()
     try:
         with torch.no_grad():
-            ref = final_output(model(x)).numpy()
+            ref = final_output(model(x.to(model_device(model)))).float().cpu().numpy()
     finally:
         model.train(was_training)
     got = run_session(ort_session(onnx_path), x.numpy())

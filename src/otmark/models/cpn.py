@@ -15,15 +15,15 @@ only the RefineNet tensor ``(B, K, H/4, W/4)``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from otmark.models.layers import Bottleneck, conv_bn, init_kaiming_
 from otmark.models.resnet import ResNetBackbone
+from otmark.models.upsample import bilinear_resize
 
 
 def _resize(x: Tensor, ref: Tensor) -> Tensor:
-    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+    return bilinear_resize(x, ref.shape[-2:])
 
 
 class GlobalNet(nn.Module):

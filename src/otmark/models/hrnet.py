@@ -18,15 +18,15 @@ Maps ``(B, 3, H, W)`` to heatmap logits ``(B, K, H/4, W/4)``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from otmark.models.layers import BasicBlock, Bottleneck, conv_bn, init_normal_, make_layer
+from otmark.models.upsample import bilinear_resize
 
 
 def _upsample_to(x: Tensor, ref: Tensor) -> Tensor:
     """Bilinear resize of ``x`` to ``ref``'s spatial size (``align_corners=False``)."""
-    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+    return bilinear_resize(x, ref.shape[-2:])
 
 
 class HighResolutionModule(nn.Module):

@@ -140,12 +140,13 @@ def train_model(
     if steps is None and minutes is None:
         raise ValueError("train_model needs steps or minutes")
     from otmark.engine import builders, evaluate, save_checkpoint, seed_everything, train_one_epoch
+    from otmark.engine.precision import amp_dtype_for, make_grad_scaler
     from otmark.engine.sampler import EpochSampler
-    from otmark.engine.trainer import amp_dtype_for
     from otmark.schemes import get_scheme
 
     device = resolve_device(cfg.train.device)
     amp = amp_dtype_for(cfg.train.amp, device)
+    scaler = make_grad_scaler(amp, device)  # fp16 needs loss scaling
     channels_last = bool(cfg.train.channels_last)
     seed_everything(cfg.train.seed)
     train_ds = builders.build_dataset(cfg, list(train_samples), True)
@@ -204,6 +205,7 @@ def train_model(
             optimizer,
             device,
             amp_dtype=amp,
+            scaler=scaler,
             channels_last=channels_last,
             scheduler=scheduler,
             should_stop=should_stop,
