@@ -53,7 +53,7 @@ def diagnose(setting: str) -> dict:
     )
     roots = ensure_benchmark(study.data, study.benchmark)
     trained = train_cell(study, cell, roots)
-    detector = Detector.from_model(trained.model, trained.scheme, dict(trained.codec), "cpu")
+    detector = Detector.from_model(trained.model, trained.scheme, trained.codec, "cpu")
     captured: list[torch.Tensor] = []
 
     def keep(_module, _inputs, output):

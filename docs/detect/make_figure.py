@@ -100,7 +100,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
     ax = axes[0]
     ax.imshow(image)
-    side = det.codec.context * max(box[2] - box[0], box[3] - box[1])
+    side = det.context * max(box[2] - box[0], box[3] - box[1])
     c = (box[:2] + box[2:]) / 2
     ax.add_patch(Rectangle(box[:2], *(box[2:] - box[:2]), fill=False, ec="orange", lw=1.5))
     ax.add_patch(Rectangle(c - side / 2, side, side, fill=False, ec="cyan", ls="--", lw=1.2))

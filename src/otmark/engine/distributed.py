@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from otmark.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -31,26 +33,17 @@ class DistInfo:
         return self.world > 1
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``."""
-    if name == "auto":
-        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    elif name == "cuda":
-        name = f"cuda:{local_rank}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        from otmark.engine.config import ConfigError
-
-        raise ConfigError(f"train.device {name!r} requested but CUDA is not available")
-    return device
-
-
 def init_distributed(device_name: str = "auto") -> DistInfo:
     """Join the ``torchrun`` process group (nccl on GPU, gloo on CPU) when launched by it."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_name, local_rank)
+    try:
+        device = resolve_device(device_name, local_rank)
+    except ValueError as exc:
+        from otmark.engine.config import ConfigError
+
+        raise ConfigError(f"train.device: {exc}") from None
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

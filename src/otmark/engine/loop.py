@@ -108,8 +108,8 @@ def train_one_epoch(
 
         bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
     t0 = time.perf_counter()
-    crop = getattr(loader.dataset, "crop", None)
-    spec = (crop.heatmap_size, crop.sigma) if crop is not None else None
+    codec = getattr(loader.dataset, "codec", None)
+    spec = (codec.heatmap_size, codec.sigma) if codec is not None else None
     for batch in loader:
         loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
         if not torch.isfinite(loss):

@@ -21,11 +21,11 @@ from otmark.inference.boxes import (
     whole_image_box,
 )
 from otmark.inference.detector import (
-    Codec,
     Detector,
+    codec_from_meta,
     crop_faces,
     heatmaps_to_image,
-    resolve_device,
+    meta_context,
     scheme_and_codec,
 )
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
@@ -51,7 +51,6 @@ from otmark.inference.sources import Frame, InputError, input_kind, iter_frames,
 __all__ = [
     "HAAR_ADAPTATION",
     "BoxAdaptation",
-    "Codec",
     "DetectionRun",
     "Detector",
     "Face",
@@ -63,6 +62,7 @@ __all__ = [
     "VideoOverlayWriter",
     "adapt_boxes",
     "adapt_haar_boxes",
+    "codec_from_meta",
     "crop_faces",
     "detect_frames",
     "draw_faces",
@@ -75,12 +75,12 @@ __all__ = [
     "iter_frames",
     "load_box_file",
     "lookup_boxes",
+    "meta_context",
     "parse_box_arg",
     "read_image",
     "read_results_csv",
     "read_results_json",
     "rects_to_boxes",
-    "resolve_device",
     "run_detection",
     "scheme_and_codec",
     "table_boxes",

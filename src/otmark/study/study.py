@@ -315,9 +315,9 @@ def run_cell(
     """
     import torch
 
+    from otmark.device import resolve_device
     from otmark.metrics import ced
     from otmark.study.scoring import evaluate_model, load_protocols
-    from otmark.study.training import resolve_device
 
     t0 = time.perf_counter()
     exp = cell.experiment
@@ -325,7 +325,7 @@ def run_cell(
     shared = trained_models is not None and tkey in trained_models
     if shared:
         trained, trained_by = trained_models[tkey]
-        codec = dict(trained.codec, decoder=cell.setting.decoder)
+        codec = dataclasses.replace(trained.codec, decoder=cell.setting.decoder)
         trained = dataclasses.replace(trained, codec=codec)
         log(f"  same training as {trained_by} (only the decoder differs)")
     else:
