@@ -29,7 +29,8 @@ import numpy as np
 # the heatmap <-> crop maps belong to the codec; re-exported here with the other affine maps
 from otmark.heatmaps.codec import crop_to_heatmap_matrix, heatmap_to_crop_matrix  # noqa: F401
 
-#: HRNet's context factor applied to every face box (conventions.md section 2)
+#: HRNet's context factor applied to every face box (``docs/conventions.md`` §2); the one
+#: source of the crop context (datasets, training crops, the detector)
 CONTEXT = 1.25
 #: pixels per unit of ``scale``
 SCALE_UNIT = 200.0
@@ -72,7 +73,7 @@ def tight_box(landmarks) -> np.ndarray:
 
 
 def centre_scale_from_landmarks(landmarks, context: float = CONTEXT) -> tuple[np.ndarray, float]:
-    """Centre and scale from the landmarks' tight box (conventions.md section 2).
+    """Centre and scale from the landmarks' tight box (``docs/conventions.md`` §2).
 
     ``centre = ((floor(xmin) + ceil(xmax)) / 2, (floor(ymin) + ceil(ymax)) / 2)``,
     ``scale = context * max(ceil(xmax) - floor(xmin), ceil(ymax) - floor(ymin)) / 200``.
