@@ -19,6 +19,7 @@ def resolve_device(
     Raises:
         ValueError: a CUDA device is asked for but torch sees none.
     """
+    given = name
     if name is None or name == "auto":
         if not torch.cuda.is_available():
             return torch.device("cpu")
@@ -27,5 +28,5 @@ def resolve_device(
         name = f"cuda:{local_rank}"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(name)!r} requested but torch sees no CUDA device")
+        raise ValueError(f"device {str(given)!r} requested but torch sees no CUDA device")
     return device
