@@ -348,7 +348,10 @@ def _build(cls: type, data: dict, source: str, prefix: str = "") -> Any:
             kwargs[key] = _coerce(value, default, sub)
     try:
         return cls(**kwargs)
-    except ValueError as exc:  # the section's own checks (e.g. HeatmapCodec's decoder name)
+    except UnknownNameError as exc:  # e.g. HeatmapCodec's decoder: name the key that holds it
+        key = next((k for k, v in kwargs.items() if v == exc.name), None)
+        raise ConfigError(f"{source}: {prefix}{key}: {exc}" if key else f"{where}: {exc}") from None
+    except ValueError as exc:  # the section's own checks (e.g. HeatmapCodec's sizes)
         raise ConfigError(f"{where}: {exc}") from None
 
 
