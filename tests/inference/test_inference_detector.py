@@ -340,3 +340,17 @@ def test_training_targets_decode_back_to_the_landmarks(flip, decoder):
     stride_in_image = 1.25 * 60 / 16
     tol = 0.01 * stride_in_image if decoder == "get_bc" else 0.36 * stride_in_image
     assert np.abs(got - landmarks).max() < tol
+
+
+def test_crop_context_comes_from_the_crop_module_or_the_metadata():
+    from otmark.transforms.crop import CONTEXT
+
+    meta = {"input_size": N_IN, "heatmap_size": M_HM, "decoder": "get_bc", "softmax": True}
+    model = torch.nn.Identity()
+    assert Detector.from_model(model, SCHEME, meta, device="cpu").context == CONTEXT == 1.25
+    wide = Detector.from_model(model, SCHEME, {**meta, "context": 2.5}, device="cpu")
+    assert wide.context == 2.5 and wide.codec == codec_from_meta(meta)
+    # a box cropped with context 2.5 covers twice the image of one cropped with 1.25
+    _, inv = crop_faces(image(), BOXES[:1], wide.codec)
+    _, inv_wide = crop_faces(image(), BOXES[:1], wide.codec, context=2.5)
+    np.testing.assert_allclose(inv_wide[0][:, :2], 2 * inv[0][:, :2], atol=1e-12)
