@@ -82,6 +82,8 @@ def test_box_crop_and_missing_file(tmp_path):
         ds[0]
     with pytest.raises(ValueError, match="crop_from"):
         CropConfig(crop_from="face")
+    with pytest.raises(TypeError, match="HeatmapCodec"):
+        LandmarkDataset(samples, CropConfig())
 
 
 def test_deferred_rendering_gives_the_same_targets(tmp_path):

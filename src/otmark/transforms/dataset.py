@@ -153,6 +153,11 @@ class LandmarkDataset(torch.utils.data.Dataset):
         self.samples = list(samples)
         self.render_targets = bool(render_targets)
         self.codec = codec or HeatmapCodec()
+        if not isinstance(self.codec, HeatmapCodec):
+            raise TypeError(
+                f"codec must be an otmark.heatmaps.HeatmapCodec, got {type(codec).__name__} "
+                f"(the crop placement goes in crop=CropConfig(crop_from, context))"
+            )
         self.crop = crop or CropConfig()
         self.augment = augment
         self.seed = int(seed)
