@@ -21,8 +21,9 @@ import torch
 from otmark.atomic import write_json_atomic
 from otmark.inference import Detector
 from otmark.study.benchmark import ensure_benchmark
+from otmark.study.config import load_study_config
+from otmark.study.runner import train_cell
 from otmark.study.scoring import load_protocols, predict_protocol, score_predictions
-from otmark.study.study import load_study_config, train_cell
 
 PROTOCOLS = ("300w-300vw-s3", "blur-medium", "blur-large")
 
@@ -53,7 +54,7 @@ def diagnose(setting: str) -> dict:
     )
     roots = ensure_benchmark(study.data, study.benchmark)
     trained = train_cell(study, cell, roots)
-    detector = Detector.from_model(trained.model, trained.scheme, dict(trained.codec), "cpu")
+    detector = Detector.from_model(trained.model, trained.scheme, trained.codec, "cpu")
     captured: list[torch.Tensor] = []
 
     def keep(_module, _inputs, output):

@@ -34,13 +34,14 @@ def generated_face(seed: int, root: Path):
 
 def oracle_detector(landmarks: np.ndarray, box: np.ndarray):
     """A Detector whose backend renders the targets of ``landmarks`` in the crop of ``box``."""
-    from otmark.inference import Codec, Detector
-    from otmark.transforms import apply_affine, centre_scale_from_box, crop_matrix, make_targets
+    from otmark.heatmaps import HeatmapCodec
+    from otmark.inference import Detector
+    from otmark.transforms import apply_affine, centre_scale_from_box, crop_matrix
 
-    codec = Codec(input_size=256, heatmap_size=64, decoder="get_bc", softmax=False, sigma=1.5)
-    centre, scale = centre_scale_from_box(box, context=codec.context)
+    codec = HeatmapCodec(input_size=256, heatmap_size=64, sigma=1.5, decoder="get_bc")
+    centre, scale = centre_scale_from_box(box)
     m = crop_matrix(centre, scale, codec.input_size)
-    maps = make_targets(apply_affine(landmarks, m), 256, 64, codec.sigma)[0]
+    maps = codec.encode(apply_affine(landmarks, m)[None])[0]
 
     def backend(crops: torch.Tensor) -> torch.Tensor:
         return maps[None].expand(crops.shape[0], -1, -1, -1)
@@ -100,7 +101,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
     ax = axes[0]
     ax.imshow(image)
-    side = det.codec.context * max(box[2] - box[0], box[3] - box[1])
+    side = det.context * max(box[2] - box[0], box[3] - box[1])
     c = (box[:2] + box[2:]) / 2
     ax.add_patch(Rectangle(box[:2], *(box[2:] - box[:2]), fill=False, ec="orange", lw=1.5))
     ax.add_patch(Rectangle(c - side / 2, side, side, fill=False, ec="cyan", ls="--", lw=1.2))

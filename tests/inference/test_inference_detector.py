@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from otmark.inference import Codec, Detector, crop_faces, heatmaps_to_image
+from otmark.heatmaps import HeatmapCodec
+from otmark.inference import (
+    Detector,
+    codec_from_meta,
+    crop_faces,
+    heatmaps_to_image,
+    meta_context,
+)
 from otmark.schemes import get_scheme
 
 SCHEME = "aflw"
@@ -67,7 +74,7 @@ def image():
 
 def test_get_bc_maps_heatmap_points_to_image_closed_form(heat_points):
     calls = []
-    codec = Codec(N_IN, M_HM, decoder="get_bc", softmax=True)
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, batch_size=16)
     pred = det.predict(image(), BOXES)
     assert pred.shape == (2, len(heat_points), 2)
@@ -77,7 +84,7 @@ def test_get_bc_maps_heatmap_points_to_image_closed_form(heat_points):
 
 
 def test_get_max_quarter_pixel_rule_closed_form(heat_points):
-    codec = Codec(N_IN, M_HM, decoder="get_max")
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_max", softmax=True)
     det = Detector(fixed_backend(heat_points, []), SCHEME, codec)
     pred = det.predict(image(), BOXES[:1])
     nearest = np.rint(heat_points)
@@ -89,7 +96,7 @@ def test_flip_test_averages_with_mirrored_prediction_closed_form(heat_points):
     """The mirrored crop's slot k holds landmark perm[k] at the mirrored heatmap position."""
     perm = get_scheme(SCHEME).flip_permutation
     calls = []
-    codec = Codec(N_IN, M_HM, decoder="get_bc")
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=3)
     pred = det.predict(image(), BOXES)
     mirrored = heat_points[perm].copy()
@@ -148,7 +155,7 @@ def draw_dots(shape, pts, code, sigma=1.0):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def dot_reading_backend(scheme_name: str, code: np.ndarray, codec: Codec):
+def dot_reading_backend(scheme_name: str, code: np.ndarray, codec: HeatmapCodec):
     """A fake, mirror-consistent "face model": channel k fires at the dot of k's colour code;
     for a flip pair the first slot takes the dot on the image's left, the second the right one."""
     from otmark.transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -194,7 +201,7 @@ def test_dot_model_is_located_through_the_inverse_crop(flip_test):
     box = np.array([30.0, 22.0, 110.0, 102.0])
     pts, code = dot_layout(SCHEME, box)
     img = draw_dots((130, 150), pts, code)
-    codec = Codec(96, 24, decoder="get_bc")
+    codec = HeatmapCodec(96, 24, decoder="get_bc", softmax=True)
     det = Detector(dot_reading_backend(SCHEME, code, codec), SCHEME, codec, flip_test=flip_test)
     pred = det.predict(img, box[None])[0]
     err = np.linalg.norm(pred - pts, axis=1)
@@ -205,7 +212,7 @@ def test_dot_model_flip_test_needs_the_permutation():
     """Control: undoing the mirror without re-indexing the slots swaps every flip pair."""
     box = np.array([30.0, 22.0, 110.0, 102.0])
     pts, code = dot_layout(SCHEME, box)
-    codec = Codec(96, 24, decoder="get_bc")
+    codec = HeatmapCodec(96, 24, decoder="get_bc", softmax=True)
     backend = dot_reading_backend(SCHEME, code, codec)
     crops, inv = crop_faces(draw_dots((130, 150), pts, code), box[None], codec, flip=True)
     no_perm = heatmaps_to_image(backend(crops), inv, codec)[0]
@@ -219,7 +226,7 @@ def test_dot_model_flip_test_needs_the_permutation():
 
 def test_predict_many_shares_batches_across_images(heat_points):
     calls = []
-    codec = Codec(N_IN, M_HM, decoder="get_bc")
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=4)
     boxes = [BOXES, np.zeros((0, 4)), BOXES[1:]]
     out = det.predict_many([image(), image()[:50], image()], boxes)
@@ -234,7 +241,7 @@ def test_predict_many_shares_batches_across_images(heat_points):
 
 def test_crop_faces_mirrored_crop_is_the_mirror_image():
     img = image()
-    codec = Codec(N_IN, M_HM)
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     crops, inv = crop_faces(img, BOXES, codec)
     crops_f, inv_f = crop_faces(img, BOXES, codec, flip=True)
     torch.testing.assert_close(crops_f, crops.flip(-1), atol=1e-5, rtol=0)
@@ -247,13 +254,13 @@ def test_crop_faces_mirrored_crop_is_the_mirror_image():
 
 
 def test_heatmaps_to_image_rejects_wrong_heatmap_size():
-    codec = Codec(N_IN, M_HM)
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     with pytest.raises(ValueError, match="codec expects"):
         heatmaps_to_image(torch.zeros(1, 3, M_HM + 1, M_HM), np.zeros((1, 2, 3)), codec)
 
 
 def test_predict_without_boxes_uses_face_finder_and_handles_no_face(heat_points):
-    codec = Codec(N_IN, M_HM)
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
     found = []
 
     def finder(img):
@@ -268,13 +275,21 @@ def test_predict_without_boxes_uses_face_finder_and_handles_no_face(heat_points)
 
 
 def test_model_with_wrong_landmark_count_is_reported(heat_points):
-    det = Detector(fixed_backend(heat_points[:3], []), SCHEME, Codec(N_IN, M_HM))
+    det = Detector(
+        fixed_backend(heat_points[:3], []),
+        SCHEME,
+        HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True),
+    )
     with pytest.raises(ValueError, match="predicts 3 landmarks"):
         det.predict(image(), BOXES)
 
 
 def test_bad_inputs_are_rejected(heat_points):
-    det = Detector(fixed_backend(heat_points, []), SCHEME, Codec(N_IN, M_HM))
+    det = Detector(
+        fixed_backend(heat_points, []),
+        SCHEME,
+        HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True),
+    )
     with pytest.raises(ValueError, match="uint8"):
         det.predict(image().astype(np.float32), BOXES)
     with pytest.raises(ValueError, match="x1 > x0"):
@@ -282,18 +297,20 @@ def test_bad_inputs_are_rejected(heat_points):
 
 
 def test_codec_from_meta_defaults_and_errors():
-    c = Codec.from_meta({"input_size": 256, "heatmap_size": 64, "sigma": 3, "decoder": "GET_BC"})
-    assert (c.decoder, c.softmax, c.sigma, c.context) == ("get_bc", True, 3.0, 1.25)
-    assert Codec.from_meta({**c.to_meta(), "softmax": False}).softmax is False
-    assert not Codec.from_meta({"input_size": 8, "heatmap_size": 2, "loss": "l2"}).softmax
-    assert Codec.from_meta(c.to_meta()) == c
-    assert Codec.from_meta({"input_size": [64, 64], "heatmap_size": (16, 16)}).input_size == 64
+    c = codec_from_meta({"input_size": 256, "heatmap_size": 64, "sigma": 3, "decoder": "GET_BC"})
+    assert (c.decoder, c.softmax, c.sigma) == ("get_bc", True, 3.0)
+    assert meta_context(c.to_dict()) == 1.25 and meta_context({"context": 1.5}) == 1.5
+    assert codec_from_meta({**c.to_dict(), "softmax": False}).softmax is False
+    assert not codec_from_meta({"input_size": 8, "heatmap_size": 2, "loss": "l2"}).softmax
+    assert codec_from_meta({"input_size": 8, "heatmap_size": 2, "loss": "wasserstein"}).softmax
+    assert codec_from_meta(c.to_dict()) == c
+    assert codec_from_meta({"input_size": [64, 64], "heatmap_size": (16, 16)}).input_size == 64
     with pytest.raises(ValueError, match="not square"):
-        Codec.from_meta({"input_size": [64, 48], "heatmap_size": 16})
+        codec_from_meta({"input_size": [64, 48], "heatmap_size": 16})
     with pytest.raises(ValueError, match="heatmap_size"):
-        Codec.from_meta({"input_size": 256})
+        codec_from_meta({"input_size": 256})
     with pytest.raises(ValueError, match="unknown decoder"):
-        Codec(256, 64, decoder="argmax")
+        HeatmapCodec(256, 64, decoder="argmax")
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -302,7 +319,7 @@ def test_training_targets_decode_back_to_the_landmarks(flip, decoder):
     """Consistency with training: the targets otmark.transforms builds for a face (plain or
     flipped with the scheme's permutation) decode, through the detector's path, to the
     annotated landmarks."""
-    from otmark.transforms import AugmentParams, CropConfig, centre_scale_from_box, prepare_sample
+    from otmark.transforms import AugmentParams, centre_scale_from_box, prepare_sample
 
     scheme = get_scheme(SCHEME)
     rng = np.random.default_rng(11)
@@ -310,12 +327,12 @@ def test_training_targets_decode_back_to_the_landmarks(flip, decoder):
     # within 15 px of the centre: 3 sigma (= 3 heatmap px = 14 image px) from the crop border,
     # where the targets are whole Gaussians (the border clips them and biases any decoder)
     landmarks = rng.uniform(-15, 15, size=(scheme.num_points, 2)) + [45.0, 45.0]
-    crop = CropConfig(input_size=64, heatmap_size=16, sigma=1.0)
+    crop = HeatmapCodec(input_size=64, heatmap_size=16, sigma=1.0)
     centre, scale = centre_scale_from_box(box)
     item = prepare_sample(
         image(), landmarks, centre, scale, crop, AugmentParams(flip=flip), scheme.flip_permutation
     )
-    codec = Codec(64, 16, decoder=decoder, softmax=False)
+    codec = HeatmapCodec(64, 16, decoder=decoder, softmax=False)
     perm = scheme.flip_permutation if flip else None
     got = heatmaps_to_image(item["target"][None], item["inverse"].numpy()[None], codec, perm)[0]
     # GET_BC: the 3-sigma cut keeps a slightly asymmetric set of pixels (bias < 0.01 heatmap px);
@@ -323,3 +340,17 @@ def test_training_targets_decode_back_to_the_landmarks(flip, decoder):
     stride_in_image = 1.25 * 60 / 16
     tol = 0.01 * stride_in_image if decoder == "get_bc" else 0.36 * stride_in_image
     assert np.abs(got - landmarks).max() < tol
+
+
+def test_crop_context_comes_from_the_crop_module_or_the_metadata():
+    from otmark.transforms.crop import CONTEXT
+
+    meta = {"input_size": N_IN, "heatmap_size": M_HM, "decoder": "get_bc", "softmax": True}
+    model = torch.nn.Identity()
+    assert Detector.from_model(model, SCHEME, meta, device="cpu").context == CONTEXT == 1.25
+    wide = Detector.from_model(model, SCHEME, {**meta, "context": 2.5}, device="cpu")
+    assert wide.context == 2.5 and wide.codec == codec_from_meta(meta)
+    # a box cropped with context 2.5 covers twice the image of one cropped with 1.25
+    _, inv = crop_faces(image(), BOXES[:1], wide.codec)
+    _, inv_wide = crop_faces(image(), BOXES[:1], wide.codec, context=2.5)
+    np.testing.assert_allclose(inv_wide[0][:, :2], 2 * inv[0][:, :2], atol=1e-12)

@@ -4,7 +4,7 @@ import pytest
 from otmark.schemes import SCHEMES, flip_landmarks, get_scheme
 from otmark.schemes.scheme import BOX, INTEROCULAR, LandmarkScheme
 
-# Independent expectations (conventions.md §1, §4, §5), written out here on purpose.
+# Independent expectations (docs/conventions.md §1, §3, §4), written out here on purpose.
 EXPECTED_COUNTS = {"300w": 68, "wflw": 98, "cofw": 29, "aflw": 19, "300vw": 68, "17": 17}
 EXPECTED_NORMALISER = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9)}
 EXPECTED_PAIRS = {

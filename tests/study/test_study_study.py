@@ -3,13 +3,8 @@ import textwrap
 
 import pytest
 
-from otmark.study.study import (
-    is_done,
-    key_hash,
-    load_study_config,
-    mean_std,
-    resolve_study_config,
-)
+from otmark.study.config import is_done, key_hash, load_study_config, resolve_study_config
+from otmark.study.report import mean_std
 
 CONFIG = """
 name: t
@@ -111,7 +106,7 @@ def test_packaged_paper_config_matches_the_issue():
     assert study.train.input_size == 128
     assert load_study_config("paper", device="cuda").train.input_size == 256
     # cells that differ only in the decoder share their training (15 trainings, 17 cells/seed)
-    from otmark.study.study import training_key
+    from otmark.study.runner import training_key
 
     seed0 = [c for c in study.cells() if c.seed == study.seeds[0]]
     assert len(seed0) == 17 and len({training_key(c) for c in seed0}) == 15
@@ -124,7 +119,7 @@ def test_mean_std_uses_the_sample_deviation():
 
 
 def test_a_diverged_cell_is_logged_and_the_study_goes_on(tmp_path, monkeypatch):
-    import otmark.study.study as st
+    import otmark.study.runner as st
 
     study = load_study_config(_write(tmp_path), device="cpu")
     ran = []

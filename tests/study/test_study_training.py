@@ -37,7 +37,7 @@ def test_convert_samples_uses_the_public_wflw_to_68_selection(wflw):
     converted = convert_samples(samples, "300w")
     for s, c in zip(samples, converted):
         assert c.scheme == "300w" and c.landmarks.shape == (68, 2) and c.id == s.id
-        # conventions.md section 6 (WFLW_2_iBUG68): jaw 68[j] = 98[2j], mouth 68[48..] = 98[76..]
+        # docs/conventions.md §5 (WFLW_2_iBUG68): jaw 68[j] = 98[2j], mouth 68[48..] = 98[76..]
         np.testing.assert_allclose(c.landmarks[:17], s.landmarks[0:33:2])
         np.testing.assert_allclose(c.landmarks[48:68], s.landmarks[76:96])
         np.testing.assert_allclose(c.landmarks[27:36], s.landmarks[51:60])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from otmark.datasets import ImageRef, Sample
-from otmark.heatmaps import decode_barycenter
+from otmark.heatmaps import HeatmapCodec, decode_barycenter
 from otmark.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -37,7 +37,9 @@ def _samples(tmp_path: Path, n: int = 3):
 
 def test_items_shapes_and_normalisation(tmp_path):
     # context 2: the extreme landmarks stay > 3 sigma from the heatmap border (no clipping)
-    ds = LandmarkDataset(_samples(tmp_path), CropConfig(64, 16, 1.0, context=2.0))
+    ds = LandmarkDataset(
+        _samples(tmp_path), HeatmapCodec(64, 16, 1.0), crop=CropConfig(context=2.0)
+    )
     item = ds[1]
     assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.float32
     assert item["target"].shape == (3, 16, 16)
@@ -57,20 +59,20 @@ def test_items_shapes_and_normalisation(tmp_path):
 
 def test_augmentation_depends_on_seed_epoch_index_only(tmp_path):
     aug = AugmentConfig(rotation_prob=1.0, flip_prob=0.5)
-    ds = LandmarkDataset(_samples(tmp_path), CropConfig(64, 16, 1.0), aug, PERM, seed=3)
+    ds = LandmarkDataset(_samples(tmp_path), HeatmapCodec(64, 16, 1.0), aug, PERM, seed=3)
     a = ds[0]["inverse"]
     ds[2]
     assert torch.equal(ds[0]["inverse"], a)
     ds.set_epoch(1)
     assert not torch.equal(ds[0]["inverse"], a)
     ds.set_epoch(0)
-    other = LandmarkDataset(_samples(tmp_path), CropConfig(64, 16, 1.0), aug, PERM, seed=4)
+    other = LandmarkDataset(_samples(tmp_path), HeatmapCodec(64, 16, 1.0), aug, PERM, seed=4)
     assert not torch.equal(other[0]["inverse"], a)
 
 
 def test_box_crop_and_missing_file(tmp_path):
     samples = _samples(tmp_path, 1)
-    ds = LandmarkDataset(samples, CropConfig(64, 16, 1.0, crop_from="box"))
+    ds = LandmarkDataset(samples, HeatmapCodec(64, 16, 1.0), crop=CropConfig(crop_from="box"))
     # box 40 x 42 around (45, 41) -> the crop covers 1.25 * 42 = 52.5 px: scale 64 / 52.5
     inv = ds[0]["inverse"].numpy()
     np.testing.assert_allclose(inv[:, :2], np.eye(2) * 52.5 / 64, atol=1e-12)
@@ -80,11 +82,13 @@ def test_box_crop_and_missing_file(tmp_path):
         ds[0]
     with pytest.raises(ValueError, match="crop_from"):
         CropConfig(crop_from="face")
+    with pytest.raises(TypeError, match="HeatmapCodec"):
+        LandmarkDataset(samples, CropConfig())
 
 
 def test_deferred_rendering_gives_the_same_targets(tmp_path):
     aug = AugmentConfig(rotation_prob=1.0, flip_prob=0.5)
-    crop = CropConfig(64, 16, 1.5)
+    crop = HeatmapCodec(64, 16, 1.5)
     eager = LandmarkDataset(_samples(tmp_path), crop, aug, PERM, seed=1)
     lazy = LandmarkDataset(_samples(tmp_path), crop, aug, PERM, seed=1, render_targets=False)
     a, b = eager[2], lazy[2]

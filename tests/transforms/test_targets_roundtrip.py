@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from otmark.heatmaps import decode_barycenter
+from otmark.heatmaps import HeatmapCodec, decode_barycenter
 from otmark.transforms import (
     AugmentConfig,
-    CropConfig,
     centre_scale_from_landmarks,
     heatmap_to_image,
     landmark_weights,
@@ -39,7 +38,7 @@ def test_round_trip_under_random_augmentation(seed):
     rng = np.random.default_rng(seed)
     inner, anchors = _face(rng)
     centre, scale = centre_scale_from_landmarks(np.vstack([inner, anchors]))
-    crop = CropConfig(input_size=256, heatmap_size=64, sigma=1.5)
+    crop = HeatmapCodec(input_size=256, heatmap_size=64, sigma=1.5)
     params = sample_augmentation(rng, AugmentConfig(rotation_prob=1.0, flip_prob=0.5))
     image = np.zeros((400, 400, 3), np.uint8)
     item = prepare_sample(image, inner, centre, scale, crop, params, PERM)
@@ -57,7 +56,7 @@ def test_round_trip_flip_forced_and_non_square_stride():
     rng = np.random.default_rng(99)
     inner, anchors = _face(rng)
     centre, scale = centre_scale_from_landmarks(np.vstack([inner, anchors]))
-    crop = CropConfig(input_size=96, heatmap_size=40, sigma=1.0)  # stride 2.4
+    crop = HeatmapCodec(input_size=96, heatmap_size=40, sigma=1.0)  # stride 2.4
     params = sample_augmentation(
         rng, AugmentConfig(scale_range=(1.1, 1.1), rotation_prob=1.0, flip_prob=1.0)
     )

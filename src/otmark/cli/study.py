@@ -1,6 +1,7 @@
 """``otmark study``: the paper's ablations on the generated benchmark (resumable).
 
-Wiring only: see :mod:`otmark.study.study`.
+Wiring only: see :mod:`otmark.study.config`, :mod:`otmark.study.runner` and
+:mod:`otmark.study.report`.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.study.study import is_done, load_study_config, run_study, write_report
+    from otmark.study.config import is_done, load_study_config
+    from otmark.study.report import write_report
+    from otmark.study.runner import run_study
 
     use_threads(args)
     if args.max_cells is not None and args.max_cells < 0:

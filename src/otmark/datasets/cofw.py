@@ -19,7 +19,6 @@ the ``.mat``: samples reference them lazily as ``ImageRef(mat_path, frame=index,
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Sequence
@@ -29,7 +28,8 @@ import numpy as np
 
 from otmark.datasets.common import check_landmarks, check_split, existing_root, iter_images
 from otmark.datasets.errors import Collector, DatasetError, LoadResult
-from otmark.datasets.fileio import as_rgb_uint8, atomic_path
+from otmark.datasets.fileio import atomic_path
+from otmark.datasets.matimage import is_v73, read_mat_image  # noqa: F401 (re-exported)
 from otmark.datasets.records import ImageRef, Sample
 from otmark.schemes import get_scheme
 
@@ -40,13 +40,6 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "train": ("IsTr", "phisTr", "bboxesTr"),
     "test": ("IsT", "phisT", "bboxesT"),
 }
-
-
-def is_v73(path: str | os.PathLike) -> bool:
-    """Whether a ``.mat`` file is MATLAB v7.3 (HDF5)."""
-    import h5py
-
-    return h5py.is_hdf5(str(path))
 
 
 def _h5_array(f, name: str, path) -> np.ndarray:
@@ -95,50 +88,6 @@ def read_mat_arrays(path: str | os.PathLike, shapes_var: str, boxes_var: str, im
         boxes = np.asarray(data[boxes_var]) if boxes_var in data else None
         n_images = int(np.prod(names[images_var]))
     return np.asarray(phis, dtype=np.float64), boxes, n_images
-
-
-@functools.lru_cache(maxsize=2)
-def _v5_images(path: str, member: str, mtime_ns: int) -> np.ndarray:
-    from scipy.io import loadmat
-
-    return loadmat(path, variable_names=[member])[member].reshape(-1)
-
-
-def read_mat_image(path: str | os.PathLike, member: str, index: int) -> np.ndarray:
-    """Image ``index`` (0-based) of the cell array ``member`` of a ``.mat``: ``(H, W, 3)`` uint8
-    RGB. A v5 file's cell array is decoded once and cached (2 files at most)."""
-    path = Path(path)
-    if is_v73(path):
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as f:
-                if member not in f:
-                    raise DatasetError(path, f"MATLAB file has no variable {member!r}")
-                refs = f[member][()].T.reshape(-1)
-                if not 0 <= index < len(refs):
-                    raise DatasetError(path, f"{member} has {len(refs)} images, asked for {index}")
-                img = np.asarray(f[refs[index]][()]).T
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            if isinstance(exc, DatasetError):
-                raise
-            raise DatasetError(path, f"{member}[{index}] cannot be read ({exc})") from None
-    else:
-        try:
-            cells = _v5_images(str(path), member, path.stat().st_mtime_ns)
-        except Exception as exc:  # scipy raises several types for a damaged MAT file
-            raise DatasetError(path, f"{member}[{index}] cannot be read ({exc})") from None
-        if not 0 <= index < len(cells):
-            raise DatasetError(path, f"{member} has {len(cells)} images, asked for {index}")
-        img = np.asarray(cells[index])
-    if img.dtype != np.uint8:
-        raise DatasetError(path, f"{member}[{index}] is {img.dtype}, expected uint8 pixels")
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    try:
-        return np.ascontiguousarray(as_rgb_uint8(img, f"{path}: {member}[{index}]"))
-    except ValueError as exc:
-        raise DatasetError(path, str(exc)) from None
 
 
 def load_cofw(root: str | os.PathLike, split: str, on_error: str = "raise") -> LoadResult:

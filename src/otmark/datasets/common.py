@@ -49,7 +49,7 @@ def check_landmarks(landmarks, num_points: int, what: str) -> np.ndarray:
 
 def hrnet_centre_scale(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     """HRNet's crop of a ``(K, 2)`` shape: the integer-aligned tight box's centre and
-    ``scale = side / 200`` (conventions.md §2, before the 1.25 context factor)."""
+    ``scale = side / 200`` (``docs/conventions.md`` §2, before the 1.25 context factor)."""
     x0, y0 = np.floor(landmarks.min(axis=0))
     x1, y1 = np.ceil(landmarks.max(axis=0))
     centre = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
+from typing import TYPE_CHECKING
 
-from otmark.datasets.records import Sample
+if TYPE_CHECKING:  # records.py reads .mat images through matimage.py, which raises DatasetError
+    from otmark.datasets.records import Sample
 
 ON_ERROR = ("raise", "skip")
 
@@ -40,7 +42,7 @@ class DatasetError(ValueError):
 
 
 @dataclass
-class LoadResult(Sequence[Sample]):
+class LoadResult(Sequence["Sample"]):
     """What a loader returns: the samples (the result is a sequence of them) and what was left out.
 
     Attributes:

@@ -43,7 +43,7 @@ class ImageRef:
         if not path.exists():
             raise FileNotFoundError(f"{path}: image file does not exist")
         if self.member is not None:
-            from otmark.datasets.cofw import read_mat_image
+            from otmark.datasets.matimage import read_mat_image
 
             return read_mat_image(path, self.member, int(self.frame or 0))
         if self.frame is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from otmark.datasets import aflw, cofw, hrnet_csv, vw300, w300, wflw
 from otmark.datasets.errors import LoadResult
+from otmark.registry import UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,11 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The :class:`DatasetInfo` of ``name`` (``KeyError`` listing the known datasets)."""
+    """The :class:`DatasetInfo` of ``name`` (case-insensitive;
+    :class:`otmark.registry.UnknownNameError` listing the known datasets)."""
     key = name.strip().lower()
     if key not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        raise UnknownNameError("dataset", name, DATASETS)
     return DATASETS[key]
 
 

@@ -1,7 +1,7 @@
 """300VW video lists and known broken frames (data, not code).
 
 Sources: the 300VW challenge's test categories (Shen et al. 2015; as listed in
-``shared/reference/conventions.md`` section 1 and mmpose's ``tools/dataset_converters/
+``docs/conventions.md`` §1 and mmpose's ``tools/dataset_converters/
 300vw2coco.py``); the broken frames are mmpose's list (``tests/data/300vw/broken_frames.npy``,
 Apache-2.0, OpenMMLab), stored here as inclusive ranges of **1-based** annotation numbers
 (``annot/000722.pts`` is frame number 722, ``ImageRef.frame`` 721).

@@ -18,7 +18,6 @@ from otmark.engine.builders import (
     build_optimizer,
     build_samples,
     build_scheduler,
-    codec_dict,
     crop_config,
     model_kwargs,
 )
@@ -67,7 +66,6 @@ __all__ = [
     "build_samples",
     "build_scheduler",
     "capture_rng_state",
-    "codec_dict",
     "config_from_dict",
     "crop_config",
     "evaluate",

@@ -25,9 +25,8 @@ def build_samples(cfg: ExperimentConfig, split: str, limit: int | None = None) -
 
 
 def crop_config(cfg: ExperimentConfig) -> CropConfig:
-    """The crop geometry of a config."""
-    c = cfg.codec
-    return CropConfig(c.input_size, c.heatmap_size, c.sigma, crop_from=cfg.data.crop_from)
+    """Where a config's crops are placed (``data.crop_from``; the sizes are ``cfg.codec``'s)."""
+    return CropConfig(crop_from=cfg.data.crop_from)
 
 
 def scheme_of(samples: list) -> str:
@@ -49,7 +48,13 @@ def build_dataset(cfg: ExperimentConfig, samples: list, train: bool) -> Landmark
     aug = augment_config(cfg) if train else None
     perm = get_scheme(scheme_of(samples)).flip_permutation if aug is not None else None
     return LandmarkDataset(
-        samples, crop_config(cfg), aug, perm, seed=cfg.train.seed, render_targets=not train
+        samples,
+        cfg.codec,
+        aug,
+        perm,
+        seed=cfg.train.seed,
+        render_targets=not train,
+        crop=crop_config(cfg),
     )
 
 
@@ -100,19 +105,6 @@ def build_scheduler(cfg: ExperimentConfig, optimizer: torch.optim.Optimizer):
     return torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma
     )
-
-
-def codec_dict(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The ``codec`` entry of a checkpoint."""
-    c = cfg.codec
-    return {
-        "input_size": c.input_size,
-        "heatmap_size": c.heatmap_size,
-        "sigma": c.sigma,
-        "decoder": c.decoder,
-        "softmax": c.softmax,
-        "crop_from": cfg.data.crop_from,
-    }
 
 
 def local_batch_size(global_batch: int, world: int) -> int:

@@ -2,7 +2,12 @@
 overrides and validation (all before any work starts).
 
 A config file is a YAML mapping with the sections of :class:`ExperimentConfig`; any key left out
-keeps its default (the HRNet face recipe, conventions.md section 7). ``base: NAME`` merges the
+keeps its default. The defaults are the HRNet face recipe (``docs/conventions.md`` §6), written
+once: the dataclasses below (the codec's in :class:`otmark.heatmaps.HeatmapCodec`, the
+augmentation's in :class:`otmark.transforms.AugmentConfig`); the packaged ``_hrnet_face.yaml``
+adds nothing to them. The ``codec`` section builds a :class:`~otmark.heatmaps.HeatmapCodec`
+whose ``softmax`` follows from the loss (:func:`otmark.losses.output_is_logits`); a config that
+sets ``codec.softmax`` against its loss is refused. ``base: NAME`` merges the
 file onto another config (a packaged name such as ``_hrnet_face`` or a path relative to the
 file). ``otmark train --config`` accepts a path or a packaged name (:func:`list_configs`).
 """
@@ -17,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from otmark.heatmaps.codec import HeatmapCodec
+from otmark.registry import UnknownNameError
+from otmark.transforms.augment import AugmentConfig
 
 
 class ConfigError(ValueError):
@@ -56,27 +65,6 @@ class ModelConfig:
 
 
 @dataclass
-class CodecConfig:
-    """Heatmap geometry and decoding (stored in checkpoints for inference).
-
-    Attributes:
-        input_size: crop side in pixels.
-        heatmap_size: heatmap side (the models output ``input_size / 4``).
-        sigma: target Gaussian standard deviation, heatmap pixels.
-        decoder: ``get_max`` (HRNet) or ``get_bc`` (barycenter, the paper's Eq. 6).
-        softmax: for ``get_bc``, read the outputs as logits (softmax over the map: models trained
-            with the Wasserstein, JS or Soft-ArgMax loss); False normalises the clamped map by
-            its sum (heatmap-L2 outputs).
-    """
-
-    input_size: int = 256
-    heatmap_size: int = 64
-    sigma: float = 1.0
-    decoder: str = "get_max"
-    softmax: bool = True
-
-
-@dataclass
 class LossConfig:
     """``otmark.losses.create_loss(name, **kwargs)``."""
 
@@ -99,17 +87,20 @@ class OptimConfig:
     batch_size: int = 16
 
 
+_AUGMENT = AugmentConfig()
+
+
 @dataclass
 class AugmentSection:
-    """Training augmentation (:class:`otmark.transforms.AugmentConfig`); ``enabled: false``
-    trains on plain crops."""
+    """Training augmentation (:class:`otmark.transforms.AugmentConfig`, whose defaults these
+    are); ``enabled: false`` trains on plain crops."""
 
     enabled: bool = True
-    scale_range: list = field(default_factory=lambda: [0.75, 1.25])
-    rotation: float = 30.0
-    rotation_prob: float = 0.6
-    flip_prob: float = 0.5
-    color_jitter: float = 0.0
+    scale_range: list = field(default_factory=lambda: list(_AUGMENT.scale_range))
+    rotation: float = _AUGMENT.rotation
+    rotation_prob: float = _AUGMENT.rotation_prob
+    flip_prob: float = _AUGMENT.flip_prob
+    color_jitter: float = _AUGMENT.color_jitter
 
 
 @dataclass
@@ -150,11 +141,14 @@ class ExperimentConfig:
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    codec: CodecConfig = field(default_factory=CodecConfig)
+    codec: HeatmapCodec = field(default_factory=HeatmapCodec)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentSection = field(default_factory=AugmentSection)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        self.codec = codec_for_loss(self.codec, self.loss.name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (YAML/JSON/checkpoint friendly)."""
@@ -166,6 +160,16 @@ class ExperimentConfig:
 
 
 AMP_MODES = ("auto", "none", "bf16", "fp16")
+
+
+def codec_for_loss(codec: HeatmapCodec, loss: str) -> HeatmapCodec:
+    """``codec`` with ``softmax`` set from loss ``loss`` (unchanged for an unknown loss name,
+    which :func:`validate` reports)."""
+    from otmark.losses import LOSSES, output_is_logits
+
+    if loss not in LOSSES:
+        return codec
+    return dataclasses.replace(codec, softmax=output_is_logits(loss))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,12 +346,34 @@ def _build(cls: type, data: dict, source: str, prefix: str = "") -> Any:
             kwargs[key] = value
         else:
             kwargs[key] = _coerce(value, default, sub)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except UnknownNameError as exc:  # e.g. HeatmapCodec's decoder: name the key that holds it
+        key = next((k for k, v in kwargs.items() if v == exc.name), None)
+        raise ConfigError(f"{source}: {prefix}{key}: {exc}" if key else f"{where}: {exc}") from None
+    except ValueError as exc:  # the section's own checks (e.g. HeatmapCodec's sizes)
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def config_from_dict(raw: dict, source: str = "<config>") -> ExperimentConfig:
-    """Build and validate the schema (types and unknown keys; see :func:`validate`)."""
-    return _build(ExperimentConfig, raw, source)
+    """Build and validate the schema (types and unknown keys; see :func:`validate`).
+
+    ``codec.softmax`` is not a setting: it follows from ``loss.name``. A config that still
+    gives it is accepted when it agrees with the loss (no effect) and refused otherwise.
+    """
+    raw = dict(raw)
+    given = None
+    if isinstance(raw.get("codec"), dict) and "softmax" in raw["codec"]:
+        raw["codec"] = dict(raw["codec"])
+        given = raw["codec"].pop("softmax")
+    cfg = _build(ExperimentConfig, raw, source)
+    if given is not None and given != cfg.codec.softmax:
+        raise ConfigError(
+            f"{source}: codec.softmax: {given!r} disagrees with loss {cfg.loss.name!r}, whose "
+            f"outputs are {'logits' if cfg.codec.softmax else 'not logits'}; codec.softmax "
+            f"follows from the loss: remove it from the config"
+        )
+    return cfg
 
 
 def load_config(
@@ -379,41 +405,22 @@ def load_config(
 
 def _choice(value: str, valid: list[str], where: str, what: str) -> None:
     if value not in valid:
-        hint = difflib.get_close_matches(value, valid, n=1)
-        more = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ConfigError(f"{where}: unknown {what} {value!r}; valid: {', '.join(valid)}{more}")
-
-
-def _registry(module_name: str, candidates: tuple[str, ...]) -> list[str]:
-    """Names of a registry exposed as a function or a dict (whichever the module has)."""
-    import importlib
-
-    module = importlib.import_module(module_name)
-    for attr in candidates:
-        obj = getattr(module, attr, None)
-        if obj is None:
-            continue
-        return sorted(obj() if callable(obj) else obj)
-    raise ConfigError(f"{module_name} exposes none of {candidates}")
+        raise ConfigError(f"{where}: {UnknownNameError(what, value, valid)}")
 
 
 def valid_names() -> dict[str, list[str]]:
     """The registries the config refers to: models, losses, datasets, decoders."""
+    from otmark.datasets import DATASETS
+    from otmark.heatmaps import DECODERS
+    from otmark.losses import LOSSES
+    from otmark.models import list_models
+
     return {
-        "model": _registry("otmark.models", ("list_models", "MODELS")),
-        "loss": _registry("otmark.losses", ("list_losses", "LOSSES")),
-        "dataset": _registry("otmark.datasets", ("list_datasets", "DATASETS")),
-        "decoder": _registry("otmark.heatmaps", ("DECODERS",)),
+        "model": list_models(),
+        "loss": sorted(LOSSES),
+        "dataset": sorted(DATASETS),
+        "decoder": sorted(DECODERS),
     }
-
-
-def _dataset_splits(name: str) -> list[str] | None:
-    """Split names of a registered dataset (None when the registry does not say)."""
-    import otmark.datasets as datasets
-
-    info = getattr(datasets, "DATASETS", {}).get(name)
-    splits = getattr(info, "splits", None)
-    return list(splits) if splits is not None else None
 
 
 def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool = True) -> None:
@@ -426,19 +433,19 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     _choice(cfg.loss.name, names["loss"], f"{source}: loss.name", "loss")
     _choice(cfg.data.dataset, names["dataset"], f"{source}: data.dataset", "dataset")
     _choice(cfg.codec.decoder, names["decoder"], f"{source}: codec.decoder", "decoder")
-    splits = _dataset_splits(cfg.data.dataset)
-    if splits is not None:
-        _choice(cfg.data.train_split, splits, f"{source}: data.train_split", "split")
-        if cfg.train.val_every > 0:
-            _choice(cfg.data.val_split, splits, f"{source}: data.val_split", "split")
+    if codec_for_loss(cfg.codec, cfg.loss.name) != cfg.codec:
+        raise ConfigError(f"{source}: codec.softmax disagrees with loss {cfg.loss.name!r}")
+    from otmark.datasets import dataset_info
+
+    splits = list(dataset_info(cfg.data.dataset).splits)
+    _choice(cfg.data.train_split, splits, f"{source}: data.train_split", "split")
+    if cfg.train.val_every > 0:
+        _choice(cfg.data.val_split, splits, f"{source}: data.val_split", "split")
     _choice(cfg.train.amp, list(AMP_MODES), f"{source}: train.amp", "amp mode")
     from otmark.transforms.dataset import CROP_SOURCES
 
     _choice(cfg.data.crop_from, list(CROP_SOURCES), f"{source}: data.crop_from", "crop source")
     checks = [
-        (cfg.codec.input_size > 0, "codec.input_size must be > 0"),
-        (cfg.codec.heatmap_size > 0, "codec.heatmap_size must be > 0"),
-        (cfg.codec.sigma > 0, "codec.sigma must be > 0"),
         (cfg.optim.lr > 0, "optim.lr must be > 0"),
         (cfg.optim.epochs >= 1, "optim.epochs must be >= 1"),
         (cfg.optim.batch_size >= 1, "optim.batch_size must be >= 1"),

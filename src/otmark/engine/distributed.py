@@ -15,12 +15,13 @@ all-reduce an error flag after a piece of purely local work, so that every proce
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from otmark.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -41,52 +42,17 @@ class DistInfo:
         return self.world > 1
 
 
-def pick_device(name: str, local_rank: int | None = None) -> torch.device:
-    """The device of this process for ``train.device`` = ``name``.
-
-    ``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; ``cuda`` ->
-    ``cuda:<local_rank>``; ``cuda:N`` -> ``cuda:N`` in a single process. Under torchrun
-    (``LOCAL_RANK`` in the environment) the index is always ``LOCAL_RANK``: ``cuda:N`` with
-    ``N != LOCAL_RANK`` warns and becomes ``cuda:<LOCAL_RANK>``. ``local_rank`` defaults to
-    ``LOCAL_RANK`` (0 when unset). Raises ``ConfigError`` when CUDA is asked for and missing,
-    or the index is not a visible GPU.
-    """
-    from otmark.engine.config import ConfigError
-
-    launched = "LOCAL_RANK" in os.environ
-    if local_rank is None:
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type != "cuda":
-        return device
-    if not torch.cuda.is_available():
-        raise ConfigError(f"train.device {name!r} requested but CUDA is not available")
-    if device.index is None:
-        device = torch.device("cuda", local_rank)
-    elif launched and device.index != local_rank:
-        warnings.warn(
-            f"train.device {name!r} under torchrun: using cuda:{local_rank} (LOCAL_RANK), so "
-            "that every process has its own GPU; choose GPUs with CUDA_VISIBLE_DEVICES",
-            stacklevel=2,
-        )
-        device = torch.device("cuda", local_rank)
-    count = torch.cuda.device_count()
-    if device.index >= count:
-        origin = " (LOCAL_RANK)" if launched else ""
-        raise ConfigError(
-            f"train.device {name!r}: cuda:{device.index}{origin} but {count} GPU(s) visible"
-        )
-    return device
-
-
 def init_distributed(device_name: str = "auto") -> DistInfo:
     """Join the ``torchrun`` process group (nccl on GPU, gloo on CPU) when launched by it."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_name, local_rank)
+    try:
+        device = resolve_device(device_name, local_rank if world > 1 else None)
+    except ValueError as exc:
+        from otmark.engine.config import ConfigError
+
+        raise ConfigError(f"train.device: {exc}") from None
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

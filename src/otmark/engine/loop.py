@@ -116,8 +116,8 @@ def train_one_epoch(
 
         bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
     t0 = time.perf_counter()
-    crop = getattr(loader.dataset, "crop", None)
-    spec = (crop.heatmap_size, crop.sigma) if crop is not None else None
+    codec = getattr(loader.dataset, "codec", None)
+    spec = (codec.heatmap_size, codec.sigma) if codec is not None else None
     for batch in iterate_on_all_ranks(loader, info):  # a rank-local error raises on every rank
         with raise_on_any_rank(info, f"step {result.steps}"):
             loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)

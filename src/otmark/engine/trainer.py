@@ -171,7 +171,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         model_name=cfg.model.name,
         model_kwargs=builders.model_kwargs(cfg, num_landmarks),
         scheme=scheme,
-        codec=builders.codec_dict(cfg),
+        codec=cfg.codec.to_dict(),
         optimizer=optimizer,
         scheduler=scheduler,
         scaler=scaler,

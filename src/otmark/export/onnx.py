@@ -8,7 +8,7 @@ coordinates happens after ONNX Runtime, in the caller, with :func:`otmark.heatma
 decoders and flip testing (which averages heatmaps before decoding), and the ONNX output can be
 compared with PyTorch tensor for tensor. The decoder to use is recorded in the model's metadata
 (``metadata_props["otmark"]``, a JSON object ``{"scheme", "codec": {..., "decoder"}, ...}``,
-read by :func:`otmark.inference.onnx.read_onnx_meta` and ``Detector.from_onnx``).
+read by :func:`otmark.export.metadata.read_onnx_meta` and ``Detector.from_onnx``).
 """
 
 from __future__ import annotations
@@ -106,13 +106,13 @@ def export_onnx(
     import onnx
 
     from otmark.atomic import atomic_path
-    from otmark.heatmaps import DECODERS
-    from otmark.inference.onnx import write_onnx_meta
+    from otmark.export.metadata import write_onnx_meta
+    from otmark.heatmaps import get_decoder
 
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
-    if decode is not None and decode not in DECODERS:
-        raise ValueError(f"unknown decoder {decode!r}; valid: {sorted(DECODERS)}")
+    if decode is not None:
+        get_decoder(decode)
     h, w = _pair(input_size)
     was_training = model.training
     graph = _FinalHeatmaps(model).eval()

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import torch
 
 from otmark.heatmaps.render import pixel_grid
+from otmark.registry import lookup
 
 
-def decode_max(heatmaps: torch.Tensor) -> torch.Tensor:
+def decode_max(heatmaps: torch.Tensor, softmax: bool = False) -> torch.Tensor:
     """GET_MAX: the arg-max pixel, shifted a quarter pixel towards the higher neighbour.
 
     HRNet's rule, per axis: with ``p`` the arg-max column (row), if ``0 < p < W - 1`` (``H - 1``)
@@ -24,6 +25,9 @@ def decode_max(heatmaps: torch.Tensor) -> torch.Tensor:
 
     Args:
         heatmaps: ``(..., H, W)`` any real values (logits or activations).
+        softmax: ignored (the softmax keeps the order of the pixels, so the arg-max and its
+            neighbours' order are those of the logits); accepted so that every decoder of
+            :data:`DECODERS` has the signature ``(heatmaps, softmax)``.
 
     Returns:
         ``(..., 2)`` coordinates ``(x, y)`` in heatmap pixels (pixel centres at integers).
@@ -77,20 +81,21 @@ def decode_barycenter(heatmaps: torch.Tensor, softmax: bool = True) -> torch.Ten
     return torch.stack([x, y], dim=-1)
 
 
-#: decoder names used in configs and checkpoints
+#: decoder names used in configs, checkpoints and ONNX metadata: ``(heatmaps, softmax) -> (..., 2)``
 DECODERS: dict[str, Callable[..., torch.Tensor]] = {
     "get_max": decode_max,
     "get_bc": decode_barycenter,
 }
 
 
-def decode(heatmaps: torch.Tensor, method: str, softmax: bool = True) -> torch.Tensor:
-    """Decode with a decoder chosen by name: ``"get_max"`` or ``"get_bc"``.
+def get_decoder(name: str) -> Callable[..., torch.Tensor]:
+    """The decoder called ``name`` (:class:`otmark.registry.UnknownNameError` if unknown)."""
+    return lookup(DECODERS, name, "decoder")
 
-    ``softmax`` only applies to ``"get_bc"`` (see :func:`decode_barycenter`).
+
+def decode(heatmaps: torch.Tensor, method: str, softmax: bool = True) -> torch.Tensor:
+    """Decode with a decoder of :data:`DECODERS` chosen by name (``"get_max"``, ``"get_bc"``).
+
+    ``softmax`` only changes ``"get_bc"`` (see :func:`decode_barycenter`).
     """
-    if method == "get_max":
-        return decode_max(heatmaps)
-    if method == "get_bc":
-        return decode_barycenter(heatmaps, softmax=softmax)
-    raise ValueError(f"unknown decoder {method!r}; valid: {sorted(DECODERS)}")
+    return get_decoder(method)(heatmaps, softmax=softmax)

@@ -74,3 +74,21 @@ def render_gaussian(
         total = maps.sum(dim=(-2, -1), keepdim=True)
         maps = maps / total.clamp_min(torch.finfo(maps.dtype).tiny)
     return maps
+
+
+def render_targets(
+    points: torch.Tensor, weights: torch.Tensor, heatmap_size: int, sigma: float
+) -> torch.Tensor:
+    """Gaussian target heatmaps (peak 1) on the device of ``points``; weight-0 maps are zero.
+
+    Args:
+        points: ``(B, K, 2)`` heatmap coordinates.
+        weights: ``(B, K)``.
+        heatmap_size: ``M``.
+        sigma: Gaussian standard deviation in heatmap pixels.
+
+    Returns:
+        ``(B, K, M, M)`` float32 (via :func:`render_gaussian`).
+    """
+    maps = render_gaussian(points.float(), (heatmap_size, heatmap_size), sigma)
+    return maps * weights.to(maps.dtype)[..., None, None]

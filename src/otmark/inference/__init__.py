@@ -21,11 +21,11 @@ from otmark.inference.boxes import (
     whole_image_box,
 )
 from otmark.inference.detector import (
-    Codec,
     Detector,
+    codec_from_meta,
     crop_faces,
     heatmaps_to_image,
-    resolve_device,
+    meta_context,
     scheme_and_codec,
 )
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
@@ -60,7 +60,6 @@ from otmark.inference.sources import (
 __all__ = [
     "HAAR_ADAPTATION",
     "BoxAdaptation",
-    "Codec",
     "DetectionRun",
     "Detector",
     "Face",
@@ -75,6 +74,7 @@ __all__ = [
     "adapt_haar_boxes",
     "box_table_coverage",
     "check_boxes_overlap",
+    "codec_from_meta",
     "crop_faces",
     "detect_frames",
     "draw_faces",
@@ -87,12 +87,12 @@ __all__ = [
     "iter_frames",
     "load_box_file",
     "lookup_boxes",
+    "meta_context",
     "parse_box_arg",
     "read_image",
     "read_results_csv",
     "read_results_json",
     "rects_to_boxes",
-    "resolve_device",
     "run_detection",
     "scheme_and_codec",
     "table_boxes",

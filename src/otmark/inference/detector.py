@@ -2,13 +2,15 @@
 
 Pipeline per face box (functional core: :func:`crop_faces`, :func:`heatmaps_to_image`):
 
-1. centre/scale from the box (training convention: box centre, ``1.25 * max side / 200``,
-   :func:`otmark.transforms.centre_scale_from_box`), crop of side ``input_size`` with
+1. centre/scale from the box (training convention: box centre, ``context * max side / 200``
+   with the crop module's ``CONTEXT`` = 1.25, :func:`otmark.transforms.centre_scale_from_box`),
+   crop of side ``input_size`` with
    :func:`otmark.transforms.crop_matrix`, ImageNet normalisation;
 2. the model maps the crops ``(B, 3, N, N)`` to heatmaps ``(B, K, M, M)`` (any *backend*: a torch
    module, an ONNX Runtime session, or a plain function in tests);
-3. the codec's decoder (``get_max`` or ``get_bc``) gives heatmap coordinates ``(B, K, 2)``, mapped
-   back through heatmap -> crop -> image with the exact inverse affine maps.
+3. the codec (:class:`otmark.heatmaps.HeatmapCodec`: ``get_max`` or ``get_bc``, softmax for
+   logits) gives crop coordinates ``(B, K, 2)``, mapped back to the image with the exact
+   inverse affine maps.
 
 Flip test: each face is also cropped mirrored (the flipped crop matrix); its prediction is mapped
 back through the inverse of that matrix (which undoes the mirror) and re-indexed with the
@@ -21,104 +23,55 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from otmark.device import resolve_device
+from otmark.heatmaps.codec import HeatmapCodec
 from otmark.inference.boxes import HaarFaceDetector, validate_boxes
 from otmark.inference.results import Face
+from otmark.transforms.crop import CONTEXT
 
 #: a backend maps normalised crops ``(B, 3, N, N)`` float32 to heatmaps ``(B, K, M, M)``
 Backend = Callable[[torch.Tensor], torch.Tensor]
 
 
-@dataclass(frozen=True)
-class Codec:
-    """How a model's heatmaps are read (stored in checkpoints and ONNX metadata).
+def codec_from_meta(codec: Mapping[str, Any]) -> HeatmapCodec:
+    """The :class:`~otmark.heatmaps.HeatmapCodec` of a checkpoint's or ONNX model's ``codec``
+    dict (:meth:`HeatmapCodec.from_dict`). A dict without ``softmax`` but with the training
+    ``loss`` name takes ``softmax`` from that loss (:func:`otmark.losses.output_is_logits`)."""
+    c = dict(codec)
+    if "softmax" not in c and "loss" in c:
+        from otmark.losses import output_is_logits
 
-    Attributes:
-        input_size: crop side ``N`` in pixels.
-        heatmap_size: heatmap side ``M``.
-        decoder: ``"get_max"`` or ``"get_bc"``.
-        softmax: for ``get_bc``: the outputs are logits (softmax before the barycenter), as for
-            Wasserstein/JS/Soft-ArgMax-trained models; False for heatmap-L2 outputs.
-        sigma: target Gaussian sigma in heatmap pixels (informative only at inference).
-        context: factor applied to the face box side (HRNet: 1.25).
-    """
-
-    input_size: int
-    heatmap_size: int
-    decoder: str = "get_bc"
-    softmax: bool = True
-    sigma: float = 1.0
-    context: float = 1.25
-
-    def __post_init__(self) -> None:
-        from otmark.heatmaps import DECODERS
-
-        if self.decoder not in DECODERS:
-            raise ValueError(f"unknown decoder {self.decoder!r}; valid: {sorted(DECODERS)}")
-        if self.input_size <= 0 or self.heatmap_size <= 0 or self.context <= 0:
-            raise ValueError("input_size, heatmap_size and context must be > 0")
-
-    @classmethod
-    def from_meta(cls, codec: Mapping[str, Any]) -> Codec:
-        """Build from a checkpoint's/ONNX file's ``codec`` dict (unknown keys are ignored).
-
-        A missing ``softmax`` defaults to ``decoder == "get_bc"`` unless the dict says the model
-        was trained with a heatmap-L2 loss (``loss: "l2"``/``"mse"``).
-        """
-        c = dict(codec)
-        missing = [k for k in ("input_size", "heatmap_size") if k not in c]
-        if missing:
-            raise ValueError(f"codec metadata lacks {missing}: {c}")
-        decoder = str(c.get("decoder", "get_bc")).lower()
-        softmax = c.get("softmax")
-        if softmax is None:
-            softmax = str(c.get("loss", "")).lower() not in ("l2", "mse", "heatmap_l2")
-        return cls(
-            input_size=_square_side(c["input_size"], "input_size"),
-            heatmap_size=_square_side(c["heatmap_size"], "heatmap_size"),
-            decoder=decoder,
-            softmax=bool(softmax),
-            sigma=float(c.get("sigma", 1.0)),
-            context=float(c.get("context", 1.25)),
-        )
-
-    def to_meta(self) -> dict[str, Any]:
-        """The plain dict :meth:`from_meta` reads."""
-        return {
-            "input_size": self.input_size,
-            "heatmap_size": self.heatmap_size,
-            "decoder": self.decoder,
-            "softmax": self.softmax,
-            "sigma": self.sigma,
-            "context": self.context,
-        }
+        c["softmax"] = output_is_logits(str(c["loss"]).lower())
+    return HeatmapCodec.from_dict(c)
 
 
-def _square_side(value: Any, name: str) -> int:
-    """A side length from ``N`` or ``[N, N]`` (the detector's crops are square)."""
-    if isinstance(value, list | tuple):
-        if len(value) != 2 or int(value[0]) != int(value[1]):
-            raise ValueError(f"{name} {value} is not square; the detector needs square crops")
-        value = value[0]
-    return int(value)
+def meta_context(codec: Mapping[str, Any]) -> float:
+    """The crop context of a ``codec`` dict (its ``context`` key, else
+    :data:`otmark.transforms.crop.CONTEXT`)."""
+    return float(codec.get("context", CONTEXT))
 
 
 def crop_faces(
-    image: np.ndarray, boxes: np.ndarray, codec: Codec, flip: bool = False
+    image: np.ndarray,
+    boxes: np.ndarray,
+    codec: HeatmapCodec,
+    flip: bool = False,
+    context: float = CONTEXT,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Crop every face box out of ``image`` as the network expects it.
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
         boxes: ``(N, 4)`` face boxes ``x0, y0, x1, y1`` (training convention).
-        codec: crop geometry.
+        codec: gives the crop side.
         flip: mirror each crop horizontally.
+        context: factor applied to the box side.
 
     Returns:
         crops ``(N, 3, S, S)`` float32 (ImageNet-normalised) and ``(N, 2, 3)`` float64 crop ->
@@ -134,7 +87,7 @@ def crop_faces(
 
     crops, inverses = [], []
     for box in validate_boxes(boxes):
-        centre, scale = centre_scale_from_box(box, context=codec.context)
+        centre, scale = centre_scale_from_box(box, context=context)
         m = crop_matrix(centre, scale, codec.input_size, flip=flip)
         crops.append(to_tensor(warp_image(image, m, codec.input_size)))
         inverses.append(invert_affine(m))
@@ -147,7 +100,7 @@ def crop_faces(
 def heatmaps_to_image(
     heatmaps: torch.Tensor,
     inverses: np.ndarray,
-    codec: Codec,
+    codec: HeatmapCodec,
     flip_permutation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decode heatmaps and map the points back to the image.
@@ -161,20 +114,10 @@ def heatmaps_to_image(
     Returns:
         ``(B, K, 2)`` float64 image coordinates.
     """
-    from otmark.heatmaps import decode
-    from otmark.transforms import heatmap_to_image, unflip_landmarks
+    from otmark.transforms import crop_to_image
 
-    if heatmaps.ndim != 4 or heatmaps.shape[-2:] != (codec.heatmap_size, codec.heatmap_size):
-        raise ValueError(
-            f"model output of shape {tuple(heatmaps.shape)}; the codec expects "
-            f"(B, K, {codec.heatmap_size}, {codec.heatmap_size})"
-        )
-    hm = heatmaps.detach().float()
-    pts = decode(hm, codec.decoder, softmax=codec.softmax).cpu().double().numpy()
-    out = heatmap_to_image(pts, inverses, codec.input_size, codec.heatmap_size)
-    if flip_permutation is not None:
-        out = unflip_landmarks(out, flip_permutation)
-    return out
+    crop = codec.decode(heatmaps).cpu().numpy()
+    return crop_to_image(crop, inverses, flip_permutation)
 
 
 class Detector:
@@ -183,23 +126,25 @@ class Detector:
     Args:
         backend: maps crops ``(B, 3, N, N)`` float32 to heatmaps ``(B, K, M, M)``.
         scheme: landmark scheme name (``otmark.schemes``); gives ``K`` and the flip permutation.
-        codec: crop geometry and decoder.
+        codec: crop side, heatmap side, decoder and softmax.
         flip_test: average each prediction with the one of the mirrored crop.
         batch_size: crops per backend call.
         face_finder: called as ``face_finder(image) -> (N, 4)`` boxes when :meth:`predict` gets
             no boxes; defaults to OpenCV's Haar cascade (:class:`HaarFaceDetector`).
         device: where crops are sent before the backend call (``"cpu"``, ``"cuda"``...).
+        context: factor applied to the face box side (the training crops' context).
     """
 
     def __init__(
         self,
         backend: Backend,
         scheme: str,
-        codec: Codec,
+        codec: HeatmapCodec,
         flip_test: bool = False,
         batch_size: int = 16,
         face_finder: Callable[[np.ndarray], np.ndarray] | None = None,
         device: str | torch.device = "cpu",
+        context: float = CONTEXT,
     ) -> None:
         from otmark.schemes import get_scheme
 
@@ -212,6 +157,9 @@ class Detector:
         self.batch_size = int(batch_size)
         self._face_finder = face_finder
         self.device = torch.device(device)
+        if context <= 0:
+            raise ValueError(f"context must be > 0, got {context}")
+        self.context = float(context)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -219,11 +167,15 @@ class Detector:
         cls,
         model: torch.nn.Module,
         scheme: str,
-        codec: Codec | Mapping[str, Any],
+        codec: HeatmapCodec | Mapping[str, Any],
         device: str | torch.device | None = None,
         **kwargs: Any,
     ) -> Detector:
-        """Wrap a torch module (put in eval mode and moved to ``device``)."""
+        """Wrap a torch module (put in eval mode and moved to ``device``).
+
+        ``codec`` may be a metadata dict (:func:`codec_from_meta`; its ``context`` key, when
+        present, sets the crop context).
+        """
         dev = resolve_device(device)
         model = model.to(dev).eval()
 
@@ -233,8 +185,10 @@ class Detector:
             with torch.inference_mode():
                 return final_output(model(x))
 
-        c = codec if isinstance(codec, Codec) else Codec.from_meta(codec)
-        return cls(backend, scheme, c, device=dev, **kwargs)
+        if not isinstance(codec, HeatmapCodec):
+            kwargs.setdefault("context", meta_context(codec))
+            codec = codec_from_meta(codec)
+        return cls(backend, scheme, codec, device=dev, **kwargs)
 
     @classmethod
     def from_checkpoint(
@@ -251,6 +205,7 @@ class Detector:
             raise FileNotFoundError(f"{path}: checkpoint does not exist")
         model, meta = load_model_from_checkpoint(path)
         scheme, codec = scheme_and_codec(meta, where=str(path))
+        kwargs.setdefault("context", meta_context(meta["codec"]))
         return cls.from_model(model, scheme, codec, device=device, **kwargs)
 
     @classmethod
@@ -276,6 +231,7 @@ class Detector:
         if device is None:
             device = "cuda" if cuda_provider_available() else "cpu"
         backend = OnnxBackend(path, device=device)
+        kwargs.setdefault("context", meta_context(meta["codec"]))
         return cls(backend, scheme, codec, device="cpu", **kwargs)
 
     # ------------------------------------------------------------------ inference
@@ -342,7 +298,7 @@ class Detector:
         for flip in (False, True) if self.flip_test else (False,):
             for im, b in zip(imgs, all_boxes):
                 if len(b):
-                    c, inv = crop_faces(im, b, self.codec, flip=flip)
+                    c, inv = crop_faces(im, b, self.codec, flip=flip, context=self.context)
                     crops.append(c)
                     inverses.append(inv)
         heatmaps = self._run(torch.cat(crops))
@@ -386,24 +342,14 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return img
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` -> ``cuda`` when available, else ``cpu``; ``"cuda"`` without CUDA is an error."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch sees no CUDA device")
-    return dev
-
-
-def scheme_and_codec(meta: Mapping[str, Any], where: str) -> tuple[str, Codec]:
-    """The ``scheme`` name and :class:`Codec` of a model's metadata dict.
+def scheme_and_codec(meta: Mapping[str, Any], where: str) -> tuple[str, HeatmapCodec]:
+    """The ``scheme`` name and :class:`~otmark.heatmaps.HeatmapCodec` of a model's metadata.
 
     Raises ``ValueError`` naming ``where`` (the file) when a key is missing or invalid.
     """
     if "scheme" not in meta or "codec" not in meta:
         raise ValueError(f"{where}: model metadata needs 'scheme' and 'codec', has {sorted(meta)}")
     try:
-        return str(meta["scheme"]), Codec.from_meta(meta["codec"])
+        return str(meta["scheme"]), codec_from_meta(meta["codec"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: bad codec metadata: {exc}") from None

@@ -15,12 +15,13 @@ name                  per-map loss                    prediction read as
 ====================  ==============================  ======================================
 
 ``create_loss(name, **kwargs)`` builds one by name; every module has ``output_is_logits`` telling
-whether GET_BC should decode its outputs with a softmax.
+whether GET_BC should decode its outputs with a softmax (``output_is_logits(name)`` reads it by
+name; the codec of a config takes its ``softmax`` from there).
 """
 
 from otmark.losses.heatmap_l2 import HeatmapL2Loss, heatmap_l2_loss
 from otmark.losses.jensen_shannon import JensenShannonLoss, jensen_shannon_loss
-from otmark.losses.registry import LOSSES, create_loss
+from otmark.losses.registry import LOSSES, create_loss, output_is_logits
 from otmark.losses.soft_argmax import SoftArgmaxLoss, soft_argmax_loss
 from otmark.losses.wasserstein import WassersteinLoss, wasserstein_loss
 
@@ -33,6 +34,7 @@ __all__ = [
     "create_loss",
     "heatmap_l2_loss",
     "jensen_shannon_loss",
+    "output_is_logits",
     "soft_argmax_loss",
     "wasserstein_loss",
 ]

@@ -17,6 +17,7 @@ from otmark.models.cpn import CPN
 from otmark.models.hourglass import StackedHourglass
 from otmark.models.hrnet import HRNet
 from otmark.models.simple_baseline import SimpleBaseline
+from otmark.registry import lookup
 
 #: name -> factory ``(num_landmarks, **kw) -> nn.Module``
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -57,8 +58,7 @@ def tiny_kwargs(name: str) -> dict:
 
 
 def _check_name(name: str) -> None:
-    if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    lookup(MODELS, name, "model")
 
 
 def create_model(name: str, num_landmarks: int, coordconv: bool = False, **kwargs) -> nn.Module:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from otmark.registry import UnknownNameError
+
 
 @dataclass(frozen=True)
 class ProtocolSpec:
@@ -142,8 +144,9 @@ PROTOCOLS: dict[str, ProtocolSpec] = {p.name: p for p in _specs()}
 
 
 def get_protocol_spec(name: str) -> ProtocolSpec:
-    """The spec called ``name`` (``KeyError`` listing the known protocols)."""
+    """The spec called ``name`` (case-insensitive; :class:`otmark.registry.UnknownNameError`
+    listing the known protocols)."""
     key = name.strip().lower()
     if key not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}")
+        raise UnknownNameError("protocol", name, sorted(PROTOCOLS))
     return PROTOCOLS[key]

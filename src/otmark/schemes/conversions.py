@@ -10,16 +10,16 @@ directly are **composed** along the shortest chain of tables (e.g. ``wflw -> afl
 Each table marks the destination points that are only approximately the same anatomical point
 (``approximate``); a composed conversion marks a point approximate if any step does.
 
-Tables (sources: ``shared/reference/conventions.md`` section 6):
+Tables (sources: ``docs/conventions.md`` §5):
 
 - ``wflw -> 300w``: selection, the public ``WFLW_2_iBUG68`` list (jaw = every other contour
   point; brow upper edges; nose; eyes 60,61,63,64,65,67 / 68,69,71,72,73,75; mouth). The 8
   eyelid points are approximate (68 has 2 points per lid, 98 has 3).
 - ``300w -> aflw``: derived from the point meanings; brow centres (19, 24: brow tops), eye
   centres (mean of the 6 eye points), mouth centre (mean of 62, 66) are approximate.
-- ``cofw -> aflw``: derived from the point meanings (conventions.md §6); brow centres (mean of
-  brow top and bottom), eye centres (pupils) and the mouth centre (mean of the inner-lip
-  points 25, 26) are approximate.
+- ``cofw -> aflw``: derived from the point meanings (``docs/conventions.md`` §5); brow centres
+  (mean of brow top and bottom), eye centres (pupils) and the mouth centre (mean of the
+  inner-lip points 25, 26) are approximate.
 - ``300w -> 17``: the selection that defines the 17 scheme (``definitions.SUBSET_17_OF_68``);
   exact.
 - ``aflw -> 17``: AFLW without its eye centres; brow centres and mouth centre approximate (17
@@ -108,14 +108,14 @@ TABLES: dict[tuple[str, str], ConversionTable] = {
             "aflw",
             _68_TO_AFLW,
             approximate=(1, 4, 7, 10, 16),
-            source="derived from point meanings (conventions.md §6)",
+            source="derived from point meanings (docs/conventions.md §5)",
         ),
         ConversionTable(
             "cofw",
             "aflw",
             _COFW_TO_AFLW,
             approximate=(1, 4, 7, 10, 16),
-            source="derived from point meanings (conventions.md §6)",
+            source="derived from point meanings (docs/conventions.md §5)",
         ),
         ConversionTable("300w", "17", _sel(*SUBSET_17_OF_68), source="definition of the 17 scheme"),
         ConversionTable(

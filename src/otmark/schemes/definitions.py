@@ -1,6 +1,6 @@
 """Point names, regions, flip pairs and normalisers of every scheme (data, with sources).
 
-Sources (see ``shared/reference/conventions.md``): point orders of iBUG-68 (300W/300VW), WFLW-98,
+Sources (see ``docs/conventions.md`` §1, §3 and §4): point orders of iBUG-68 (300W/300VW), WFLW-98,
 COFW-29 and AFLW-19; flip pairs from HRNet-Facial-Landmark-Detection ``MATCHED_PARTS`` (identical
 to mmpose's metainfo), converted to 0-based; NME normalisers from HRNet ``compute_nme`` / mmpose.
 

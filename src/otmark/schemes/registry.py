@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from otmark.registry import UnknownNameError
 from otmark.schemes.definitions import build_all
 from otmark.schemes.scheme import LandmarkScheme
 
@@ -29,14 +30,14 @@ def canonical_name(name: str | LandmarkScheme) -> str:
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in _REGISTRY:
-        raise KeyError(f"unknown landmark scheme {name!r}; known: {', '.join(SCHEMES)}")
+        raise UnknownNameError("landmark scheme", name, SCHEMES)
     return key
 
 
 def get_scheme(name: str | LandmarkScheme) -> LandmarkScheme:
     """The :class:`LandmarkScheme` called ``name`` (a registry name or an alias such as ``"68"``).
 
-    Raises ``KeyError`` listing the known schemes.
+    Raises :class:`otmark.registry.UnknownNameError` (a ``KeyError``) listing the known schemes.
     """
     if isinstance(name, LandmarkScheme):
         return name

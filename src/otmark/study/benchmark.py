@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from otmark.atomic import write_json_atomic
+from otmark.registry import UnknownNameError
 from otmark.study.log import say
 
 #: dataset name -> sub-folder of the benchmark root
@@ -53,7 +54,7 @@ class BenchmarkSize:
             return {"num": self.wflw_train, **common}
         if dataset == "300vw":
             return {"num": self.vw_videos, "frames": self.vw_frames, **common}
-        raise KeyError(f"unknown benchmark dataset {dataset!r}; known: {', '.join(FOLDERS)}")
+        raise UnknownNameError("benchmark dataset", dataset, FOLDERS)
 
     @classmethod
     def from_dict(cls, raw: dict, where: str = "<benchmark>") -> BenchmarkSize:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-#: loss names whose models output logits (GET_BC then decodes with a softmax)
-LOGIT_LOSSES = ("wasserstein", "js", "soft_argmax")
-
 _LOSS_LABEL = {"l2": "L2", "wasserstein": "W", "js": "JS", "soft_argmax": "Soft-ArgMax"}
 _DECODER_LABEL = {"get_max": "GET_MAX", "get_bc": "GET_BC"}
 
@@ -168,7 +165,6 @@ def experiment_config(
             "heatmap_size": size.heatmap_size,
             "sigma": scaled_sigma(setting, size),
             "decoder": setting.decoder,
-            "softmax": setting.loss in LOGIT_LOSSES,
         },
         "loss": {"name": setting.loss},
         "optim": {

@@ -64,10 +64,11 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     NME / model NME on ``300w-test``), ``seconds`` (data, train, evaluate, total), ``files``.
     """
     from otmark import datasets
+    from otmark.device import resolve_device
     from otmark.metrics import markdown_table
     from otmark.study.plots import overlay_grid, plot_ced
     from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
-    from otmark.study.training import resolve_device, train_model
+    from otmark.study.training import train_model
 
     t0 = time.perf_counter()
     out = Path(opts.out)

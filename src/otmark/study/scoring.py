@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from otmark.heatmaps.codec import HeatmapCodec
+
 #: extra protocols of the study (not in ``otmark.protocols``)
 EXTRA_PROTOCOLS = {"wflw-17": ("wflw", "test", "17", "WFLW test scored on the 17 points")}
 
@@ -79,14 +81,14 @@ def score_predictions(protocol, preds: np.ndarray, scheme: str):
 def evaluate_model(
     model: torch.nn.Module,
     scheme: str,
-    codec: Mapping,
+    codec: HeatmapCodec | Mapping,
     protocols: Mapping,
     device: str | torch.device = "cpu",
 ) -> dict:
     """``name -> Evaluation`` of ``model`` on each protocol of ``protocols`` (name -> Protocol)."""
     from otmark.inference import Detector
 
-    detector = Detector.from_model(model, scheme, dict(codec), device=device)
+    detector = Detector.from_model(model, scheme, codec, device=device)
     return {
         name: score_predictions(p, predict_protocol(detector, p), scheme)
         for name, p in protocols.items()

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 
 from otmark.datasets.records import Sample
+from otmark.device import resolve_device
+from otmark.heatmaps.codec import HeatmapCodec
 from otmark.study.log import say
 
 
@@ -30,7 +32,7 @@ class TrainedModel:
     Attributes:
         model: the best model (lowest validation NME), in eval mode, on the training device.
         scheme: landmark scheme it predicts.
-        codec: ``otmark.engine.codec_dict`` of the run (decoder, sizes...).
+        codec: the run's :class:`otmark.heatmaps.HeatmapCodec` (sizes, sigma, decoder).
         history: one row per epoch (loss, validation NME, seconds).
         best_epoch: epoch of the kept weights (1-based).
         seconds: training wall time (validation included).
@@ -39,7 +41,7 @@ class TrainedModel:
 
     model: torch.nn.Module
     scheme: str
-    codec: dict
+    codec: HeatmapCodec
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
@@ -60,13 +62,6 @@ def convert_samples(samples: Sequence[Sample], scheme: str) -> list[Sample]:
         lm = convert(s.landmarks.astype(float), s.scheme, scheme)
         out.append(dataclasses.replace(s, landmarks=lm, scheme=scheme, occluded=None))
     return out
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -169,7 +164,7 @@ def train_model(
     loader = builders.build_loader(train_ds, sampler, bs, cfg.data.num_workers, cfg.train.seed)
     val_sampler = EpochSampler(len(val_ds), 0, 0, 1, shuffle=False)
     val_loader = builders.build_loader(val_ds, val_sampler, bs, cfg.data.num_workers, 0)
-    codec = builders.codec_dict(cfg)
+    codec = cfg.codec
     # one validation (forward only, ~1/3 of a training step per batch) per epoch
     val_fraction = len(val_loader) / (3.0 * max(len(loader), 1))
 
@@ -260,7 +255,7 @@ def train_model(
             model_name=cfg.model.name,
             model_kwargs=builders.model_kwargs(cfg, k),
             scheme=scheme,
-            codec=codec,
+            codec=codec.to_dict(),
             epoch=best_epoch,
             config=ran.to_dict(),
             history=history,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from otmark.registry import lookup
 from otmark.synth.camera import Pose
 from otmark.synth.effects import Effects
 
@@ -226,8 +227,6 @@ DOMAINS: dict[str, Domain] = {
 
 
 def get_domain(name: str) -> Domain:
-    """The :class:`Domain` called ``name`` (``KeyError`` listing the known ones)."""
-    try:
-        return DOMAINS[name]
-    except KeyError:
-        raise KeyError(f"unknown synth domain {name!r}; known: {', '.join(DOMAINS)}") from None
+    """The :class:`Domain` called ``name`` (:class:`otmark.registry.UnknownNameError`, a
+    ``KeyError``, listing the known ones)."""
+    return lookup(DOMAINS, name, "synth domain")

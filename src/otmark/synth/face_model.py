@@ -34,7 +34,7 @@ give one name different positions, the position follows each scheme's published 
 * eyelids: a scheme with three points per lid (``*_eye_upper_mid`` exists, WFLW) samples them at
   1/4, 1/2, 3/4 of the lid; a scheme with two (iBUG-68) at 1/3, 2/3; COFW's single
   ``*_eye_upper``/``*_eye_lower`` at 1/2. This is the documented difference between the 98->68
-  eyelid selection and a true 68-point annotation (conventions.md section 6).
+  eyelid selection and a true 68-point annotation (``docs/conventions.md`` §5).
 * ``*_brow_centre``: AFLW's brow centre is the middle of the brow (between the contours); in the
   paper's 17-point scheme, a selection of iBUG-68, it is the upper-contour midpoint (68's 19/24).
 * ``mouth_centre``: AFLW's is the midpoint between the inner lips; the 17-point scheme's is the

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from otmark.datasets.records import ImageRef, Sample
+from otmark.registry import lookup
 from otmark.synth.camera import project
 from otmark.synth.domains import get_domain
 from otmark.synth.face_model import face_box_points
@@ -336,8 +337,7 @@ def synthesize(
 
     Returns the number of faces (videos for ``300vw``) written per split or folder.
     """
-    if dataset not in WRITERS:
-        raise KeyError(f"unknown synth dataset {dataset!r}; known: {', '.join(WRITERS)}")
+    lookup(WRITERS, dataset, "synth dataset")
     if num < 1 or size < 1:
         raise ValueError(f"num and size must be positive, got num={num}, size={size}")
     Path(out).mkdir(parents=True, exist_ok=True)

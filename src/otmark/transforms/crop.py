@@ -26,7 +26,11 @@ import math
 
 import numpy as np
 
-#: HRNet's context factor applied to every face box (conventions.md section 2)
+# the heatmap <-> crop maps belong to the codec; re-exported here with the other affine maps
+from otmark.heatmaps.codec import crop_to_heatmap_matrix, heatmap_to_crop_matrix  # noqa: F401
+
+#: HRNet's context factor applied to every face box (``docs/conventions.md`` §2); the one
+#: source of the crop context (datasets, training crops, the detector)
 CONTEXT = 1.25
 #: pixels per unit of ``scale``
 SCALE_UNIT = 200.0
@@ -69,7 +73,7 @@ def tight_box(landmarks) -> np.ndarray:
 
 
 def centre_scale_from_landmarks(landmarks, context: float = CONTEXT) -> tuple[np.ndarray, float]:
-    """Centre and scale from the landmarks' tight box (conventions.md section 2).
+    """Centre and scale from the landmarks' tight box (``docs/conventions.md`` §2).
 
     ``centre = ((floor(xmin) + ceil(xmax)) / 2, (floor(ymin) + ceil(ymax)) / 2)``,
     ``scale = context * max(ceil(xmax) - floor(xmin), ceil(ymax) - floor(ymin)) / 200``.
@@ -146,18 +150,6 @@ def apply_affine(points, m) -> np.ndarray:
         return p @ m[:, :2].T + m[:, 2]
     # batched: points (B, K, 2), m (B, 2, 3)
     return np.einsum("...kj,...ij->...ki", p, m[..., :2]) + m[..., None, :, 2]
-
-
-def heatmap_to_crop_matrix(input_size: int, heatmap_size: int) -> np.ndarray:
-    """2x3 affine heatmap -> crop: ``u = (h + 0.5) * stride - 0.5``, ``stride = N / M``."""
-    stride = input_size / heatmap_size
-    off = 0.5 * stride - 0.5
-    return np.array([[stride, 0.0, off], [0.0, stride, off]])
-
-
-def crop_to_heatmap_matrix(input_size: int, heatmap_size: int) -> np.ndarray:
-    """2x3 affine crop -> heatmap, the inverse of :func:`heatmap_to_crop_matrix`."""
-    return invert_affine(heatmap_to_crop_matrix(input_size, heatmap_size))
 
 
 def warp_image(image: np.ndarray, m: np.ndarray, input_size: int, border_value=0) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from otmark.heatmaps.codec import HeatmapCodec
 from otmark.transforms.augment import (
     AugmentConfig,
     AugmentParams,
@@ -23,7 +24,6 @@ from otmark.transforms.crop import (
     invert_affine,
     warp_image,
 )
-from otmark.transforms.targets import heatmap_points, render_targets
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -34,28 +34,23 @@ CROP_SOURCES = ("landmarks", "box")
 
 @dataclass(frozen=True)
 class CropConfig:
-    """Geometry of the network input and its targets.
+    """How a sample's crop is placed (the heatmap geometry is the codec's,
+    :class:`otmark.heatmaps.HeatmapCodec`).
 
     Attributes:
-        input_size: crop side ``N`` (pixels).
-        heatmap_size: heatmap side ``M`` (stride ``N / M``).
-        sigma: target Gaussian standard deviation in heatmap pixels.
         crop_from: ``"landmarks"`` (HRNet: tight box of the ground truth) or ``"box"`` (the
             sample's face box, falling back to the landmarks when it has none).
-        context: factor applied to the box side (HRNet: 1.25).
+        context: factor applied to the box side (:data:`otmark.transforms.crop.CONTEXT`).
     """
 
-    input_size: int = 256
-    heatmap_size: int = 64
-    sigma: float = 1.0
     crop_from: str = "landmarks"
     context: float = CONTEXT
 
     def __post_init__(self) -> None:
         if self.crop_from not in CROP_SOURCES:
             raise ValueError(f"crop_from must be one of {CROP_SOURCES}, got {self.crop_from!r}")
-        if self.input_size <= 0 or self.heatmap_size <= 0 or self.sigma <= 0:
-            raise ValueError("input_size, heatmap_size and sigma must be > 0")
+        if self.context <= 0:
+            raise ValueError(f"context must be > 0, got {self.context}")
 
 
 def crop_params(sample, crop_from: str = "landmarks", context: float = CONTEXT):
@@ -76,7 +71,7 @@ def prepare_sample(
     landmarks: np.ndarray,
     centre: np.ndarray,
     scale: float,
-    crop: CropConfig,
+    codec: HeatmapCodec,
     params: AugmentParams | None = None,
     flip_permutation: np.ndarray | None = None,
     render: bool = True,
@@ -87,10 +82,11 @@ def prepare_sample(
         image: ``(H, W, 3)`` uint8 RGB.
         landmarks: ``(K, 2)`` image coordinates (NaN = not annotated).
         centre, scale: the un-augmented crop (context included).
+        codec: crop side, heatmap side and target sigma.
         params: augmentation to apply, or None.
         flip_permutation: ``(K,)``, required when ``params.flip``.
         render: include the target heatmaps (False: only ``target_points``; the training
-            engine then renders them on its device with :func:`render_targets`).
+            engine then renders them on its device with :meth:`HeatmapCodec.render`).
 
     Returns:
         dict with ``image (3, N, N)`` float32, ``target (K, M, M)`` float32 (if ``render``),
@@ -101,12 +97,12 @@ def prepare_sample(
     p = params or AugmentParams()
     if p.flip and flip_permutation is None:
         raise ValueError("a flip needs the scheme's flip_permutation")
-    m = crop_matrix(centre, scale * p.scale_factor, crop.input_size, p.rotation, p.flip)
-    pixels = color_jitter(warp_image(image, m, crop.input_size), p)
+    m = crop_matrix(centre, scale * p.scale_factor, codec.input_size, p.rotation, p.flip)
+    pixels = color_jitter(warp_image(image, m, codec.input_size), p)
     pts = apply_affine(landmarks, m)
     if p.flip:
         pts = pts[np.asarray(flip_permutation, dtype=np.int64)]
-    hm_points, weight = heatmap_points(pts, crop.input_size, crop.heatmap_size)
+    hm_points, weight = codec.encode_points(pts)
     item = {
         "image": to_tensor(pixels),
         "target_points": torch.from_numpy(hm_points).to(torch.float32),
@@ -117,7 +113,7 @@ def prepare_sample(
     }
     if render:
         points, w = item["target_points"][None], item["weight"][None]
-        item["target"] = render_targets(points, w, crop.heatmap_size, crop.sigma)[0]
+        item["target"] = codec.render(points, w)[0]
     return item
 
 
@@ -132,26 +128,36 @@ class LandmarkDataset(torch.utils.data.Dataset):
 
     Args:
         samples: ``otmark.datasets.Sample`` records (one scheme).
-        crop: geometry (:class:`CropConfig`).
+        codec: crop side, heatmap side and target sigma (:class:`otmark.heatmaps.HeatmapCodec`;
+            default: the HRNet face recipe's).
         augment: augmentation ranges, or None for evaluation (no augmentation).
         flip_permutation: ``(K,)``; looked up with ``otmark.schemes.get_scheme(scheme)`` when
             None and flips are enabled.
         seed: base seed of the augmentation.
         render_targets: include ``target`` heatmaps in the items (False leaves the rendering
             to the consumer, e.g. on the GPU; ``target_points`` and ``weight`` are always there).
+        crop: where the crop is placed (:class:`CropConfig`; default from the landmarks with
+            the HRNet context).
     """
 
     def __init__(
         self,
         samples: Sequence,
-        crop: CropConfig | None = None,
+        codec: HeatmapCodec | None = None,
         augment: AugmentConfig | None = None,
         flip_permutation: np.ndarray | None = None,
         seed: int = 0,
         render_targets: bool = True,
+        crop: CropConfig | None = None,
     ) -> None:
         self.samples = list(samples)
         self.render_targets = bool(render_targets)
+        self.codec = codec or HeatmapCodec()
+        if not isinstance(self.codec, HeatmapCodec):
+            raise TypeError(
+                f"codec must be an otmark.heatmaps.HeatmapCodec, got {type(codec).__name__} "
+                f"(the crop placement goes in crop=CropConfig(crop_from, context))"
+            )
         self.crop = crop or CropConfig()
         self.augment = augment
         self.seed = int(seed)
@@ -196,7 +202,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
             landmarks,
             centre,
             scale,
-            self.crop,
+            self.codec,
             self.params(index),
             self.flip_permutation,
             render=self.render_targets,

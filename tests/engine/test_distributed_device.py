@@ -1,12 +1,18 @@
-"""Device resolution under torchrun (``LOCAL_RANK``), with CUDA mocked."""
+"""Device resolution under torchrun (``LOCAL_RANK``), with CUDA mocked: ``init_distributed``
+and the one resolver ``otmark.device.resolve_device``."""
 
 import warnings
 
 import pytest
 import torch
 
+from otmark.device import resolve_device
 from otmark.engine.config import ConfigError
-from otmark.engine.distributed import init_distributed, pick_device
+from otmark.engine.distributed import init_distributed
+
+
+def pick_device(name):
+    return init_distributed(name).device
 
 
 @pytest.fixture
@@ -29,8 +35,9 @@ def _quiet(fn, *args):
 
 def test_single_process_keeps_the_given_index(four_gpus, no_torchrun):
     assert _quiet(pick_device, "cuda:3") == torch.device("cuda:3")
-    assert _quiet(pick_device, "cuda") == torch.device("cuda:0")
-    assert _quiet(pick_device, "auto") == torch.device("cuda:0")
+    assert _quiet(pick_device, "cuda") == torch.device("cuda")
+    assert _quiet(resolve_device, "cuda", 0) == torch.device("cuda:0")
+    assert _quiet(pick_device, "auto") == torch.device("cuda")
     assert _quiet(pick_device, "cpu") == torch.device("cpu")
 
 
@@ -66,5 +73,5 @@ def test_local_rank_beyond_the_visible_gpus_is_an_error(four_gpus, monkeypatch):
 def test_cuda_without_cuda(monkeypatch, no_torchrun):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert pick_device("auto") == torch.device("cpu")
-    with pytest.raises(ConfigError, match="CUDA is not available"):
+    with pytest.raises(ConfigError, match="sees no CUDA device"):
         pick_device("cuda:1")
