@@ -113,7 +113,7 @@ def _environment(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(bin_dir), str(py_bin), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("OMP_NUM_THREADS", "2")
+    env.setdefault("OMP_NUM_THREADS", "1")  # tiny examples; robust on a busy CPU
     env["MPLBACKEND"] = "Agg"
     return env
 
