@@ -155,9 +155,7 @@ def run_file(path: Path, workdir: Path) -> None:
             )
 
 
-FILES_WITH_BLOCKS = [
-    p for p in markdown_files() if find_blocks(p.read_text(encoding="utf-8"), p)
-]
+FILES_WITH_BLOCKS = [p for p in markdown_files() if find_blocks(p.read_text(encoding="utf-8"), p)]
 
 
 @pytest.mark.parametrize(
