@@ -1,16 +1,20 @@
 """The code blocks of README.md and docs/**/*.md that are marked runnable are executed here.
 
 A fenced block is runnable when the line right above its opening fence is the HTML comment
-``<!-- runnable -->`` (invisible when the Markdown is rendered). Its info string picks the
-interpreter: ``bash``/``sh``/``shell`` blocks run with ``bash -euo pipefail``, ``python`` blocks
-with the Python running the tests. The runnable blocks of one file run in order in one fresh
-temporary folder, so a block can use the files an earlier block wrote; each block is its own
-process. ``otmark`` on the ``PATH`` and ``PYTHONPATH`` both point at the package the tests import.
-A failure names the file and the line of the block's opening fence.
+``<!-- runnable -->`` (invisible when the Markdown is rendered). ``<!-- runnable: requires onnx
+onnxruntime -->`` runs it only when those modules can be imported, and skips it otherwise.
+
+The info string picks the interpreter: ``bash``/``sh``/``shell`` blocks run with
+``bash -euo pipefail``, ``python`` blocks with the Python running the tests. The runnable blocks
+of one file run in order in one fresh temporary folder, so a block can use the files an earlier
+block wrote; each block is its own process. ``otmark`` on the ``PATH`` and ``PYTHONPATH`` both
+point at the package the tests import. A failure names the file and the line of the block's
+opening fence. The convention is documented in docs/development.md.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import stat
@@ -26,6 +30,7 @@ import otmark
 
 REPO = Path(__file__).resolve().parents[2]
 MARKER = "<!-- runnable -->"
+_MARKER = re.compile(r"^<!--\s*runnable(?::\s*requires\s+(?P<requires>[\w. ,]+?))?\s*-->$")
 LANGUAGES = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", "py": "python"}
 #: seconds one block may run before it counts as failed
 BLOCK_TIMEOUT = 300
@@ -40,6 +45,15 @@ class Block:
     line: int
     language: str
     code: str
+    requires: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """Required modules that cannot be imported here."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+
+def _marker(line: str) -> re.Match | None:
+    return _MARKER.match(line.strip())
 
 
 class MarkdownError(ValueError):
@@ -59,7 +73,7 @@ def find_blocks(text: str, path: Path) -> list[Block]:
     while i < len(lines):
         stripped = lines[i].strip()
         m = _FENCE.match(lines[i])
-        if stripped == MARKER:
+        if _marker(stripped):
             nxt = _FENCE.match(lines[i + 1]) if i + 1 < len(lines) else None
             if nxt is None:
                 raise MarkdownError(f"{path}:{i + 1}: {MARKER} must be directly above a fence")
@@ -81,8 +95,8 @@ def find_blocks(text: str, path: Path) -> list[Block]:
             i += 1
         else:
             raise MarkdownError(f"{path}:{start + 1}: fenced block is never closed")
-        marked = start > 0 and lines[start - 1].strip() == MARKER
-        if marked:
+        marker = _marker(lines[start - 1]) if start > 0 else None
+        if marker:
             info = m["info"].strip().split()
             language = LANGUAGES.get(info[0].lower()) if info else None
             if language is None:
@@ -90,7 +104,9 @@ def find_blocks(text: str, path: Path) -> list[Block]:
                     f"{path}:{start + 1}: runnable block needs one of the info strings "
                     f"{', '.join(sorted(LANGUAGES))}, got {m['info'].strip()!r}"
                 )
-            blocks.append(Block(path, start + 1, language, "\n".join(body) + "\n"))
+            requires = tuple(re.split(r"[ ,]+", marker["requires"])) if marker["requires"] else ()
+            code = "\n".join(body) + "\n"
+            blocks.append(Block(path, start + 1, language, code, requires))
         i += 1
     return blocks
 
@@ -144,6 +160,8 @@ def run_file(path: Path, workdir: Path) -> None:
     """Run every runnable block of ``path`` in order in ``workdir``; fail at the first error."""
     env = _environment(workdir)
     for block in find_blocks(path.read_text(encoding="utf-8"), path):
+        if block.missing():
+            continue  # optional dependency absent: the block is documented, not run
         done = run_block(block, workdir, env)
         if done.returncode != 0:
             where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:{block.line}"
@@ -240,6 +258,19 @@ def test_failing_block_reports_file_and_line(tmp_path: Path) -> None:
     work.mkdir()
     with pytest.raises(pytest.fail.Exception, match=r"doc\.md:4 exited with 1"):
         run_file(doc, work)
+
+
+def test_requires_skips_blocks_whose_modules_are_missing(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "<!-- runnable: requires no_such_module_xyz -->\n```bash\nexit 1\n```\n"
+        "<!-- runnable: requires json, os -->\n```bash\necho ran > ran.txt\n```\n"
+    )
+    blocks = find_blocks(doc.read_text(), doc)
+    assert [b.requires for b in blocks] == [("no_such_module_xyz",), ("json", "os")]
+    assert [b.missing() for b in blocks] == [["no_such_module_xyz"], []]
+    run_file(doc, tmp_path)
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"
 
 
 def test_bash_blocks_stop_on_pipeline_errors_and_see_otmark(tmp_path: Path) -> None:
