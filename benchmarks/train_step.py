@@ -17,8 +17,8 @@ one model and size are timed round-robin on the same model, so load from other p
 L2 and W alike.
 
 The full default (6 models x 2 sizes x 2 losses) takes far longer than 10 minutes on 2 CPU
-cores; the committed results (the README's Models table) come from these reduced runs on the
-idle machine, float32 and bf16 autocast + channels-last::
+cores; the committed results (docs/models.md, "Training speed") come from these reduced runs on
+an idle 2-core CPU, float32 and bf16 autocast + channels-last::
 
     python benchmarks/train_step.py --models hrnet_w18 hourglass2 simple_baseline_r18 cpn \
         --sizes 128 --threads 2 --steps 3 --out benchmarks/results/train_step_models_128_fp32.json
