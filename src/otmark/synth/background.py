@@ -79,7 +79,9 @@ def photo_crop(rng: np.random.Generator, height: int, width: int) -> np.ndarray 
     cw = min(cw, pw)
     y0 = int(rng.integers(0, ph - ch + 1))
     x0 = int(rng.integers(0, pw - cw + 1))
-    crop = cv2.resize(img[y0 : y0 + ch, x0 : x0 + cw], (width, height), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(
+        img[y0 : y0 + ch, x0 : x0 + cw], (width, height), interpolation=cv2.INTER_AREA
+    )
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     gain = rng.uniform(0.6, 1.2, size=3).astype(np.float32)
