@@ -100,7 +100,7 @@ class Style:
         light_dir = (np.sin(tilt) * np.cos(ang), np.sin(tilt) * np.sin(ang), np.cos(tilt))
         tint = 1.0 + light_spread * rng.uniform(-0.25, 0.25, size=3)
         makeup = float(rng.uniform(0.4, 1.0)) if rng.random() < makeup_p else 0.0
-        hairy = rng.random() < 0.3
+        hairy = rng.random() < 0.2
         return Style(
             skin=tuple(np.clip(skin, 0, 255)),
             hair=tuple(np.clip(hair, 0, 255)),
@@ -652,9 +652,9 @@ def _draw_stubble(p: _Painter) -> None:
     m = np.zeros((rh, rw), np.float32)
     cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 1.0, cv2.LINE_AA, _SHIFT)
     m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * p.scale))
-    dots = np.clip(_texture(st.texture_seed + 2, 1, rh, rw) * 0.6 + 0.2, 0, 1)
+    dots = np.clip(_texture(st.texture_seed + 2, 1, rh, rw) * 0.3 + 0.5, 0, 1)
     strands = np.clip(0.75 + 0.25 * _texture(st.texture_seed + 3, 2, rw, rh).T, 0, 1)
-    a = m * (st.stubble * 0.55 * dots * (1 - st.beard) + st.beard * 0.9 * strands)
+    a = m * (st.stubble * 0.3 * dots * (1 - st.beard) + st.beard * 0.85 * strands)
     col = np.asarray(p.lit(st.brow, 0.8), np.float32)
     roi = p.img[y0:y1, x0:x1]
     roi[:] = np.clip(roi * (1 - a[..., None]) + col * a[..., None], 0, 255).astype(np.uint8)
