@@ -62,7 +62,7 @@ except Exception as exc:
     code = 3
     if info.rank == fail_rank:
         time.sleep(linger)  # a failing process slow to exit (writing a checkpoint, say)
-shutdown_distributed()
+shutdown_distributed(abandon=code != 0)
 sys.exit(code)
 """
 
@@ -103,6 +103,8 @@ def _run_two(tmp_path, mode: str, fail_rank: int = 1, linger: float = 0.0, timeo
     other = procs[1 - fail_rank]
     try:
         other.communicate(timeout=timeout)
+        if linger == 0:  # nothing lingers: the failing rank exits by itself too
+            procs[fail_rank].communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         pass
     finally:

@@ -60,7 +60,16 @@ def init_distributed(device_name: str = "auto") -> DistInfo:
     return DistInfo(rank, world, local_rank, device)
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(abandon: bool = False) -> None:
+    """Leave the process group.
+
+    ``abandon=True`` (after an error) leaves it without tearing it down: the peers may have
+    failed or still be failing, and destroying a gloo group with work pending aborts the process
+    ("terminate called without an active exception") before the error reaches the user; the
+    process's exit frees the group.
+    """
+    if abandon:
+        return
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

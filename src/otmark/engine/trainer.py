@@ -103,10 +103,13 @@ def train(
     Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the state is in ``last.pt``).
     """
     info = init_distributed(cfg.train.device)
+    finished = False
     try:
-        return _train(cfg, resume, info, log if info.is_main else (lambda _m: None))
+        summary = _train(cfg, resume, info, log if info.is_main else (lambda _m: None))
+        finished = True
+        return summary
     finally:
-        shutdown_distributed()
+        shutdown_distributed(abandon=not finished)
 
 
 def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:

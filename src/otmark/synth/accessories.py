@@ -33,6 +33,27 @@ def _both(img: np.ndarray, mask: np.ndarray, uv: np.ndarray, rgb, alpha: float =
     cv2.fillPoly(mask, [_fix(uv)], 255, cv2.LINE_8, _SHIFT)
 
 
+def _photo_texture(img: np.ndarray, uv: np.ndarray, rng: np.random.Generator) -> None:
+    """Paint polygon ``uv: (N, 2)`` with a crop of a photograph (when scikit-image's images are
+    available, :func:`otmark.synth.background.photo_crop`), shaded left to right."""
+    from otmark.synth.background import photo_crop, photo_library
+
+    if not photo_library() or rng.random() < 0.3:
+        return
+    h, w = img.shape[:2]
+    x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 255, cv2.LINE_AA, _SHIFT)
+    tex = photo_crop(rng, y1 - y0, x1 - x0).astype(np.float32)
+    tex *= np.linspace(1.1, 0.75, x1 - x0, dtype=np.float32)[None, :, None]
+    a = (m.astype(np.float32) / 255.0)[..., None]
+    roi = img[y0:y1, x0:x1]
+    roi[:] = np.clip(roi * (1 - a) + tex * a, 0, 255).astype(np.uint8)
+
+
 def draw_glasses(img, mask, face: Face, pose: Pose, camera: Camera, rng) -> None:
     """Frames around both eyes, a bridge and the temples; sunglasses with probability 0.35."""
     rot = rotation_matrix(pose)
@@ -166,6 +187,7 @@ def draw_hand_or_object(img, mask, face: Face, pose: Pose, camera: Camera, rng, 
                 ]
             )
         _both(img, mask, pts, col)
+        _photo_texture(img, pts, rng)
 
 
 #: accessory name -> drawer

@@ -1,10 +1,92 @@
-"""Cluttered procedural backgrounds: gradients, value noise, stripes/checkers, shapes and parts
-of other faces (eyes and mouths that are not annotated)."""
+"""Backgrounds: crops of real photographs (scikit-image's data images, when scikit-image is
+installed) and cluttered procedural ones (gradients, value noise, stripes/checkers, shapes and
+parts of other faces: eyes and mouths that are not annotated).
+
+The photographs are those of ``skimage.data`` that ship inside the scikit-image wheel under a
+licence that allows any use and show no human face (:data:`PHOTOS`: CC0 or public domain, as
+their ``skimage.data`` docstrings state). scikit-image is optional: without it every background
+is procedural. :func:`background_source` names the source in use, so that a dataset records it
+(byte determinism per seed holds for the same source).
+"""
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
+
+#: ``skimage.data`` functions used as photographs (licence per their docstrings)
+PHOTOS = (
+    "coffee",  # CC0 (Rachel Michetti)
+    "chelsea",  # CC0 (Stefan van der Walt)
+    "rocket",  # public domain (SpaceX)
+    "brick",  # CC0 (CC0Textures)
+    "grass",  # CC0 (CC0Textures)
+    "gravel",  # CC0 (CC0Textures)
+    "hubble_deep_field",  # public domain (NASA)
+    "immunohistochemistry",  # no known copyright restrictions
+    "clock",  # public domain (Stefan van der Walt)
+    "coins",  # no known copyright restrictions
+    "text",  # public domain
+)
+_PHOTO_SIDE = 384  # photographs are kept at most this many pixels on their longer side
+
+
+@functools.lru_cache(maxsize=1)
+def photo_library() -> tuple[np.ndarray, ...]:
+    """The photographs as ``(h, w, 3)`` uint8 RGB arrays (read-only), or ``()`` without
+    scikit-image."""
+    try:
+        import skimage.data as data
+    except ImportError:
+        return ()
+    out = []
+    for name in PHOTOS:
+        img = np.asarray(getattr(data, name)())
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        img = np.ascontiguousarray(img[..., :3]).astype(np.uint8)
+        k = _PHOTO_SIDE / max(img.shape[:2])
+        if k < 1:
+            img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        img.setflags(write=False)
+        out.append(img)
+    return tuple(out)
+
+
+def background_source() -> str:
+    """``"skimage <version> photos"`` when the photographs are available, else
+    ``"procedural"``."""
+    if not photo_library():
+        return "procedural"
+    import skimage
+
+    return f"skimage {skimage.__version__} photos"
+
+
+def photo_crop(rng: np.random.Generator, height: int, width: int) -> np.ndarray | None:
+    """A random crop of a random photograph resized to ``(height, width, 3)``, flipped and
+    colour-jittered; ``None`` without photographs."""
+    lib = photo_library()
+    if not lib:
+        return None
+    img = lib[int(rng.integers(len(lib)))]
+    ph, pw = img.shape[:2]
+    frac = rng.uniform(0.35, 1.0)
+    ch = max(8, int(frac * min(ph, pw * height / width)))
+    cw = max(8, int(ch * width / height))
+    cw = min(cw, pw)
+    y0 = int(rng.integers(0, ph - ch + 1))
+    x0 = int(rng.integers(0, pw - cw + 1))
+    crop = cv2.resize(
+        img[y0 : y0 + ch, x0 : x0 + cw], (width, height), interpolation=cv2.INTER_AREA
+    )
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    gain = rng.uniform(0.6, 1.2, size=3).astype(np.float32)
+    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * gain[None], 0, 255)
+    return cv2.LUT(np.ascontiguousarray(crop), lut.astype(np.uint8).reshape(1, 256, 3))
 
 
 def _value_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -38,15 +120,28 @@ def draw_face_parts(img: np.ndarray, rng: np.random.Generator, n: int) -> None:
 
 
 def render_background(
-    rng: np.random.Generator, height: int, width: int, clutter: float = 0.5
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    clutter: float = 0.5,
+    photos: bool | None = None,
 ) -> np.ndarray:
     """A random background ``(height, width, 3)`` uint8 RGB.
 
     Args:
         clutter: in [0, 1]; the expected number of shapes and face parts grows with it, and
             textures become more likely.
+        photos: use photographs (with probability 0.75; fewer shapes are drawn over them);
+            ``None``: when :func:`photo_library` has them.
     """
     h, w = height, width
+    use = bool(photo_library()) if photos is None else photos
+    if use and not photo_library():
+        raise RuntimeError("photographic backgrounds need scikit-image (pip install scikit-image)")
+    if use and rng.random() < 0.75:
+        img = np.ascontiguousarray(photo_crop(rng, h, w))
+        draw_face_parts(img, rng, int(rng.poisson(0.3 * clutter)))
+        return img
     # the smooth parts are computed at half resolution, then resized once
     hs, ws = max(2, h // 2), max(2, w // 2)
     c0 = rng.uniform(20, 235, size=3).astype(np.float32)

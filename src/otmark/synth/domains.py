@@ -6,8 +6,9 @@ are drawn. The registry :data:`DOMAINS` holds one per generated dataset (and spl
 ==================  ===========================================================================
 domain              character
 ==================  ===========================================================================
-``300w``            moderate poses (yaw sd 15, max 40), mild expressions, clean light, few
-                    occluders: 300W train / common / test
+``300w``            moderate poses (yaw sd 18, max 45), moderate expressions, clean light, few
+                    occluders: 300W train / common / test (pose and expression ranges
+                    calibrated on real annotations, docs/synth.md)
 ``300w-outdoor``    300W test "outdoor": as ``300w`` with stronger, coloured light
 ``300w-challenge``  iBUG-like: larger poses (yaw sd 35, max 70), stronger light and blur
 ``wflw``            harder: large pose, expression, illumination, make-up-like colour shifts,
@@ -102,10 +103,13 @@ def sample_effects(domain: Domain, rng: np.random.Generator) -> Effects:
 DOMAINS: dict[str, Domain] = {
     d.name: d
     for d in (
-        Domain("300w", expression_strength=0.45),
+        Domain("300w", yaw_sd=18.0, yaw_max=45.0, expression_p=0.7, expression_strength=0.6),
         Domain(
             "300w-outdoor",
-            expression_strength=0.45,
+            yaw_sd=18.0,
+            yaw_max=45.0,
+            expression_p=0.7,
+            expression_strength=0.6,
             light_spread=0.7,
             gain_range=(0.75, 1.25),
             noise_max=5.0,

@@ -138,6 +138,77 @@ class Expression:
         return Expression(**{k: (1 - a) * d0[k] + a * d1[k] for k in d0})
 
 
+@dataclass(frozen=True)
+class Proportions:
+    """Base measurements of the average face (head units), before identity and expression.
+
+    The values of :data:`PROPORTIONS` are fitted to real 68-point annotations (see
+    :data:`PROPORTIONS`); :class:`Face` takes another instance only for fitting and tests.
+    ``eye_outer`` (the outer eye corner's ``|x|``) fixes the scale and is not fitted.
+    """
+
+    eye_outer: float = 0.47  # |x| of the outer eye corner (scale: corners ~0.94 apart)
+    eye_hw: float = 0.15  # half width of the eye opening
+    eye_hu: float = 0.062  # upper-lid height above the corner line
+    eye_hl: float = 0.040  # lower-lid depth below the corner line
+    eye_inner_dy: float = 0.012  # inner corner below the outer corner
+    nasion_y: float = -0.02  # top of the nose bridge
+    nose_tip_y: float = 0.42
+    nose_base_y: float = 0.50
+    nose_hw: float = 0.13  # half width at the wings
+    nose_wing_lift: float = 0.035  # wings above the subnasale
+    mouth_gap: float = 0.25  # subnasale -> mouth line
+    mouth_hw: float = 0.27
+    lip_upper: float = 0.07  # upper-lip height at its middle
+    lip_lower: float = 0.085  # lower-lip height at its middle
+    jaw_hw: float = 0.80  # half width of the face at the jaw's top
+    jaw_top_y: float = -0.02  # height of the jaw contour's end points
+    chin_gap: float = 0.44  # mouth line -> chin
+    jaw_power: float = 2.0  # superellipse exponent of a round jaw (jaw_square = 0)
+    chin_narrow: float = 0.18  # how much the chin is narrower than the superellipse
+    brow_outer_x: float = 0.58
+    brow_inner_x: float = 0.12
+    brow_y: float = -0.20  # brow line height at the outer end
+    brow_inner_dy: float = 0.03  # inner end below the outer end
+    brow_arch: float = 0.055
+    brow_thick: float = 0.05
+
+
+#: Base proportions fitted by ``python docs/synth/fit_shape.py --faces DIR --write`` (start:
+#: the class defaults) to the generalised-Procrustes mean of dlib's 43 ``examples/faces``
+#: shapes (68 points, symmetrised), with that set's mean expression fitted jointly as a
+#: nuisance (mouth_open 0.53, smile -0.43). NME of the average face to the real mean (outer
+#: eye corners): 5.33 % before -> 2.03 % after (3.74 % for the neutral expression). Only these
+#: summary constants are stored, no real landmarks.
+PROPORTIONS = Proportions(
+    eye_outer=0.47,
+    eye_hw=0.1319,
+    eye_hu=0.0506,
+    eye_hl=0.0231,
+    eye_inner_dy=0.007,
+    nasion_y=-0.0288,
+    nose_tip_y=0.3531,
+    nose_base_y=0.4745,
+    nose_hw=0.1583,
+    nose_wing_lift=0.0448,
+    mouth_gap=0.2093,
+    mouth_hw=0.3012,
+    lip_upper=0.0565,
+    lip_lower=0.0865,
+    jaw_hw=0.8856,
+    jaw_top_y=-0.0109,
+    chin_gap=0.495,
+    jaw_power=1.281,
+    chin_narrow=0.072,
+    brow_outer_x=0.65,
+    brow_inner_x=0.1463,
+    brow_y=-0.1924,
+    brow_inner_dy=0.012,
+    brow_arch=0.0831,
+    brow_thick=0.05,
+)
+
+
 def _sin(t: np.ndarray) -> np.ndarray:
     return np.sin(np.pi * np.clip(t, 0.0, 1.0))
 
@@ -158,25 +229,31 @@ class Face:
     ``(3,)`` point. All measurements below are in head units (see the module docstring).
     """
 
-    def __init__(self, identity: Identity, expression: Expression | None = None) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        expression: Expression | None = None,
+        proportions: Proportions = PROPORTIONS,
+    ) -> None:
         self.identity = identity
         self.expression = expression if expression is not None else Expression()
+        self.prop = pr = proportions
         i, e = self.identity, self.expression
         # key measurements
-        self.eye_cx = 0.32 * i.eye_spacing
-        self.eye_hw = 0.15 * i.eye_size
-        self.eye_hu = 0.062 * i.eye_size * i.eye_height
-        self.eye_hl = 0.040 * i.eye_size * i.eye_height
-        self.iris_r = 0.062 * i.eye_size
-        self.nose_tip_y = 0.42 * i.nose_length
-        self.nose_base_y = 0.50 * i.nose_length
-        self.nose_hw = 0.13 * i.nose_width
-        self.mouth_y = self.nose_base_y + 0.25 * i.face_length
-        self.mouth_hw = 0.27 * i.mouth_width * (1 + 0.12 * max(e.smile, 0.0))
+        self.eye_cx = (pr.eye_outer - pr.eye_hw) * i.eye_spacing
+        self.eye_hw = pr.eye_hw * i.eye_size
+        self.eye_hu = pr.eye_hu * i.eye_size * i.eye_height
+        self.eye_hl = pr.eye_hl * i.eye_size * i.eye_height
+        self.iris_r = 0.41 * pr.eye_hw * i.eye_size
+        self.nose_tip_y = pr.nose_tip_y * i.nose_length
+        self.nose_base_y = pr.nose_base_y * i.nose_length
+        self.nose_hw = pr.nose_hw * i.nose_width
+        self.mouth_y = self.nose_base_y + pr.mouth_gap * i.face_length
+        self.mouth_hw = pr.mouth_hw * i.mouth_width * (1 + 0.12 * max(e.smile, 0.0))
         self.open_drop = 0.24 * e.mouth_open
-        self.jaw_hw = 0.80 * i.face_width
-        self.jaw_top_y = -0.02
-        self.chin_y = self.mouth_y + 0.44 * i.face_length + 0.6 * self.open_drop
+        self.jaw_hw = pr.jaw_hw * i.face_width
+        self.jaw_top_y = pr.jaw_top_y
+        self.chin_y = self.mouth_y + pr.chin_gap * i.face_length + 0.6 * self.open_drop
         self.head_top_y = -1.0 * (0.9 + 0.1 * i.face_length)
         self._points: dict[str, np.ndarray] = {}
         self._curves: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -243,7 +320,7 @@ class Face:
 
     def _jaw(self, t: np.ndarray) -> np.ndarray:
         i = self.identity
-        p = 2.0 + 2.2 * i.jaw_square
+        p = self.prop.jaw_power + 2.2 * i.jaw_square
         phi = np.pi * t
         c, s = np.cos(phi), np.abs(np.sin(phi))
         x = -self.jaw_hw * np.sign(c) * np.abs(c) ** (2 / p)
@@ -251,7 +328,7 @@ class Face:
         chin0 = self.chin_y - 0.6 * self.open_drop
         y = self.jaw_top_y + (chin0 - self.jaw_top_y) * yr + 0.6 * self.open_drop * yr**3
         # the chin is narrower than the superellipse: pull the lower part inwards
-        x = x * (1 - 0.18 * yr**4)
+        x = x * (1 - self.prop.chin_narrow * yr**4)
         z = -0.58 + 0.64 * yr**1.6
         return _stack(x, y, z)
 
@@ -263,18 +340,20 @@ class Face:
         return _stack(x, y, z)
 
     def _brow(self, t: np.ndarray, side: str, part: str) -> np.ndarray:
-        i, e = self.identity, self.expression
+        i, e, pr = self.identity, self.expression, self.prop
         sg = self._side_sign(side)
         s = t if side == "right" else 1.0 - t  # 0 at the outer end, 1 at the inner end
-        x_out = sg * (0.58 * i.eye_spacing + 0.04 * (i.face_width - 1))
-        x_in = sg * 0.12 * i.eye_spacing
+        x_out = sg * (pr.brow_outer_x * i.eye_spacing + 0.04 * (i.face_width - 1))
+        x_in = sg * pr.brow_inner_x * i.eye_spacing
         x = x_out + (x_in - x_out) * s
         raise_ = 0.075 * e.brow_raise
         frown = 0.05 * max(-e.brow_raise, 0.0) * s
-        base = -0.20 * i.brow_height - raise_ + frown + self._side_dy(side) + 0.03 * s
-        y = base - 0.055 * np.sin(np.pi * np.clip(s, 0, 1) ** 0.75)
+        base = (
+            pr.brow_y * i.brow_height - raise_ + frown + self._side_dy(side) + pr.brow_inner_dy * s
+        )
+        y = base - pr.brow_arch * np.sin(np.pi * np.clip(s, 0, 1) ** 0.75)
         if part == "lower":
-            th = 0.05 * i.brow_thickness * (0.6 + 0.4 * s)
+            th = pr.brow_thick * i.brow_thickness * (0.6 + 0.4 * s)
             y = y + th * _sin(s) ** 0.6
         z = 0.05 + _cheek_depth(x) + 0.02 * _sin(s)
         return _stack(x, y, z)
@@ -287,7 +366,7 @@ class Face:
         x_out, x_in = cx + sg * self.eye_hw, cx - sg * self.eye_hw
         x = x_out + (x_in - x_out) * s
         y_out = -0.025 * i.eye_tilt + self._side_dy(side)
-        y_in = 0.012 + self._side_dy(side)
+        y_in = self.prop.eye_inner_dy + self._side_dy(side)
         base = y_out + (y_in - y_out) * s
         smile_push = 0.012 * max(self.expression.smile, 0.0)
         lower = base + (self.eye_hl - smile_push) * _sin(s**1.1)
@@ -311,7 +390,8 @@ class Face:
 
     def _nose_bridge(self, t: np.ndarray) -> np.ndarray:
         i = self.identity
-        y = -0.02 + (self.nose_tip_y + 0.02) * t
+        y0 = self.prop.nasion_y
+        y = y0 + (self.nose_tip_y - y0) * t
         z = 0.05 + 0.25 * i.nose_depth * t**1.3 + 0.02 * _sin(t)
         return _stack(np.zeros_like(t), y, z)
 
@@ -319,7 +399,7 @@ class Face:
         i = self.identity
         u = 2.0 * t - 1.0  # -1 right wing, 0 subnasale, 1 left wing
         x = self.nose_hw * u
-        y = self.nose_base_y - 0.035 * i.nose_length * u**2 + 0.015
+        y = self.nose_base_y - self.prop.nose_wing_lift * i.nose_length * u**2 + 0.015
         z = 0.17 * i.nose_depth - 0.08 * i.nose_depth * u**2
         return _stack(x, y, z)
 
@@ -334,13 +414,13 @@ class Face:
         open_ = self.open_drop
         if part == "outer_upper":
             bow = 0.014 * lt * np.exp(-(((t - 0.5) / 0.09) ** 2))
-            y = y0 - 0.07 * lt * s**0.55 + bow - 0.12 * open_ * s
+            y = y0 - self.prop.lip_upper * lt * s**0.55 + bow - 0.12 * open_ * s
         elif part == "inner_upper":
             y = y0 - 0.004 * s - 0.12 * open_ * s
         elif part == "inner_lower":
             y = y0 + 0.004 * s + open_ * s**0.8
         else:  # outer_lower
-            y = y0 + 0.085 * lt * s**0.7 + open_ * s**0.8
+            y = y0 + self.prop.lip_lower * lt * s**0.7 + open_ * s**0.8
         z = 0.11 + _cheek_depth(x) * 1.3 + 0.035 * s
         return _stack(x, y, z)
 
@@ -588,6 +668,8 @@ __all__ = [
     "Expression",
     "Face",
     "Identity",
+    "PROPORTIONS",
+    "Proportions",
     "evaluate_specs",
     "face_box_points",
     "identity_fields",

@@ -10,6 +10,7 @@ landmarks are sampled from, so drawing and annotation agree by construction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -72,6 +73,15 @@ class Style:
     ambient: float = 0.45
     makeup: float = 0.0  # 0..1: eye shadow and lip colour strength
     makeup_rgb: tuple[float, float, float] = (120, 60, 120)
+    specular: float = 0.0  # 0..1: strength of the skin's specular highlights (oily skin)
+    shininess: float = 16.0  # Blinn-Phong exponent
+    texture: float = 0.0  # 0..1: strength of the skin texture (blotches, pores)
+    freckles: float = 0.0  # 0..1: density of freckles (0: none)
+    blemishes: int = 0  # number of small spots
+    blush: float = 0.0  # 0..1: redness of the cheeks
+    stubble: float = 0.0  # 0..1: stubble/beard density over the chin, cheeks and upper lip
+    beard: float = 0.0  # 0..1: beard length (0: stubble only)
+    texture_seed: int = 0  # offset of the texture crops
 
     @staticmethod
     def sample(rng: np.random.Generator, light_spread: float = 0.5, makeup_p: float = 0.1) -> Style:
@@ -90,6 +100,7 @@ class Style:
         light_dir = (np.sin(tilt) * np.cos(ang), np.sin(tilt) * np.sin(ang), np.cos(tilt))
         tint = 1.0 + light_spread * rng.uniform(-0.25, 0.25, size=3)
         makeup = float(rng.uniform(0.4, 1.0)) if rng.random() < makeup_p else 0.0
+        hairy = rng.random() < 0.2
         return Style(
             skin=tuple(np.clip(skin, 0, 255)),
             hair=tuple(np.clip(hair, 0, 255)),
@@ -103,6 +114,15 @@ class Style:
             ambient=float(rng.uniform(0.6, 0.8) - 0.25 * light_spread),
             makeup=makeup,
             makeup_rgb=tuple(rng.uniform(30, 220, size=3)),
+            specular=float(rng.uniform(0.05, 0.5)),
+            shininess=float(rng.uniform(8.0, 40.0)),
+            texture=float(rng.uniform(0.3, 1.0)),
+            freckles=float(rng.uniform(0.2, 1.0)) if rng.random() < 0.15 else 0.0,
+            blemishes=int(rng.poisson(1.5)),
+            blush=float(rng.uniform(0.0, 0.6) + 0.4 * makeup),
+            stubble=float(rng.uniform(0.3, 1.0)) if hairy and makeup == 0 else 0.0,
+            beard=float(rng.uniform(0.0, 1.0)) if hairy and rng.random() < 0.4 else 0.0,
+            texture_seed=int(rng.integers(2**31)),
         )
 
 
@@ -154,9 +174,10 @@ class _Painter:
             _SHIFT,
         )
 
-    def blend(self, pts3: np.ndarray, rgb, alpha: float) -> None:
-        """Fill a polygon with opacity ``alpha``, touching only its bounding box."""
-        uv = self.uv(pts3)
+    def blend(self, pts3: np.ndarray, rgb, alpha: float, projected: bool = False) -> None:
+        """Fill a polygon with opacity ``alpha``, touching only its bounding box
+        (``projected``: ``pts3[:, :2]`` are already pixels)."""
+        uv = pts3[:, :2] if projected else self.uv(pts3)
         h, w = self.img.shape[:2]
         x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
         x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
@@ -166,6 +187,28 @@ class _Painter:
         over = roi.copy()
         cv2.fillPoly(over, [_fix(uv - np.array([x0, y0]))], rgb, cv2.LINE_AA, _SHIFT)
         cv2.addWeighted(over, alpha, roi, 1.0 - alpha, 0, roi)
+
+    def hair(self, pts3: np.ndarray, k: float, strength: float = 0.3) -> None:
+        """Fill a polygon with hair: the hair colour times ``k``, lit, with vertical strands
+        (a crop of the strand texture) and a soft sheen band."""
+        uv = self.uv(pts3)
+        h, w = self.img.shape[:2]
+        x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
+        if x1 <= x0 or y1 <= y0:
+            return
+        rh, rw = y1 - y0, x1 - x0
+        m = np.zeros((rh, rw), np.uint8)
+        cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 255, cv2.LINE_AA, _SHIFT)
+        tex = _texture(self.style.texture_seed + 1, 2, rw, rh).T
+        yy = np.linspace(-1.0, 1.0, rh, dtype=np.float32)[:, None]
+        sheen = 0.25 * np.exp(-((yy + 0.4) ** 2) / 0.08) * (1.0 - self.style.ambient)
+        base = np.asarray(self.lit(self.style.hair, k), np.float32)
+        col = base * (1.0 + strength * np.clip(tex, -2, 2) / 2.0 + sheen)[..., None]
+        col = col + 40.0 * sheen[..., None]
+        a = (m.astype(np.float32) / 255.0)[..., None]
+        roi = self.img[y0:y1, x0:x1]
+        roi[:] = np.clip(roi * (1 - a) + col * a, 0, 255).astype(np.uint8)
 
     def line(self, pts3: np.ndarray, rgb, width: float, closed: bool = False) -> None:
         th = max(1, int(round(width)))
@@ -196,9 +239,92 @@ def _skin_mesh(face: Face, rings: int = 5, segments: int = 16) -> tuple[np.ndarr
     return verts, n
 
 
+def blinn_phong(
+    normals: np.ndarray,
+    light: np.ndarray,
+    ambient: float,
+    specular: float = 0.0,
+    shininess: float = 16.0,
+    wrap: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel shading of unit ``normals: (..., 3)`` in the view frame (``x`` right, ``y``
+    down, ``z`` towards the viewer, who looks along ``-z`` from far away) lit by the unit
+    direction ``light: (3,)`` (towards the light).
+
+    Returns:
+        ``(diffuse, highlight)``, each ``(...)``: ``diffuse = ambient + (1 - ambient) *
+        max(0, (n.l + wrap) / (1 + wrap))`` (``wrap > 0`` softens the terminator as skin's
+        subsurface scattering does) and ``highlight = specular * max(0, n.h)^shininess`` with
+        the half vector ``h = normalise(l + (0, 0, 1))``, zero where ``n.l <= 0``.
+    """
+    ndl = normals @ light
+    diffuse = ambient + (1.0 - ambient) * np.clip((ndl + wrap) / (1.0 + wrap), 0.0, 1.0)
+    half = light + np.array([0.0, 0.0, 1.0])
+    half = half / max(float(np.linalg.norm(half)), 1e-9)
+    ndh = np.clip(normals @ half, 0.0, 1.0)
+    highlight = specular * ndh**shininess * (ndl > 0)
+    return diffuse.astype(np.float32), highlight.astype(np.float32)
+
+
+_BANK = 512
+
+
+@functools.lru_cache(maxsize=1)
+def _texture_bank() -> np.ndarray:
+    """A fixed ``(512, 512, 3)`` float32 texture bank (seeded once), zero-mean channels:
+    0 = blotches (smooth, two scales), 1 = pores (fine grain), 2 = hair strands (noise
+    stretched along x). Textures are crops of it at offsets drawn per face."""
+    rng = np.random.default_rng(20261201)
+    n = _BANK
+    blot = sum(
+        cv2.resize(rng.standard_normal((c, c)).astype(np.float32), (n, n), cv2.INTER_CUBIC) * a
+        for c, a in ((12, 0.7), (40, 0.5))
+    )
+    pores = cv2.GaussianBlur(rng.standard_normal((n, n)).astype(np.float32), (0, 0), 0.6)
+    pores = np.minimum(pores, 0.6)  # pores are dark dips, not bright bumps
+    strands = cv2.GaussianBlur(
+        rng.standard_normal((n, n)).astype(np.float32), (0, 0), 6.0, sigmaY=0.5
+    )
+    bank = np.stack([blot, pores, strands], axis=-1)
+    bank = (bank - bank.mean((0, 1))) / bank.std((0, 1))
+    bank.setflags(write=False)
+    return bank
+
+
+def _texture(seed: int, channel: int, h: int, w: int) -> np.ndarray:
+    """A ``(h, w)`` float32 crop of one bank channel at an offset given by ``seed``."""
+    bank = _texture_bank()[..., channel]
+    ch, cw = min(h, _BANK - 32), min(w, _BANK - 32)
+    rng = np.random.default_rng([seed, channel])
+    y0, x0 = (int(v) for v in rng.integers(0, [_BANK - ch + 1, _BANK - cw + 1]))
+    crop = bank[y0 : y0 + ch, x0 : x0 + cw]
+    if (ch, cw) != (h, w):
+        crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+    return crop
+
+
+def _cheek_points(p: _Painter) -> np.ndarray:
+    """Projected cheek centres ``(2, 2)`` (between the lower lid and the mouth corner)."""
+    f = p.face
+    pts = [
+        0.55 * f.curve(f"{s}_eye_lower", [0.4])[0] + 0.45 * f.curve("lip_outer_upper", [t])[0]
+        for s, t in (("right", 0.0), ("left", 1.0))
+    ]
+    pts = np.array(pts)
+    pts[:, 0] *= 1.25
+    return p.uv(pts)
+
+
 def _draw_skin(p: _Painter) -> np.ndarray:
-    """Shaded skin; returns the face mask ``(H, W)`` uint8 (255 inside)."""
+    """Shaded, textured skin; returns the face mask ``(H, W)`` uint8 (255 inside).
+
+    Normals: the skin mesh's quad normals (view frame) are rasterised at half resolution,
+    blurred and renormalised (smooth per-pixel normals), perturbed by the pore texture, and
+    shaded with :func:`blinn_phong`. Albedo: the skin colour modulated by blotches and pores,
+    cheek redness, freckles and spots; eye sockets and the nose's cast shadow are darkened.
+    """
     h, w = p.img.shape[:2]
+    st = p.style
     verts, normals = _skin_mesh(p.face)
     rings, m = normals.shape[:2]
     uv = p.uv(verts.reshape(-1, 3)).reshape(rings + 1, m, 2)
@@ -210,13 +336,13 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     if x1 <= x0 or y1 <= y0:
         return mask
     rh, rw = y1 - y0, x1 - x0
-    # shading is smooth: it is drawn and blurred at half resolution, then upsampled; the mask
+    # normals are smooth: drawn and blurred at half resolution, then upsampled; the mask
     # (silhouette) is drawn at full resolution
     hh, hw = (rh + 1) // 2, (rw + 1) // 2
-    half_shade = np.zeros((hh, hw), np.float32)
+    half_n = np.zeros((hh, hw, 3), np.float32)
     half_mask = np.zeros((hh, hw), np.float32)
     roi_mask = np.zeros((rh, rw), np.uint8)
-    inten = p.shade(normals.reshape(-1, 3)).reshape(rings, m)
+    nview = (normals.reshape(-1, 3) @ p.rot.T).reshape(rings, m, 3)
     off = np.array([x0, y0], dtype=np.float64)
     nxt = np.roll(np.arange(m), -1)
     quads = np.stack([uv[1:], uv[1:, nxt], uv[:-1, nxt], uv[:-1]], axis=2)  # (rings, m, 4, 2)
@@ -228,35 +354,112 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     )
     front_sign = np.sign(np.sum(area * (z < np.median(z))))
     keep = (area * front_sign) > 0
+    if not keep.any():
+        return mask
     fixed = _fix(quads - off)
     fixed_half = _fix((quads - off) * 0.5 - 0.25)
     order = np.argsort(-z, axis=None, kind="stable")
     for idx in order:
         r, j = divmod(int(idx), m)
         if keep[r, j]:
-            cv2.fillConvexPoly(half_shade, fixed_half[r, j], float(inten[r, j]), cv2.LINE_8, _SHIFT)
+            cv2.fillConvexPoly(
+                half_n, fixed_half[r, j], tuple(float(v) for v in nview[r, j]), cv2.LINE_8, _SHIFT
+            )
     # the skin's silhouette is convex (a dome and the sides of the head): one hull each
-    if not keep.any():
-        return mask
     hull = cv2.convexHull(fixed[keep].reshape(-1, 2))
     hull_half = cv2.convexHull(fixed_half[keep].reshape(-1, 2))
     cv2.fillConvexPoly(roi_mask, hull, 255, cv2.LINE_8, _SHIFT)
     cv2.fillConvexPoly(half_mask, hull_half, 1.0, cv2.LINE_8, _SHIFT)
-    sigma = max(0.5, 0.025 * p.scale)
-    num = cv2.GaussianBlur(half_shade, (0, 0), sigma)
+    sigma = max(0.5, 0.03 * p.scale)
+    num = cv2.GaussianBlur(half_n, (0, 0), sigma)
     den = cv2.GaussianBlur(half_mask, (0, 0), sigma)
-    shade = num / np.maximum(den, 1e-3)
-    # darken towards the silhouette (a soft rim)
+    nmap = num / np.maximum(den, 1e-3)[..., None]
     edge = cv2.GaussianBlur(half_mask, (0, 0), max(0.5, 0.06 * p.scale))
-    shade = shade * (0.8 + 0.2 * np.clip(edge * 1.6 - 0.3, 0, 1))
-    shade = cv2.resize(shade, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    nmap = cv2.resize(nmap, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    edge = cv2.resize(edge, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    # pores and fine relief perturb the normals
+    seed = st.texture_seed
+    pores = _texture(seed, 1, rh, rw)
+    bump = 0.06 * st.texture * max(0.3, min(1.0, p.scale / 200.0))
+    gy, gx = np.gradient(pores)
+    nmap[..., 0] -= bump * gx
+    nmap[..., 1] -= bump * gy
+    nmap /= np.maximum(np.linalg.norm(nmap, axis=-1, keepdims=True), 1e-6)
+    light = p.light * np.array([1.0, 1.0, 1.0])
+    diffuse, highlight = blinn_phong(
+        nmap, light, st.ambient, 0.55 * st.specular, st.shininess, wrap=0.3
+    )
+    # albedo: skin colour, blotches, pores, cheek redness
+    skin = np.asarray(st.skin, np.float32)
+    blot = _texture(seed, 0, rh, rw)
+    albedo = np.empty((rh, rw, 3), np.float32)
+    tex = 1.0 + st.texture * (0.035 * blot + 0.025 * pores)
+    albedo[:] = skin
+    albedo *= tex[..., None]
+    albedo[..., 1:] *= (1.0 - 0.025 * st.texture * np.maximum(blot, 0.0))[..., None]
+    occl = np.zeros((rh, rw), np.float32)  # ambient occlusion and cast shadows (0..1)
+    blush = np.zeros((rh, rw), np.float32)
+    for c in _cheek_points(p) - off:
+        ax = (max(1, int(0.2 * p.scale)), max(1, int(0.14 * p.scale)))
+        cv2.ellipse(blush, (int(c[0]), int(c[1])), ax, 0.0, 0, 360, 1.0, -1)
+    f = p.face
+    for side in SIDES:
+        t = np.linspace(0.0, 1.0, 9)
+        up = f.curve(f"{side}_eye_upper", t)
+        brow = f.curve(f"{side}_brow_lower", t)
+        socket = np.vstack([up * 0.8 + brow * 0.2, f.curve(f"{side}_eye_lower", t)[::-1]])
+        socket = socket.mean(0) + 1.25 * (socket - socket.mean(0))
+        cv2.fillPoly(occl, [_fix(p.uv(socket) - off)], 0.5, cv2.LINE_8, _SHIFT)
+    # the nose's cast shadow: its hull moved away from the light
+    nose = p.uv(nose_points(f))
+    l_xy = light[:2] / max(light[2], 0.35)
+    shift = -l_xy * 0.22 * p.scale
+    shift *= min(1.0, 0.1 * p.scale / max(float(np.linalg.norm(shift)), 1e-9))
+    cv2.fillPoly(
+        occl, [_fix(convex_hull(nose) + shift - off)], 0.9 * (1.0 - st.ambient), cv2.LINE_8, _SHIFT
+    )
+    under = f.curve("lip_outer_lower", np.linspace(0.2, 0.8, 7)) + np.array([0, 0.04, 0])
+    cv2.polylines(occl, [_fix(p.uv(under) - off)], False, 0.35, max(1, int(0.035 * p.scale)))
+    occl = cv2.GaussianBlur(occl, (0, 0), max(0.8, 0.045 * p.scale))
+    blush = cv2.GaussianBlur(blush, (0, 0), max(0.8, 0.08 * p.scale)) * st.blush
+    albedo *= 1.0 - blush[..., None] * np.array([0.0, 0.14, 0.12], np.float32)
+    _freckles(p, albedo, off)
+    # subsurface tint: shadowed skin turns a little redder
+    light_rgb = np.asarray(st.light_rgb, np.float32)
+    shade = 1.08 * diffuse * (1.0 - occl)
+    colour = albedo * shade[..., None]
+    colour *= 1.0 + (1.0 - shade)[..., None] * np.array([0.06, -0.04, -0.06], np.float32)
+    colour = colour * light_rgb + (255.0 * highlight * (1.0 - occl))[..., None] * light_rgb
+    # a soft rim towards the silhouette
+    colour *= (0.82 + 0.18 * np.clip(edge * 1.6 - 0.3, 0, 1))[..., None]
     alpha = cv2.GaussianBlur(roi_mask, (3, 3), 0.7).astype(np.float32)[..., None] / 255.0
-    skin = np.asarray(p.style.skin, np.float32) * np.asarray(p.style.light_rgb, np.float32)
     roi = p.img[y0:y1, x0:x1].astype(np.float32)
-    out = roi * (1 - alpha) + alpha * (np.minimum(1.15 * shade, 1.1)[..., None] * skin)
+    out = roi * (1 - alpha) + alpha * colour
     p.img[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
     mask[y0:y1, x0:x1] = roi_mask
     return mask
+
+
+def _freckles(p: _Painter, albedo: np.ndarray, off: np.ndarray) -> None:
+    """Freckles over the nose and cheeks and a few spots anywhere, into ``albedo`` in place."""
+    st = p.style
+    n_freckles = int(st.freckles * 60)
+    if n_freckles == 0 and st.blemishes == 0:
+        return
+    rng = np.random.default_rng([st.texture_seed, 7])
+    f = p.face
+    centre = 0.5 * (f.point("right_pupil") + f.point("left_pupil")) + np.array([0, 0.25, 0.1])
+    spots = np.zeros(albedo.shape[:2], np.float32)
+    if n_freckles:
+        pts = centre + rng.normal(0, 1, (n_freckles, 3)) * np.array([0.35, 0.12, 0.0])
+        for c, r in zip(p.uv(pts) - off, rng.uniform(0.004, 0.01, n_freckles) * p.scale):
+            cv2.circle(spots, (int(c[0]), int(c[1])), max(0, int(r)), 0.35, -1)
+    if st.blemishes:
+        pts = centre + rng.uniform(-1, 1, (st.blemishes, 3)) * np.array([0.6, 0.7, 0.0])
+        for c, r in zip(p.uv(pts) - off, rng.uniform(0.006, 0.014, st.blemishes) * p.scale):
+            cv2.circle(spots, (int(c[0]), int(c[1])), max(0, int(r)), 0.3, -1)
+    spots = cv2.GaussianBlur(spots, (0, 0), 0.6)
+    albedo *= 1.0 - spots[..., None] * np.array([0.25, 0.45, 0.55], np.float32)
 
 
 def _draw_hair_back(p: _Painter) -> None:
@@ -273,7 +476,7 @@ def _draw_hair_back(p: _Painter) -> None:
     bottom = np.array([[-w * 0.4, drop + 0.14, -0.9], [w * 0.4, drop + 0.14, -0.9]])
     left = right[::-1] * np.array([-1.0, 1.0, 1.0])
     outline = np.vstack([scalp, right, bottom, left])
-    p.poly(outline, p.lit(p.style.hair, 0.8))
+    p.hair(outline, 0.8)
 
 
 def _draw_side_hair(p: _Painter) -> None:
@@ -299,7 +502,7 @@ def _draw_side_hair(p: _Painter) -> None:
             ]
         )
         panel[:, 0] *= sg
-        p.poly(panel, p.lit(p.style.hair, 0.85 * float(p.shade(np.array([[sg, -0.3, 0.2]]))[0])))
+        p.hair(panel, 0.85 * float(p.shade(np.array([[sg, -0.3, 0.2]]))[0]))
 
 
 def _draw_neck(p: _Painter) -> None:
@@ -310,7 +513,13 @@ def _draw_neck(p: _Painter) -> None:
     lo = jaw[[-1, 0]].copy()
     lo[:, 1] += 2.0
     lo[:, 0] *= 0.95
-    p.poly(np.vstack([jaw, lo]), p.lit(p.style.skin, 0.62))
+    n_front = (np.array([0.0, 0.3, 1.0]) @ p.rot.T) / np.linalg.norm([0.0, 0.3, 1.0])
+    k = float(blinn_phong(n_front[None], p.light, p.style.ambient)[0][0])
+    neck = np.vstack([jaw, lo])
+    p.poly(neck, p.lit(p.style.skin, 0.82 * k))
+    # the jaw's shadow on the neck
+    shadow = np.vstack([jaw, (jaw + np.array([0.0, 0.35, 0.0]))[::-1]])
+    p.blend(shadow, p.lit(p.style.skin, 0.45 * k), 0.6)
     shoulders = np.array([[1.6, 2.4, -1.0], [1.6, 4.0, -1.0], [-1.6, 4.0, -1.0], [-1.6, 2.4, -1.0]])
     shoulders[:2, 0] *= f.identity.face_width
     p.poly(shoulders, p.lit(p.style.hair[::-1], 0.5 + 0.3))
@@ -409,10 +618,59 @@ def _draw_eye(p: _Painter, side: str) -> None:
             roi[:] = (roi * (1 - a) + patch * a).astype(np.uint8)
     lash = p.lit((25, 18, 15), 1.0)
     p.line(up, lash, 1.6 * lw)
+    if f.eye_openness(side) > 0.08:  # lashes: strokes up and outwards from the upper lid
+        ts = np.linspace(0.1, 0.9, 9)
+        roots = f.curve(f"{side}_eye_upper", ts)
+        out = -1.0 if side == "right" else 1.0
+        s_out = 1.0 - ts if side == "right" else ts  # 1 at the outer corner
+        d = np.stack([out * (0.2 + 0.6 * s_out), -np.ones_like(ts), np.zeros_like(ts)], 1)
+        d *= 0.035 / np.linalg.norm(d, axis=1, keepdims=True)
+        _strokes(p, roots, roots + d, lash, 0.6 * lw)
     p.line(lo, p.lit(st.skin, 0.55 * k), 0.7 * lw)
 
 
+def _draw_stubble(p: _Painter) -> None:
+    """Stubble (dots of the pore texture) or a beard (dense strands) over the chin, jaw and
+    upper lip; the lips are drawn over it afterwards."""
+    st, f = p.style, p.face
+    if st.stubble <= 0:
+        return
+    jaw = f.curve("jaw", np.linspace(0.1, 0.9, 17))
+    if not p.facing(f.point("chin")[None], np.array([[0.0, 0.6, 0.8]]))[0]:
+        return
+    y_top = f.nose_base_y + 0.02
+    wings = f.curve("nose_base", [1.0, 0.5, 0.0]) + np.array([0.0, 0.03, 0.02])
+    cheeks = np.array([[0.8 * f.jaw_hw, y_top + 0.08, -0.1], [-0.8 * f.jaw_hw, y_top + 0.08, -0.1]])
+    region = np.vstack([jaw, cheeks[:1], wings, cheeks[1:]])
+    uv = p.uv(region)
+    h, w = p.img.shape[:2]
+    x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 3, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    rh, rw = y1 - y0, x1 - x0
+    m = np.zeros((rh, rw), np.float32)
+    cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 1.0, cv2.LINE_AA, _SHIFT)
+    m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * p.scale))
+    dots = np.clip(_texture(st.texture_seed + 2, 1, rh, rw) * 0.3 + 0.5, 0, 1)
+    strands = np.clip(0.75 + 0.25 * _texture(st.texture_seed + 3, 2, rw, rh).T, 0, 1)
+    a = m * (st.stubble * 0.3 * dots * (1 - st.beard) + st.beard * 0.85 * strands)
+    col = np.asarray(p.lit(st.brow, 0.8), np.float32)
+    roi = p.img[y0:y1, x0:x1]
+    roi[:] = np.clip(roi * (1 - a[..., None]) + col * a[..., None], 0, 255).astype(np.uint8)
+
+
+def _strokes(p: _Painter, starts: np.ndarray, ends: np.ndarray, rgb, width: float) -> None:
+    """Draw hair strokes from ``starts (N, 3)`` to ``ends (N, 3)`` (one polylines call)."""
+    a, b = _fix(p.uv(starts)), _fix(p.uv(ends))
+    lines = list(np.stack([a, b], axis=1).reshape(-1, 2, 2))
+    th = max(1, int(round(width)))
+    cv2.polylines(p.img, lines, False, rgb, th, cv2.LINE_AA, _SHIFT)
+
+
 def _draw_brow(p: _Painter, side: str) -> None:
+    """A brow: a faint base fill and hair strokes that grow outwards (upwards at the inner
+    end), drawn between the upper and lower brow contours."""
     f = p.face
     t = np.linspace(0.0, 1.0, 11)
     up, lo = f.curve(f"{side}_brow_upper", t), f.curve(f"{side}_brow_lower", t)
@@ -420,18 +678,37 @@ def _draw_brow(p: _Painter, side: str) -> None:
     normal = (mid - np.array([0.0, 0.25, -0.95]))[None]
     if not p.facing(mid[None], normal)[0]:
         return
-    p.blend(np.vstack([up, lo[::-1]]), p.lit(p.style.brow, float(p.shade(normal)[0])), 0.85)
+    k = float(p.shade(normal)[0])
+    col = p.lit(p.style.brow, k)
+    p.blend(np.vstack([up, lo[::-1]]), col, 0.45)
+    rng = np.random.default_rng([p.style.texture_seed, 11 if side == "right" else 12])
+    n = 44
+    ts = np.sort(rng.uniform(0.0, 1.0, n))
+    v = rng.uniform(0.0, 1.0, n)[:, None]
+    a = f.curve(f"{side}_brow_lower", ts) * (1 - v) + f.curve(f"{side}_brow_upper", ts) * v
+    s_in = ts if side == "right" else 1.0 - ts  # 0 at the outer end, 1 at the inner end
+    out = -1.0 if side == "right" else 1.0
+    ang = np.where(s_in > 0.8, 1.2, 0.35) + rng.normal(0, 0.15, n)
+    length = 0.05 + 0.03 * rng.random(n)
+    d = np.stack([out * np.cos(ang), -np.sin(ang), np.zeros(n)], 1) * length[:, None]
+    _strokes(p, a - 0.4 * d, a + 0.6 * d, _col(np.asarray(col), 0.85), max(1.0, 0.008 * p.scale))
 
 
 def _draw_nose(p: _Painter) -> None:
     f, st = p.face, p.style
     hull = convex_hull(p.uv(nose_points(f)))
-    # the nose takes the colour of the skin around it, lit a little more
-    c = np.round(hull.mean(0)).astype(int)
-    h, w = p.img.shape[:2]
-    cx, cy = int(np.clip(c[0], 0, w - 1)), int(np.clip(c[1], 0, h - 1))
-    local = p.img[max(cy - 2, 0) : cy + 3, max(cx - 2, 0) : cx + 3].reshape(-1, 3).mean(0)
-    cv2.fillPoly(p.img, [_fix(hull)], _col(local, 1.06), cv2.LINE_AA, _SHIFT)
+    # the nose is skin lit from its own (forward) normal, blended over the textured skin
+    n_front = (np.array([0.0, 0.15, 1.0]) @ p.rot.T)[None]
+    n_front /= np.linalg.norm(n_front)
+    dif, spec = blinn_phong(n_front, p.light, st.ambient, 0.55 * st.specular, st.shininess, 0.3)
+    local = np.asarray(st.skin) * np.asarray(st.light_rgb) * float(dif[0])
+    p.blend(np.column_stack([hull, np.zeros(len(hull))]), _col(local, 1.0), 0.45, projected=True)
+    tip = p.uv(f.point("nose_tip")[None])[0]
+    rr = max(1, int(0.03 * p.scale))
+    shine = _col(local + 255.0 * float(spec[0]) + 20.0, 1.0)
+    over = p.img.copy()
+    cv2.circle(over, (int(tip[0]), int(tip[1] - rr)), rr, shine, -1, cv2.LINE_AA)
+    cv2.addWeighted(over, 0.35, p.img, 0.65, 0, p.img)
     lw = max(1.0, 0.012 * p.scale)
     # the side of the nose away from the light is in shadow
     sgn = -1.0 if p.light[0] > 0 else 1.0
@@ -488,7 +765,7 @@ def _draw_fringe(p: _Painter) -> None:
     hairline[:, 1] = np.where(top[:, 1] < line_y, line_y, top[:, 1])
     hairline[:, 2] += 0.08
     outer = top * np.array([1.03, 1.03, 1.0])
-    p.poly(np.vstack([outer, hairline[::-1]]), p.lit(p.style.hair, 0.9))
+    p.hair(np.vstack([outer, hairline[::-1]]), 0.95)
 
 
 def render_face(
@@ -512,6 +789,7 @@ def render_face(
         SIDES,
         key=lambda s: -p.depth(face.point(f"{s}_pupil")[None])[0],
     )
+    _draw_stubble(p)
     for side in order:
         _draw_brow(p, side)
         _draw_eye(p, side)

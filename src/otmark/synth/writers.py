@@ -9,12 +9,16 @@ Determinism: sample ``i`` of folder ``f`` is drawn from ``numpy.random.default_r
 dataset, folder, i])``, so the same seed gives byte-identical files, and a larger ``num`` keeps
 the samples of a smaller one.
 
+The root gets ``otmark_synth.json`` (:func:`write_provenance`): the arguments and the
+background source (scikit-image photographs or procedural; it decides the pixels).
+
 Images are rendered lazily while the dataset writer iterates, so memory stays at one image
 (except COFW, whose ``.mat`` holds all images of a split).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Callable, Sequence
@@ -25,6 +29,7 @@ import numpy as np
 
 from otmark.datasets.records import ImageRef, Sample
 from otmark.registry import lookup
+from otmark.synth.background import background_source
 from otmark.synth.camera import project
 from otmark.synth.domains import get_domain
 from otmark.synth.face_model import face_box_points
@@ -342,5 +347,32 @@ def synthesize(
         raise ValueError(f"num and size must be positive, got num={num}, size={size}")
     Path(out).mkdir(parents=True, exist_ok=True)
     if dataset == "300vw":
-        return WRITERS[dataset](out, num, seed, (size, size), frames=frames)
-    return WRITERS[dataset](out, num, seed, (size, size))
+        counts = WRITERS[dataset](out, num, seed, (size, size), frames=frames)
+    else:
+        counts = WRITERS[dataset](out, num, seed, (size, size))
+    write_provenance(out, dataset, num, seed, size, frames if dataset == "300vw" else None)
+    return counts
+
+
+#: file at a generated dataset's root naming what produced it
+PROVENANCE = "otmark_synth.json"
+
+
+def write_provenance(
+    out: str | os.PathLike, dataset: str, num: int, seed: int, size: int, frames: int | None
+) -> None:
+    """Write :data:`PROVENANCE`: the arguments and the background source
+    (:func:`otmark.synth.background.background_source`); the same arguments and source give
+    byte-identical files."""
+    from otmark.datasets.fileio import write_text_atomic
+
+    info = {
+        "generator": "otmark.synth",
+        "dataset": dataset,
+        "num": num,
+        "seed": seed,
+        "size": size,
+        "frames": frames,
+        "backgrounds": background_source(),
+    }
+    write_text_atomic(Path(out) / PROVENANCE, json.dumps(info, indent=2) + "\n")
