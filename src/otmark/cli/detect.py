@@ -10,6 +10,9 @@ import sys
 
 from otmark.cli.errors import CLIError
 
+#: ``otmark.inference.finders.FINDERS`` (not imported here: that would load torch for --help)
+FINDER_NAMES = ("auto", "dlib", "haar")
+
 HELP = "detect facial landmarks on an image, a folder of images or a video"
 
 
@@ -40,6 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the inputs are face crops: use the whole image as the face box",
     )
     parser.add_argument(
+        "--finder",
+        choices=FINDER_NAMES,
+        default="auto",
+        help="face finder when no boxes are given: dlib's HOG detector (pip install "
+        "'otmark[faces]'), OpenCV's Haar cascade, or auto = dlib when installed (default)",
+    )
+    parser.add_argument(
+        "--all-faces",
+        action="store_true",
+        help="report every face found (default: the largest, or the most central of similar size)",
+    )
+    parser.add_argument(
         "--out", default="detections", metavar="DIR", help="output folder (default: detections)"
     )
     parser.add_argument(
@@ -61,18 +76,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _note(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from otmark.inference import (
         Detector,
         FaceFinderUnavailable,
-        HaarFaceDetector,
         InputError,
         fixed_boxes,
         found_boxes,
         input_kind,
         load_box_file,
+        make_face_finder,
         parse_box_arg,
         run_detection,
         table_boxes,
@@ -92,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
             boxes_for = whole_image_boxes
         else:
             boxes_for = found_boxes
-            kwargs["face_finder"] = HaarFaceDetector()
+            kwargs["face_finder"] = make_face_finder(
+                args.finder, all_faces=args.all_faces, notify=_note
+            )
         if args.checkpoint:
             detector = Detector.from_checkpoint(args.checkpoint, **kwargs)
         else:
@@ -123,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     n_images = len(result.results)
     no_face = sum(1 for r in result.results if not r.faces)
+    if no_face and boxes_for is found_boxes:
+        _note(f"no face found in {no_face} of {n_images} image(s)/frame(s) (faces: [])")
     print(
         f"{n_images} image(s)/frame(s), {result.num_faces} face(s) "
         f"({no_face} without a face); {detector.num_landmarks} landmarks, "

@@ -28,6 +28,16 @@ from otmark.inference.detector import (
     resolve_device,
     scheme_and_codec,
 )
+from otmark.inference.finders import (
+    DLIB_HOG_ADAPTATION,
+    FINDERS,
+    DlibHogFaceDetector,
+    build_finder,
+    choose_face,
+    dlib_available,
+    make_face_finder,
+    select_faces,
+)
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
 from otmark.inference.pipeline import (
     DetectionRun,
@@ -49,6 +59,14 @@ from otmark.inference.results import (
 from otmark.inference.sources import Frame, InputError, input_kind, iter_frames, read_image
 
 __all__ = [
+    "DLIB_HOG_ADAPTATION",
+    "FINDERS",
+    "DlibHogFaceDetector",
+    "build_finder",
+    "choose_face",
+    "dlib_available",
+    "make_face_finder",
+    "select_faces",
     "HAAR_ADAPTATION",
     "BoxAdaptation",
     "Codec",
