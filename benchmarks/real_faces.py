@@ -150,6 +150,7 @@ def fetch_dlib_source(cache: Path) -> Path:
             shutil.move(str(model), out / LANDMARK_MODEL)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)  # the tarballs (200 MB) are no longer needed
     return out
 
 
