@@ -291,15 +291,34 @@ def score_predictions(root: Path, preds: dict, out: Path) -> dict:
     return read_eval(out)
 
 
-def finder_hits(samples, finder, min_iou: float) -> dict:
-    """How often ``finder`` (all faces) finds each labelled face, and the chosen face's IoU."""
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` RGB -> the same photograph in gray levels, still ``(H, W, 3)``."""
+    import cv2
+
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def finder_hits(samples, finder, min_iou: float, gray: bool = False) -> dict:
+    """How often ``finder`` (all faces) finds each labelled face, and the chosen face's IoU
+    (``gray``: on the gray-level version of each photograph). ``seconds``: finder time."""
+    import time
+
     from otmark.inference.finders import choose_face
 
     per_face = {}
     boxes_of = {}
+    seconds = 0.0
     for s in samples:
         image = s.load_image()
-        boxes = boxes_of.setdefault(str(s.image.path), finder(image))
+        if gray:
+            image = to_gray(image)
+        key = str(s.image.path)
+        if key not in boxes_of:
+            t0 = time.perf_counter()
+            boxes_of[key] = finder(image)
+            seconds += time.perf_counter() - t0
+        boxes = boxes_of[key]
         t = tight_box(s.landmarks)
         ov = iou(boxes, t) if len(boxes) else np.zeros(0)
         chosen = float(ov[choose_face(boxes, image.shape)]) if len(boxes) else 0.0
@@ -310,6 +329,8 @@ def finder_hits(samples, finder, min_iou: float) -> dict:
         }
     best = np.array([v["best_iou"] for v in per_face.values()])
     return {
+        "seconds": seconds,
+        "chosen_is_labelled": int(sum(v["chosen_iou"] >= min_iou for v in per_face.values())),
         "found": int((best >= min_iou).sum()),
         "faces": len(best),
         "median_iou_found": float(np.median(best[best >= min_iou])) if any(best >= min_iou) else 0,
@@ -384,8 +405,10 @@ def main() -> None:
         if fname == "dlib" and type(finder).__name__ != "DlibHogFaceDetector":
             print("finder dlib skipped: dlib is not installed", file=sys.stderr)
             continue
-        hits = finder_hits(samples, finder, args.min_iou)
-        results["finders"][fname] = hits
+        results["finders"][fname] = finder_hits(samples, finder, args.min_iou)
+        results["finders"][f"{fname} (gray)"] = finder_hits(
+            samples, finder, args.min_iou, gray=True
+        )
         # mean shape on the finder's boxes
         faces = []
         for s in samples:
@@ -443,10 +466,13 @@ def print_tables(results: dict) -> None:
                 f"{s['FR^I_0.1']:.2f} | {s['AUC^I_0.1']:.2f} |"
             )
     if results["finders"]:
-        print("\n| finder | faces found (IoU >= min) | median IoU of found |")
-        print("|---|---|---|")
+        print("\n| finder | faces found | median IoU of found | finder seconds (all photographs) |")
+        print("|---|---|---|---|")
         for name, h in results["finders"].items():
-            print(f"| {name} | {h['found']}/{h['faces']} | {h['median_iou_found']:.2f} |")
+            print(
+                f"| {name} | {h['found']}/{h['faces']} | {h['median_iou_found']:.2f} | "
+                f"{h['seconds']:.1f} |"
+            )
     columns = [(m, c) for m, runs in results["models"].items() for c in runs]
     print("\nper-face NME % | " + " | ".join(f"{m} {c}" for m, c in columns))
     for face in results["ids"]:
