@@ -133,5 +133,15 @@ def test_dlib_picks_the_larger_face_of_a_composite_and_all_faces_gives_both():
 
 
 @needs_dlib
+def test_upsampling_steps_follow_min_face_and_the_pixel_cap():
+    finder = DlibHogFaceDetector(min_face=36, max_upsample=2, max_pixels=4_000_000)
+    assert finder.upsample_steps((375, 500, 3)) == 2  # 80 / 36 -> 2 steps; 3.0 MP after
+    assert finder.upsample_steps((512, 512, 3)) == 1  # 2 steps would give 4.19 MP
+    assert finder.upsample_steps((1545, 1986, 3)) == 0  # already 3.1 MP
+    assert DlibHogFaceDetector(min_face=80).upsample_steps((100, 100)) == 0
+    assert DlibHogFaceDetector(min_face=39).upsample_steps((100, 100)) == 2  # 80/39 > 2
+
+
+@needs_dlib
 def test_dlib_on_a_blank_image_finds_nothing():
     assert DlibHogFaceDetector()(np.full((120, 160, 3), 128, dtype=np.uint8)).shape == (0, 4)
