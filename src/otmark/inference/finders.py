@@ -6,10 +6,10 @@ A face finder is a callable ``finder(image: (H, W, 3) uint8 RGB) -> boxes (N, 4)
 Finders (:data:`FINDERS`):
 
 * ``dlib``: dlib's HOG + linear SVM frontal face detector (``dlib.get_frontal_face_detector``,
-  from the ``dlib-bin`` wheel: ``pip install 'otmark[faces]'``). Works on the gray level image,
-  so colour and grayscale photos are the same to it; its five sub-detectors cover frontal and
-  turned (about +-45 degree yaw) heads; the image is upsampled so that faces down to
-  :attr:`DlibHogFaceDetector.min_face` pixels are found. Boxes adapted by
+  from the ``dlib-bin`` wheel: ``pip install 'otmark[faces]'``). It scores histograms of
+  image gradients, so gray-level photographs are found as well as colour ones; its five
+  sub-detectors cover frontal, turned and tilted heads; the image is upsampled so that faces
+  down to :attr:`DlibHogFaceDetector.min_face` pixels are found. Boxes adapted by
   :data:`DLIB_HOG_ADAPTATION`.
 * ``haar``: OpenCV's frontal Haar cascade (:class:`otmark.inference.boxes.HaarFaceDetector`), the
   fallback: near-frontal faces only.
@@ -201,5 +201,4 @@ def make_face_finder(
     def finder(image: np.ndarray) -> np.ndarray:
         return select_faces(raw(image), np.asarray(image).shape, all_faces)
 
-    finder.raw = raw  # type: ignore[attr-defined]
     return finder
