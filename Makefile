@@ -7,7 +7,7 @@ PIP := $(PYTHON) -m pip
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) install "torch==2.13.0"
-	$(PIP) install -q -e ".[dev,onnx,photos]"
+	$(PIP) install -q -e ".[dev,onnx,photos,faces]"
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -1,13 +1,15 @@
-"""Measure how OpenCV's Haar face boxes relate to the training-convention (landmark) boxes.
+"""Measure how a face finder's boxes relate to the training-convention (landmark) boxes.
 
 Fits :class:`otmark.inference.BoxAdaptation` (median centre shift and side ratio) between the
-Haar box of each annotated face and the tight box of its landmarks, and prints it with the
-inter-quartile ranges. Needs an OpenCV build with Haar cascades (``opencv-python-headless<5``).
+finder's box of each annotated face and the tight box of its landmarks, and prints it with the
+inter-quartile ranges. ``--finder haar`` needs an OpenCV build with Haar cascades
+(``opencv-python-headless<5``), ``--finder dlib`` needs ``pip install 'otmark[faces]'``.
 
-    python docs/detect/calibrate_haar.py ROOT --dataset 300w --split train
+    python docs/detect/calibrate_haar.py ROOT --dataset 300w --split train [--finder dlib]
 
-The defaults in ``otmark.inference.boxes.HAAR_ADAPTATION`` come from this script run on faces
-generated with ``otmark synth`` (the only annotated faces available when they were set).
+``otmark.inference.boxes.HAAR_ADAPTATION`` and ``otmark.inference.finders.DLIB_HOG_ADAPTATION``
+come from this script run on the real-face development set of ``benchmarks/real_faces.py``
+(``ROOT = benchmarks/real_faces_data/dev300w --split test``; docs/real_faces.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import argparse
 import numpy as np
 
 from otmark.datasets import load
-from otmark.inference import HaarFaceDetector, fit_box_adaptation
+from otmark.inference import DlibHogFaceDetector, HaarFaceDetector, fit_box_adaptation
 from otmark.transforms import tight_box
 
 
@@ -42,10 +44,12 @@ def main() -> None:
     parser.add_argument("root")
     parser.add_argument("--dataset", default="300w")
     parser.add_argument("--split", default="train")
+    parser.add_argument("--finder", choices=("haar", "dlib"), default="haar")
     args = parser.parse_args()
     samples = load(args.dataset, args.root, args.split)
-    found, target, n = matched_boxes(samples, HaarFaceDetector(adapt=False))
-    print(f"{n} faces, Haar found {len(found)} ({100 * len(found) / max(n, 1):.0f} %)")
+    finder = {"haar": HaarFaceDetector, "dlib": DlibHogFaceDetector}[args.finder](adapt=False)
+    found, target, n = matched_boxes(samples, finder)
+    print(f"{n} faces, {args.finder} found {len(found)} ({100 * len(found) / max(n, 1):.0f} %)")
     fit = fit_box_adaptation(found, target)
     print(f"fit: shift_x {fit.shift_x:.3f}  shift_y {fit.shift_y:.3f}  scale {fit.scale:.3f}")
     # spread: the same statistics per face

@@ -149,7 +149,7 @@ def test_no_boxes_without_haar_is_a_clear_error(tmp_path, ckpt, capsys, monkeypa
     monkeypatch.delattr(cv, "CascadeClassifier", raising=False)
     monkeypatch.delattr(cv, "xobjdetect", raising=False)
     img = write_png(tmp_path / "a.png", 0)
-    assert main(["detect", str(img), "--checkpoint", str(ckpt)]) == 2
+    assert main(["detect", str(img), "--checkpoint", str(ckpt), "--finder", "haar"]) == 2
     assert "--box" in capsys.readouterr().err
 
 

@@ -96,8 +96,8 @@ def test_adaptation_closed_form():
     # centre (30 + 10, 60 - 40), sides 60 x 120
     np.testing.assert_allclose(out, [[10.0, -40.0, 70.0, 80.0]])
     haar = adapt_haar_boxes(np.array([[0.0, 0.0, 100.0, 100.0]]))
-    # centre 14 % of the height lower, sides x 0.85: centre (50, 64), side 85
-    np.testing.assert_allclose(haar, [[7.5, 21.5, 92.5, 106.5]])
+    # centre 14 % of the height lower, sides x 0.82: centre (50, 64), side 82
+    np.testing.assert_allclose(haar, [[9.0, 23.0, 91.0, 105.0]])
 
 
 def test_fit_box_adaptation_recovers_a_known_adaptation():

@@ -10,6 +10,9 @@ import sys
 
 from otmark.cli.errors import CLIError
 
+#: ``otmark.inference.finders.FINDERS`` (not imported here: that would load torch for --help)
+FINDER_NAMES = ("auto", "dlib", "haar")
+
 HELP = "detect facial landmarks on an image, a folder of images or a video"
 
 
@@ -52,6 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "out, listed under 'skipped' in landmarks.json (skip)",
     )
     parser.add_argument(
+        "--finder",
+        choices=FINDER_NAMES,
+        default="auto",
+        help="face finder when no boxes are given: dlib's HOG detector (pip install "
+        "'otmark[faces]'), OpenCV's Haar cascade, or auto = dlib when installed (default)",
+    )
+    parser.add_argument(
+        "--all-faces",
+        action="store_true",
+        help="report every face found (default: the largest, or the most central of similar size)",
+    )
+    parser.add_argument(
         "--out", default="detections", metavar="DIR", help="output folder (default: detections)"
     )
     parser.add_argument(
@@ -73,19 +88,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _note(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from otmark.inference import (
         Detector,
         FaceFinderUnavailable,
-        HaarFaceDetector,
         InputError,
         box_table_coverage,
         fixed_boxes,
         found_boxes,
         input_kind,
         load_box_file,
+        make_face_finder,
         parse_box_arg,
         run_detection,
         table_boxes,
@@ -107,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
             boxes_for = whole_image_boxes
         else:
             boxes_for = found_boxes
-            kwargs["face_finder"] = HaarFaceDetector()
+            kwargs["face_finder"] = make_face_finder(
+                args.finder, all_faces=args.all_faces, notify=_note
+            )
         if args.checkpoint:
             detector = Detector.from_checkpoint(args.checkpoint, **kwargs)
         else:
@@ -148,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     for source, reason in report.skipped:
         _warn(f"skipped {source}: {reason}")
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    if no_face and boxes_for is found_boxes:
+        _note(f"no face found in {no_face} of {n_images} image(s)/frame(s) (faces: [])")
     print(
         f"{n_images} image(s)/frame(s), {result.num_faces} face(s) "
         f"({no_face} without a face{skipped}); {detector.num_landmarks} landmarks, "

@@ -28,6 +28,16 @@ from otmark.inference.detector import (
     meta_context,
     scheme_and_codec,
 )
+from otmark.inference.finders import (
+    DLIB_HOG_ADAPTATION,
+    FINDERS,
+    DlibHogFaceDetector,
+    build_finder,
+    choose_face,
+    dlib_available,
+    make_face_finder,
+    select_faces,
+)
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
 from otmark.inference.pipeline import (
     DetectionRun,
@@ -58,6 +68,14 @@ from otmark.inference.sources import (
 )
 
 __all__ = [
+    "DLIB_HOG_ADAPTATION",
+    "FINDERS",
+    "DlibHogFaceDetector",
+    "build_finder",
+    "choose_face",
+    "dlib_available",
+    "make_face_finder",
+    "select_faces",
     "HAAR_ADAPTATION",
     "BoxAdaptation",
     "DetectionRun",

@@ -150,12 +150,14 @@ class BoxAdaptation:
 
 
 #: OpenCV's frontal-face Haar boxes are square and reach up onto the forehead; the tight landmark
-#: box starts at the eyebrows. Measured with ``docs/detect/calibrate_haar.py`` on 200 generated
-#: 300W faces (``otmark synth --num 200 --seed 7``; Haar found 138): the landmark box centre lies
-#: 0.14 box heights below the Haar centre (IQR 0.12-0.16), no horizontal shift (IQR -0.04-0.04),
-#: and its larger side is 0.85 of the Haar side (IQR 0.80-0.90). Generated faces are stylised:
-#: re-measure on real annotated faces when available.
-HAAR_ADAPTATION = BoxAdaptation(shift_x=0.0, shift_y=0.14, scale=0.85)
+#: box starts at the eyebrows. Measured with ``docs/detect/calibrate_haar.py`` on the real-face
+#: development set of ``benchmarks/real_faces.py`` (44 faces of photographs, landmarks from
+#: dlib's 68-point model; docs/real_faces.md): the landmark box centre lies 0.14 box heights below
+#: the Haar centre (IQR 0.12-0.16), no horizontal shift to speak of (median 0.03, IQR
+#: -0.02-0.08, set to 0 by symmetry), and its larger side is 0.82 of the Haar side (IQR
+#: 0.78-0.86). On 200 generated 300W faces (``otmark synth --num 200 --seed 7``; Haar found 138)
+#: the same script gives 0.14 and 0.85.
+HAAR_ADAPTATION = BoxAdaptation(shift_x=0.0, shift_y=0.14, scale=0.82)
 
 
 def adapt_boxes(boxes: np.ndarray, adaptation: BoxAdaptation) -> np.ndarray:

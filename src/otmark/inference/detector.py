@@ -31,7 +31,7 @@ import torch
 
 from otmark.device import resolve_device
 from otmark.heatmaps.codec import HeatmapCodec
-from otmark.inference.boxes import HaarFaceDetector, validate_boxes
+from otmark.inference.boxes import validate_boxes
 from otmark.inference.results import Face
 from otmark.transforms.crop import CONTEXT
 
@@ -130,7 +130,8 @@ class Detector:
         flip_test: average each prediction with the one of the mirrored crop.
         batch_size: crops per backend call.
         face_finder: called as ``face_finder(image) -> (N, 4)`` boxes when :meth:`predict` gets
-            no boxes; defaults to OpenCV's Haar cascade (:class:`HaarFaceDetector`).
+            no boxes; defaults to ``make_face_finder("auto", all_faces=True)`` (dlib's HOG
+            detector when installed, else OpenCV's Haar cascade; the chosen face first).
         device: where crops are sent before the backend call (``"cpu"``, ``"cuda"``...).
         context: factor applied to the face box side (the training crops' context).
     """
@@ -241,9 +242,11 @@ class Detector:
         return self.scheme.num_points
 
     def find_faces(self, image: np.ndarray) -> np.ndarray:
-        """Face boxes ``(N, 4)`` from the face finder (Haar cascade by default)."""
+        """Face boxes ``(N, 4)`` from the face finder (see ``face_finder``)."""
         if self._face_finder is None:
-            self._face_finder = HaarFaceDetector()
+            from otmark.inference.finders import make_face_finder
+
+            self._face_finder = make_face_finder("auto", all_faces=True)
         return validate_boxes(self._face_finder(image))
 
     def _run(self, crops: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,71 @@
+"""``otmark detect`` with its own face finder: no face, one chosen face, ``--all-faces``."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from otmark.cli.main import main
+from otmark.inference import dlib_available, haar_available, read_results_json
+from otmark.models import create_model
+from otmark.schemes import get_scheme
+from otmark.synth.domains import get_domain
+from otmark.synth.generate import synth_face
+
+SCHEME = "300w"
+CODEC = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_max"}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    k = get_scheme(SCHEME).num_points
+    model = create_model("hrnet_tiny", k)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    torch.save(
+        {
+            "model_name": "hrnet_tiny",
+            "model_kwargs": {"num_landmarks": k},
+            "model": model.state_dict(),
+            "scheme": SCHEME,
+            "codec": CODEC,
+        },
+        path,
+    )
+    return path
+
+
+@pytest.mark.skipif(
+    not (haar_available() or dlib_available()), reason="no face finder can run here"
+)
+def test_photo_without_a_face_gives_no_faces_a_warning_and_exit_0(tmp_path, ckpt, capsys):
+    img = tmp_path / "wall.png"
+    cv2.imwrite(str(img), np.full((120, 160, 3), 128, dtype=np.uint8))
+    out = tmp_path / "out"
+    assert main(["detect", str(img), "--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    _, results = read_results_json(out / "landmarks.json")
+    assert [r.faces for r in results] == [[]]
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "no face found" in line]
+    assert len(warnings) == 1 and "faces: []" in warnings[0]
+
+
+@pytest.mark.skipif(not dlib_available(), reason="dlib not installed (otmark[faces])")
+def test_one_face_by_default_all_with_all_faces(tmp_path, ckpt):
+    canvas = np.full((300, 460, 3), 120, dtype=np.uint8)
+    big = synth_face(get_domain("300w"), np.random.default_rng(0), (SCHEME,), (256, 256))
+    small = synth_face(get_domain("300w"), np.random.default_rng(2), (SCHEME,), (128, 128))
+    canvas[20:276, 190:446] = big.image
+    canvas[150:278, 10:138] = small.image
+    img = tmp_path / "two.png"
+    cv2.imwrite(str(img), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    counts = []
+    for extra in ([], ["--all-faces"]):
+        out = tmp_path / f"out{len(extra)}"
+        args = ["detect", str(img), "--checkpoint", str(ckpt), "--finder", "dlib", "--out"]
+        assert main([*args, str(out), "--no-overlay", *extra]) == 0
+        _, (result,) = read_results_json(out / "landmarks.json")
+        counts.append(len(result.faces))
+        # the reported (or first) face is the large one on the right
+        assert (result.faces[0].box[0] + result.faces[0].box[2]) / 2 > 230
+    assert counts == [1, 2]
