@@ -71,6 +71,9 @@ def shutdown_distributed(abandon: bool = False) -> None:
     if abandon:
         return
     if dist.is_available() and dist.is_initialized():
+        # every process leaves together: a gloo group torn down while a peer still has work in
+        # flight aborts that peer ("terminate called without an active exception")
+        dist.barrier()
         dist.destroy_process_group()
 
 
