@@ -14,16 +14,33 @@ The dict (shared with :func:`otmark.models.load_model_from_checkpoint`)::
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from otmark.atomic import save_torch_atomic as save_atomic
-from otmark.atomic import write_text_atomic
+from otmark.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = ["save_atomic", "write_text_atomic"]  # re-exported for the engine
+
+
+def save_atomic(obj, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (a crash, even SIGKILL, leaves the old file).
+
+    The object is serialised in memory first, so that a full disk or a read-only folder raises
+    ``OSError`` with its errno and ``path`` as its filename (``torch.save`` writing to a file
+    reports a full disk as an unspecific ``RuntimeError``).
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        return write_bytes_atomic(path, buf.getbuffer())
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
 
 
 def capture_rng_state() -> dict:

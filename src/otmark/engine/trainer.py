@@ -10,6 +10,7 @@ import math
 import os
 import random
 import signal
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -336,7 +337,11 @@ def _train(
                     snapshot("signal")
                 barrier(info)
                 raise TrainingInterrupted(received[0] if received else signal.SIGTERM, last_path)
-            scheduler.step()
+            with warnings.catch_warnings():  # resumed after the epoch's last step: no step here
+                warnings.filterwarnings(
+                    "ignore", "Detected call of `lr_scheduler.step", UserWarning
+                )
+                scheduler.step()
             if metrics is not None:
                 last_metrics = metrics
             if info.is_main:
