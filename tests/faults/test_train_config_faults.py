@@ -4,7 +4,7 @@ written or changed on disk; accepted overrides really take effect."""
 import json
 
 import pytest
-from conftest import (
+from train_helpers import (
     load_ckpt,
     one_error_line,
     run_cli,

@@ -4,7 +4,7 @@ exit 2, no partial or temporary files, and the checkpoints already written stay 
 The read-only and full-disk cases mount a small tmpfs (root only; skipped elsewhere): as root,
 ``chmod`` does not make a folder read-only."""
 
-from conftest import (
+from train_helpers import (
     load_ckpt,
     one_error_line,
     run_cli,

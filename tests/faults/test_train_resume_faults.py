@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import (
+from train_helpers import (
     load_ckpt,
     one_error_line,
     otmark_cmd,

@@ -164,8 +164,8 @@ def read_training_checkpoint(path: str | Path) -> dict:
         cause = exc.__cause__
         if cause is None:  # read_checkpoint's own one-line message (missing keys...)
             raise ValueError(_reason(exc)) from exc
-        why = _reason(cause)
-        if isinstance(cause, EOFError) or "central directory" in why or "zip archive" in why:
+        why = _reason(cause).split(". ")[0]
+        if isinstance(cause, EOFError) or "zip archive" in why:
             why = f"truncated or corrupt ({why})"
         raise ValueError(f"{p}: not a readable otmark checkpoint: {why}") from exc
 

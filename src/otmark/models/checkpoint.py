@@ -57,7 +57,9 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
         ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as exc:  # corrupt file, not a torch file, disallowed pickle
         lines = str(exc).strip().splitlines()
-        why = lines[0] if lines else f"{type(exc).__name__}: truncated or corrupt"
+        why = lines[0].split(". ")[0] if lines else f"{type(exc).__name__}: truncated"
+        if isinstance(exc, EOFError) or "zip archive" in why:
+            why = f"truncated or corrupt: {why}"
         raise ValueError(f"{path}: not a readable otmark checkpoint ({why})") from exc
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path}: checkpoint must be a dict, got {type(ckpt).__name__}")
