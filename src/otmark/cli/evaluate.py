@@ -136,6 +136,7 @@ def _screen_protocol(args, protocol):
         args.on_error,
         args.max_bad_fraction,
         log=lambda line: print(line, file=sys.stderr),
+        limit_name="--max-bad-fraction",
     )
     if not result.skipped:
         return protocol, []

@@ -115,6 +115,7 @@ def screen_samples(
     log: Callable[[str], None] = print,
     check: Callable[..., str | None] = sample_problem,
     workers: int | None = None,
+    limit_name: str = "data.max_bad_fraction",
 ) -> ScreenResult:
     """Check every sample of a split with ``check`` (default :func:`sample_problem`).
 
@@ -129,6 +130,7 @@ def screen_samples(
         log: receives the messages.
         check: the per-sample check ``(sample) -> problem or None``.
         workers: decoding threads (default: up to 8, the CPU count).
+        limit_name: the setting of ``max_bad_fraction``, named in the message.
 
     Returns:
         :class:`ScreenResult` (the samples in their order).
@@ -157,6 +159,6 @@ def screen_samples(
             raise DatasetError(
                 first,
                 f"{why}; {bad} of {n} samples of the {what} are bad ({100 * bad / n:.1f}%), "
-                f"more than data.max_bad_fraction = {max_bad_fraction:g}",
+                f"more than {limit_name} = {max_bad_fraction:g}",
             )
     return result
