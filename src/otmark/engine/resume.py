@@ -55,11 +55,12 @@ class Change:
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (``kwargs`` mappings are flattened too)."""
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (``kwargs`` mappings are flattened too; an empty
+    mapping leaves no key, so ``kwargs: {}`` and ``kwargs: {x: 1}`` differ in ``kwargs.x``)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict):
             out.update(flatten(v, key + "."))
         else:
             out[key] = v
