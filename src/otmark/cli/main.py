@@ -62,9 +62,19 @@ def _where(path: str) -> str:
     return path
 
 
+def _message_line(exc: BaseException) -> str:
+    """The first line of an exception's message (the last one for an error re-raised from a
+    DataLoader worker, whose message carries the worker's traceback)."""
+    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).strip()
+    lines = text.splitlines()
+    if "Original Traceback" in text:
+        return lines[-1].split(": ", 1)[-1]
+    return lines[0] if lines else ""
+
+
 def describe_error(exc: BaseException) -> str:
-    """One line for an unexpected exception: the file and the problem where it has them, an
-    install hint for a missing optional dependency, else its type and first message line."""
+    """One line for an exception: the file and the problem where it has them, an install hint
+    for a missing optional dependency, else its type and first message line."""
     if isinstance(exc, ModuleNotFoundError):
         name = (exc.name or "").split(".")[0]
         if name in EXTRAS:
@@ -72,8 +82,9 @@ def describe_error(exc: BaseException) -> str:
                 f"the optional dependency {name!r} is not installed "
                 f"(pip install 'otmark[{EXTRAS[name]}]')"
             )
-    if isinstance(exc, OSError):
-        what = exc.strerror or str(exc) or type(exc).__name__
+    first = _message_line(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        what = exc.strerror
         if exc.errno == errno.ENOSPC:
             what = "no space left on device"
         elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -81,9 +92,7 @@ def describe_error(exc: BaseException) -> str:
         if exc.filename is not None:
             return f"{_where(os.fsdecode(exc.filename))}: {what}"
         return what
-    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).strip()
-    first = text.splitlines()[0] if text else ""
-    if isinstance(exc, ValueError | FileNotFoundError | KeyError) and first:
+    if isinstance(exc, ValueError | OSError | KeyError) and first:
         return first
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(dump_config(cfg), end="")
         return 0
 
+    from otmark.cli.main import describe_error
     from otmark.datasets.errors import DatasetError
     from otmark.engine.trainer import TrainingInterrupted, train
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         saved = getattr(exc, "otmark_checkpoint", None)
         more = f" (state saved to {saved}; continue with --resume)" if saved else ""
-        raise CLIError(f"{exc}{more}") from None
+        raise CLIError(f"{describe_error(exc)}{more}") from None
     if result.get("rank", 0) != 0:
         return 0
     if result.get("best_path") is not None:
