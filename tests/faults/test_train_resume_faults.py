@@ -151,13 +151,14 @@ def test_signal_mid_epoch_through_the_cli_then_resume(reference, tiny_data, tmp_
             proc.wait()
     if code == 0:
         pytest.skip("the run ended before the signal arrived")
+    cut = load_ckpt(last)
     if sig == signal.SIGKILL:
         assert code == -signal.SIGKILL
     else:
         assert code == 128 + signal.SIGTERM and "continue with --resume" in out
-        assert load_ckpt(last)["reason"] == "signal"
-    cut = load_ckpt(last)
-    assert cut["mid_epoch"] and cut["step"] >= seen["step"]
+        assert cut["reason"] == "signal" or not cut["mid_epoch"]  # (the signal came at the end)
+    # the checkpoint on disk is the one seen or a later one (the signal may land a step later)
+    assert cut["epoch"] * STEPS + cut["step"] >= seen["epoch"] * STEPS + seen["step"]
     res = subprocess.run(
         cmd + ["--resume"], env=subprocess_env(), capture_output=True, text=True, timeout=300
     )
