@@ -14,7 +14,7 @@ import sys
 import time
 import torch
 from torch import nn
-from otmark.engine.distributed import init_distributed, shutdown_distributed
+from otmark.engine.distributed import exit_if_group_left, init_distributed, shutdown_distributed
 from otmark.engine.loop import train_one_epoch
 
 mode, fail_rank, linger = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -63,6 +63,7 @@ except Exception as exc:
     if info.rank == fail_rank:
         time.sleep(linger)  # a failing process slow to exit (writing a checkpoint, say)
 shutdown_distributed(abandon=code != 0)
+exit_if_group_left(code)  # as the CLI does after a failure
 sys.exit(code)
 """
 

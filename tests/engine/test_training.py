@@ -107,10 +107,15 @@ def test_intermediate_supervision_sums_the_stack_losses(tiny_300w, tmp_path):
     )
 
 
-def test_heatmap_size_mismatch_is_explained(tiny_300w, tmp_path):
-    cfg = _cfg(tiny_300w, tmp_path, codec={"heatmap_size": 32})
-    with pytest.raises(ValueError, match="codec.heatmap_size"):
-        train(cfg)
+def test_heatmap_size_mismatch_is_refused_before_any_work(tiny_300w, tmp_path):
+    from otmark.engine import ConfigError
+
+    raw = tiny_config(tiny_300w, tmp_path / "run", codec={"heatmap_size": 32})
+    with pytest.raises(ConfigError, match="codec.heatmap_size = 32 does not fit"):
+        validate(config_from_dict(raw), "test")
+    with pytest.raises(ConfigError, match="set codec.heatmap_size = 16"):
+        train(config_from_dict(raw), log=lambda _: None)  # train() checks too (library use)
+    assert not (tmp_path / "run").exists()  # nothing was written
 
 
 def test_stacked_model_with_bf16_autocast_channels_last_and_coordconv(tiny_300w, tmp_path):

@@ -83,9 +83,9 @@ def test_decode_uses_the_one_decoder_registry(monkeypatch):
 
 
 def test_bad_values_are_refused():
-    with pytest.raises(ValueError, match="must be > 0"):
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
         HeatmapCodec(64, 16, sigma=0)
-    with pytest.raises(ValueError, match="must be > 0"):
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
         HeatmapCodec(0, 16)
     err = pytest.raises(KeyError, HeatmapCodec, 64, 16, decoder="argmax")
     assert isinstance(err.value, ValueError) and "unknown decoder 'argmax'" in str(err.value)

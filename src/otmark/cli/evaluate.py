@@ -8,7 +8,9 @@ the metrics in :mod:`otmark.metrics`. Writes ``results.json``, ``results.md``,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from otmark.cli.errors import CLIError
@@ -65,6 +67,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "predictions scored on a subset) instead of failing",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="a bad sample (image that cannot be decoded, zero or non-finite normaliser, absurd "
+        "landmarks): stop with its file (raise, default) or leave it out of the scores, logging "
+        "each one and the count (skip)",
+    )
+    parser.add_argument(
+        "--max-bad-fraction",
+        type=float,
+        default=0.05,
+        metavar="F",
+        help="--on-error skip: stop anyway when more than this fraction of samples is bad "
+        "(default 0.05)",
+    )
 
 
 def _list_protocols() -> int:
@@ -107,6 +125,24 @@ def _checkpoint_predictor(args):
     return lambda image, box: detector.predict(image, box[None])[0], detector.scheme.name
 
 
+def _screen_protocol(args, protocol):
+    """The protocol without its bad samples (``--on-error``), and the skipped ``(where, why)``."""
+    from otmark.datasets.validity import screen_samples
+    from otmark.protocols import Protocol
+
+    result = screen_samples(
+        protocol.samples,
+        f"protocol {protocol.spec.name}",
+        args.on_error,
+        args.max_bad_fraction,
+        log=lambda line: print(line, file=sys.stderr),
+        limit_name="--max-bad-fraction",
+    )
+    if not result.skipped:
+        return protocol, []
+    return Protocol(protocol.spec, result.samples, box_source=protocol.box_source), result.skipped
+
+
 def run(args: argparse.Namespace) -> int:
 
     if args.list:
@@ -128,12 +164,25 @@ def run(args: argparse.Namespace) -> int:
         spec = get_protocol_spec(args.protocol)
     except KeyError as exc:
         raise CLIError(exc.args[0]) from None
+    if not 0 <= args.max_bad_fraction <= 1:
+        raise CLIError(f"--max-bad-fraction {args.max_bad_fraction}: must be in [0, 1]")
     out = Path(args.out or Path("runs") / "evaluate" / spec.name)
     try:
         protocol = build_protocol(spec, args.data_root, box_source=args.box_source)
+        full_ids = protocol.ids
+        protocol, skipped = _screen_protocol(args, protocol)
         extra: dict = {"box_source": args.box_source}
+        if skipped:
+            extra["skipped"] = [{"sample": where, "problem": why} for where, why in skipped]
         if args.predictions:
             predictions = read_predictions(args.predictions)
+            if skipped:
+                kept = set(protocol.ids)
+                dropped = set(full_ids) - kept
+                predictions = dataclasses.replace(
+                    predictions,
+                    landmarks={k: v for k, v in predictions.landmarks.items() if k not in dropped},
+                )
             extra["source"] = {"predictions": str(args.predictions)}
         else:
             if args.checkpoint:
@@ -151,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
             write_predictions(out / "predictions.json", predictions)
         result = evaluate_predictions(protocol, predictions, allow_extra=args.allow_extra_ids)
     except (ValueError, FileNotFoundError, KeyError) as exc:
+        if getattr(args, "debug", False):
+            raise
         raise CLIError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     write_results(out, result, spec, extra)
     s = result.summary
@@ -159,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
         f"({result.space}); NME {s['NME']:.2f}%, FR^I_0.1 {s['FR^I_0.1']:.2f}%, "
         f"FR^L_0.1 {s['FR^L_0.1']:.2f}%, AUC^I_0.1 {s['AUC^I_0.1']:.2f}%"
     )
+    if skipped:
+        print(f"skipped {len(skipped)} bad sample(s) (listed in results.json under 'skipped')")
     print(f"wrote {out}/results.json, results.md, ced_image.png, ced_landmark.png")
     return 0
 

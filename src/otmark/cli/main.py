@@ -8,7 +8,9 @@ Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` an
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
 from otmark import __version__
@@ -34,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         "and the 2D Wasserstein loss.",
     )
     parser.add_argument("--version", action="version", version=f"otmark {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (otherwise: one line, exit code 2)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -41,6 +48,63 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+#: optional dependencies -> the extra that installs them
+EXTRAS = {"onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx"}
+
+
+def _where(path: str) -> str:
+    """A path for messages: the folder of an atomic writer's temporary file."""
+    name = os.path.basename(path)
+    if name.startswith(".") and ".tmp." in name:
+        return os.path.dirname(path) or "."
+    return path
+
+
+def _message_line(exc: BaseException) -> str:
+    """The first line of an exception's message (the last one for an error re-raised from a
+    DataLoader worker, whose message carries the worker's traceback)."""
+    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).strip()
+    lines = text.splitlines()
+    if "Original Traceback" in text:
+        return lines[-1].split(": ", 1)[-1]
+    return lines[0] if lines else ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception: the file and the problem where it has them, an install hint
+    for a missing optional dependency, else its type and first message line."""
+    if isinstance(exc, ModuleNotFoundError):
+        name = (exc.name or "").split(".")[0]
+        if name in EXTRAS:
+            return (
+                f"the optional dependency {name!r} is not installed "
+                f"(pip install 'otmark[{EXTRAS[name]}]')"
+            )
+    first = _message_line(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        what = exc.strerror
+        if exc.errno == errno.ENOSPC:
+            what = "no space left on device"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            what = f"{what} (the folder is not writable)"
+        if exc.filename is not None:
+            return f"{_where(os.fsdecode(exc.filename))}: {what}"
+        return what
+    if isinstance(exc, ValueError | OSError | KeyError) and first:
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _leave(code: int) -> int:
+    """``code``, after ending the process at once if a failed multi-process run left its
+    process group (see :func:`otmark.engine.distributed.exit_if_group_left`)."""
+    if "torch.distributed" in sys.modules:
+        from otmark.engine.distributed import exit_if_group_left
+
+        exit_if_group_left(code)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +116,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except CLIError as exc:
+        if args.debug:
+            raise
         print(f"otmark {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _leave(2)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"otmark {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        saved = getattr(exc, "otmark_checkpoint", None)
+        more = f" (state saved to {saved}; continue with --resume)" if saved else ""
+        print(
+            f"otmark {args.command}: error: {describe_error(exc)}{more} "
+            "[otmark --debug shows the traceback]",
+            file=sys.stderr,
+        )
+        return _leave(2)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue from OUTPUT_DIR/last.pt (model, optimiser, schedule, RNG, data order)",
     )
     parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: accept a config that differs from the checkpoint's in the "
+        "optimiser, schedule, batch size, epochs, augmentation or data splits (each change is "
+        "logged); architecture, loss, codec and dataset changes are always refused",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default=None,
+        help="a bad sample (image that cannot be decoded, zero or non-finite normaliser, absurd "
+        "landmarks): stop with its file (raise, default) or leave it out and log it (skip); "
+        "same as --set data.on_error=...",
+    )
+    parser.add_argument(
         "--list-configs", action="store_true", help="print the packaged config names and exit"
     )
     parser.add_argument(
@@ -50,28 +65,38 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.config:
         raise CLIError("--config is required (a YAML path or a packaged name, see --list-configs)")
+    overrides = list(args.overrides)
+    if args.on_error:
+        overrides.append(f"data.on_error={args.on_error}")
+    if args.resume_override and not args.resume:
+        raise CLIError("--resume-override needs --resume")
     try:
-        cfg = load_config(args.config, args.overrides, check_paths=not args.print_config)
+        cfg = load_config(args.config, overrides, check_paths=not args.print_config)
     except ConfigError as exc:
         raise CLIError(str(exc)) from None
     if args.print_config:
         print(dump_config(cfg), end="")
         return 0
 
+    from otmark.cli.main import describe_error
     from otmark.datasets.errors import DatasetError
     from otmark.engine.trainer import TrainingInterrupted, train
 
     try:
-        result = train(cfg, resume=args.resume)
+        result = train(cfg, resume=args.resume, resume_override=args.resume_override)
     except TrainingInterrupted as exc:
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"otmark train: {exc}; continue with --resume")
         return 128 + int(exc.signum)
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
-        raise CLIError(str(exc)) from None
+        if getattr(args, "debug", False):
+            raise
+        saved = getattr(exc, "otmark_checkpoint", None)
+        more = f" (state saved to {saved}; continue with --resume)" if saved else ""
+        raise CLIError(f"{describe_error(exc)}{more}") from None
     if result.get("rank", 0) != 0:
         return 0
-    if result.get("best_nme") is not None:
-        print(f"best validation NME {result['best_nme']:.3f}% -> {result['output_dir']}/best.pt")
+    if result.get("best_path") is not None:
+        print(f"best validation NME {result['best_nme']:.3f}% -> {result['best_path']}")
     print(f"done: {result['output_dir']}/last.pt")
     return 0

@@ -6,21 +6,41 @@ The dict (shared with :func:`otmark.models.load_model_from_checkpoint`)::
     scheme, codec {input_size, heatmap_size, sigma, decoder, softmax},
     optimizer, scheduler, scaler (fp16 only), epoch (completed epochs), step (batches already
     done in epoch ``epoch`` when interrupted inside it, else 0), config (plain dict),
-    rng {torch, cuda, numpy, python}, history (list of per-epoch log rows), best_nme, metrics.
+    rng {torch, cuda, numpy, python}, history (list of per-epoch log rows), best_nme, metrics,
+    mid_epoch (True when written inside an epoch), reason (``epoch``, ``periodic``, ``signal``
+    or ``exception``), partial (inside an epoch: ``position`` = local samples already
+    consumed, ``loss_sum``, ``images``, ``seconds`` of the steps done).
 """
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from otmark.atomic import save_torch_atomic as save_atomic
-from otmark.atomic import write_text_atomic
+from otmark.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = ["save_atomic", "write_text_atomic"]  # re-exported for the engine
+
+
+def save_atomic(obj, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (a crash, even SIGKILL, leaves the old file).
+
+    The object is serialised in memory first, so that a full disk or a read-only folder raises
+    ``OSError`` with its errno and ``path`` as its filename (``torch.save`` writing to a file
+    reports a full disk as an unspecific ``RuntimeError``).
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        return write_bytes_atomic(path, buf.getbuffer())
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
 
 
 def capture_rng_state() -> dict:
@@ -81,6 +101,8 @@ def make_checkpoint(
     history: list | None = None,
     best_nme: float | None = None,
     metrics: dict | None = None,
+    reason: str = "epoch",
+    partial: dict | None = None,
 ) -> dict:
     """Assemble the checkpoint dict (see the module docstring)."""
     ckpt = {
@@ -97,7 +119,11 @@ def make_checkpoint(
         "history": list(history or []),
         "best_nme": best_nme,
         "metrics": dict(metrics or {}),
+        "mid_epoch": partial is not None,
+        "reason": reason,
     }
+    if partial is not None:
+        ckpt["partial"] = dict(partial)
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
@@ -111,6 +137,37 @@ def save_checkpoint(path: str | Path, **kwargs) -> Path:
     """:func:`make_checkpoint` + :func:`save_atomic` (same keyword arguments, plus ``model``)."""
     model = kwargs.pop("model")
     return save_atomic(make_checkpoint(model, **kwargs), path)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def read_training_checkpoint(path: str | Path) -> dict:
+    """:func:`otmark.models.read_checkpoint` with one-line errors naming the file: an empty
+    (0-byte) file, a truncated or corrupt one, one that is not a checkpoint.
+
+    Raises ``FileNotFoundError`` / ``ValueError``.
+    """
+    from otmark.models import read_checkpoint
+
+    p = Path(path)
+    if p.is_file() and p.stat().st_size == 0:
+        raise ValueError(f"{p}: checkpoint file is empty (0 bytes)")
+    try:
+        return read_checkpoint(p)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        cause = exc.__cause__
+        if cause is None:  # read_checkpoint's own one-line message (missing keys...)
+            raise ValueError(_reason(exc)) from exc
+        why = _reason(cause).split(". ")[0]
+        if isinstance(cause, EOFError) or "zip archive" in why:
+            why = f"truncated or corrupt ({why})"
+        raise ValueError(f"{p}: not a readable otmark checkpoint: {why}") from exc
 
 
 def load_checkpoint(
@@ -131,14 +188,26 @@ def load_checkpoint(
     Returns:
         The checkpoint dict. Raises ``FileNotFoundError``/``ValueError`` naming the file.
     """
-    from otmark.models import read_checkpoint
+    ckpt = read_training_checkpoint(path)
+    restore_checkpoint(ckpt, path, model, optimizer, scheduler, scaler, restore_rng)
+    return ckpt
 
-    ckpt = read_checkpoint(path)
+
+def restore_checkpoint(
+    ckpt: dict,
+    path: str | Path,
+    model: torch.nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    scaler=None,
+    restore_rng: bool = False,
+) -> None:
+    """Restore the given objects from a checkpoint dict read from ``path`` (named in errors)."""
     if model is not None:
         try:
             unwrap(model).load_state_dict(ckpt["model"])
         except RuntimeError as exc:
-            raise ValueError(f"{path}: weights do not fit the model: {exc}") from exc
+            raise ValueError(f"{path}: weights do not fit the model: {_reason(exc)}") from exc
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
         if obj is not None:
             if name not in ckpt:
@@ -146,4 +215,3 @@ def load_checkpoint(
             obj.load_state_dict(ckpt[name])
     if restore_rng and "rng" in ckpt:
         restore_rng_state(ckpt["rng"])
-    return ckpt

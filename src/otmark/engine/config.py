@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.resources
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ class DataConfig:
         crop_from: ``landmarks`` (tight box of the ground truth, HRNet) or ``box``.
         num_workers: DataLoader worker processes (per process).
         limit, val_limit: use only the first N samples (smoke runs); None = all.
+        on_error: what ``train`` does with a bad sample (an image that cannot be decoded, a
+            zero or non-finite normaliser, absurd landmarks): ``raise`` (stop before the first
+            epoch with one line naming the file) or ``skip`` (leave it out and log it).
+        max_bad_fraction: with ``on_error: skip``, stop anyway when more than this fraction of
+            a split is bad.
     """
 
     dataset: str = "300w"
@@ -53,6 +59,8 @@ class DataConfig:
     num_workers: int = 2
     limit: int | None = None
     val_limit: int | None = None
+    on_error: str = "raise"
+    max_bad_fraction: float = 0.05
 
 
 @dataclass
@@ -119,6 +127,9 @@ class TrainConfig:
         progress: show a tqdm progress bar (rank 0, when stderr is a terminal).
         tensorboard: also log to TensorBoard when it is installed.
         threads: ``torch.set_num_threads`` on CPU (0 = torch's default).
+        checkpoint_every: also write ``last.pt`` (marked mid-epoch) every N optimisation steps
+            inside an epoch, so that a killed run repeats at most N steps; 0 = only at the end of
+            each epoch (and on a signal or an exception, which always write it).
     """
 
     seed: int = 0
@@ -131,6 +142,7 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = True
     threads: int = 0
+    checkpoint_every: int = 500
 
 
 @dataclass
@@ -160,6 +172,9 @@ class ExperimentConfig:
 
 
 AMP_MODES = ("auto", "none", "bf16", "fp16")
+ON_ERROR_MODES = ("raise", "skip")
+#: every registered model outputs heatmaps at 1/4 of the input resolution (otmark.models)
+MODEL_OUTPUT_STRIDE = 4
 
 
 def codec_for_loss(codec: HeatmapCodec, loss: str) -> HeatmapCodec:
@@ -352,7 +367,11 @@ def _build(cls: type, data: dict, source: str, prefix: str = "") -> Any:
         key = next((k for k, v in kwargs.items() if v == exc.name), None)
         raise ConfigError(f"{source}: {prefix}{key}: {exc}" if key else f"{where}: {exc}") from None
     except ValueError as exc:  # the section's own checks (e.g. HeatmapCodec's sizes)
-        raise ConfigError(f"{where}: {exc}") from None
+        msg = str(exc)
+        key = msg.split(" ", 1)[0]
+        if key in kwargs:  # "sigma = inf: ..." names its key: give its full path
+            raise ConfigError(f"{source}: {prefix}{msg}") from None
+        raise ConfigError(f"{where}: {msg}") from None
 
 
 def config_from_dict(raw: dict, source: str = "<config>") -> ExperimentConfig:
@@ -445,22 +464,9 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     from otmark.transforms.dataset import CROP_SOURCES
 
     _choice(cfg.data.crop_from, list(CROP_SOURCES), f"{source}: data.crop_from", "crop source")
-    checks = [
-        (cfg.optim.lr > 0, "optim.lr must be > 0"),
-        (cfg.optim.epochs >= 1, "optim.epochs must be >= 1"),
-        (cfg.optim.batch_size >= 1, "optim.batch_size must be >= 1"),
-        (0 < cfg.optim.gamma <= 1, "optim.gamma must be in (0, 1]"),
-        (
-            all(isinstance(m, int) and m > 0 for m in cfg.optim.milestones),
-            "optim.milestones must be positive integers (epochs)",
-        ),
-        (len(cfg.augment.scale_range) == 2, "augment.scale_range must be [low, high]"),
-        (cfg.data.num_workers >= 0, "data.num_workers must be >= 0"),
-        (cfg.train.val_every >= 0, "train.val_every must be >= 0"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(f"{source}: {msg}")
+    _choice(cfg.data.on_error, list(ON_ERROR_MODES), f"{source}: data.on_error", "mode")
+    for msg in value_problems(cfg):
+        raise ConfigError(f"{source}: {msg}")
     try:
         augment_config(cfg)
     except ValueError as exc:
@@ -470,6 +476,66 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
             f"{source}: data.root {cfg.data.root!r} does not exist "
             f"(set it with --set data.root=PATH)"
         )
+
+
+def _finite(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def value_problems(cfg: ExperimentConfig) -> list[str]:
+    """Range checks of the numbers of a config, each problem as ``"key = value: what is wrong"``
+    (empty when all is well): finite and positive where it must be, and the input/heatmap
+    stride the models produce (:data:`MODEL_OUTPUT_STRIDE`)."""
+    c, o, a, d, t = cfg.codec, cfg.optim, cfg.augment, cfg.data, cfg.train
+    checks = [
+        ("codec.input_size", c.input_size, c.input_size > 0, "must be > 0"),
+        ("codec.heatmap_size", c.heatmap_size, c.heatmap_size > 0, "must be > 0"),
+        ("codec.sigma", c.sigma, _finite(c.sigma) and c.sigma > 0, "must be a finite number > 0"),
+        ("optim.lr", o.lr, _finite(o.lr) and o.lr > 0, "must be a finite number > 0"),
+        (
+            "optim.weight_decay",
+            o.weight_decay,
+            _finite(o.weight_decay) and o.weight_decay >= 0,
+            "must be a finite number >= 0",
+        ),
+        ("optim.epochs", o.epochs, o.epochs >= 1, "must be >= 1"),
+        ("optim.batch_size", o.batch_size, o.batch_size >= 1, "must be >= 1"),
+        ("optim.gamma", o.gamma, _finite(o.gamma) and 0 < o.gamma <= 1, "must be in (0, 1]"),
+        (
+            "optim.milestones",
+            o.milestones,
+            all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in o.milestones),
+            "must be positive integers (epochs)",
+        ),
+        (
+            "augment.scale_range",
+            a.scale_range,
+            len(a.scale_range) == 2 and all(_finite(v) and v > 0 for v in a.scale_range),
+            "must be [low, high], finite and > 0",
+        ),
+        ("augment.rotation", a.rotation, _finite(a.rotation), "must be a finite number"),
+        ("augment.color_jitter", a.color_jitter, _finite(a.color_jitter), "must be finite"),
+        ("data.num_workers", d.num_workers, d.num_workers >= 0, "must be >= 0"),
+        ("data.limit", d.limit, d.limit is None or d.limit >= 1, "must be >= 1 or null"),
+        ("data.val_limit", d.val_limit, d.val_limit is None or d.val_limit >= 1, "must be >= 1"),
+        (
+            "data.max_bad_fraction",
+            d.max_bad_fraction,
+            _finite(d.max_bad_fraction) and 0 <= d.max_bad_fraction <= 1,
+            "must be in [0, 1]",
+        ),
+        ("train.val_every", t.val_every, t.val_every >= 0, "must be >= 0"),
+        ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 0, "must be >= 0"),
+        ("train.threads", t.threads, t.threads >= 0, "must be >= 0"),
+    ]
+    problems = [f"{key} = {value!r}: {what}" for key, value, ok, what in checks if not ok]
+    if not problems and c.heatmap_size * MODEL_OUTPUT_STRIDE != c.input_size:
+        problems.append(
+            f"codec.heatmap_size = {c.heatmap_size} does not fit codec.input_size = "
+            f"{c.input_size}: the models output heatmaps of input_size / {MODEL_OUTPUT_STRIDE} "
+            f"(set codec.heatmap_size = {c.input_size // MODEL_OUTPUT_STRIDE})"
+        )
+    return problems
 
 
 def augment_config(cfg: ExperimentConfig):

@@ -15,6 +15,7 @@ all-reduce an error flag after a piece of purely local work, so that every proce
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -75,6 +76,18 @@ def shutdown_distributed(abandon: bool = False) -> None:
         # flight aborts that peer ("terminate called without an active exception")
         dist.barrier()
         dist.destroy_process_group()
+
+
+def exit_if_group_left(code: int) -> None:
+    """End this process now with ``code`` when it still belongs to a process group, i.e. after a
+    failure in a multi-process run left the group without teardown
+    (:func:`shutdown_distributed` with ``abandon=True``): the interpreter's own teardown would
+    destroy the group and can abort the process ("terminate called without an active
+    exception") while a peer is still failing. A no-op otherwise."""
+    if dist.is_available() and dist.is_initialized():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:

@@ -12,7 +12,9 @@ from otmark.engine.checkpoint import write_text_atomic
 
 
 def history_to_csv(rows: list[dict]) -> str:
-    """CSV text of log rows (columns: the union of keys, in first-seen order)."""
+    """CSV text of the per-epoch log rows (columns: the union of keys, in first-seen order);
+    event rows (with an ``event`` key) are in ``log.jsonl`` only."""
+    rows = [r for r in rows if "event" not in r]
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -63,6 +65,12 @@ class RunLog:
                 if isinstance(v, int | float) and k != "epoch":
                     self._tb.add_scalar(k, v, step)
             self._tb.flush()
+
+    def event(self, row: dict) -> None:
+        """Record an event (a dict with an ``event`` key, e.g. a resume override) in
+        ``log.jsonl``; it is kept in :attr:`rows` (and so in checkpoints' history)."""
+        self.rows.append(dict(row))
+        write_text_atomic(self.out_dir / "log.jsonl", history_to_jsonl(self.rows))
 
     def close(self) -> None:
         if self._tb is not None:

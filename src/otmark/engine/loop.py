@@ -99,17 +99,22 @@ def train_one_epoch(
     info: DistInfo | None = None,
     progress: bool = False,
     desc: str = "train",
+    result: EpochResult | None = None,
+    on_step: Callable[[EpochResult], None] | None = None,
 ) -> EpochResult:
     """Train over ``loader`` once (the caller sets the epoch on its sampler and dataset).
 
     ``scheduler`` (optional) is stepped after every optimizer step (per-step schedules).
     ``should_stop`` is polled after every step (all processes agree through an all-reduce);
     when it returns True the epoch ends early with ``interrupted=True``.
+    ``result`` (optional) is updated in place, so that a caller still knows how many steps were
+    done when an exception escapes (its counts cover the completed optimizer steps only).
+    ``on_step(result)`` is called after every completed step (periodic checkpoints).
     """
     info = info or DistInfo(device=device)
     check_grad_scaler(amp_dtype, scaler)
     model.train()
-    result = EpochResult()
+    result = result if result is not None else EpochResult()
     bar = None
     if progress and info.is_main and sys.stderr.isatty():
         from tqdm import tqdm
@@ -131,16 +136,19 @@ def train_one_epoch(
         else:
             loss.backward()
             optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n
         result.steps += 1
+        result.seconds = time.perf_counter() - t0
+        if scheduler is not None:
+            scheduler.step()
         if bar is not None:
             rate = result.images * info.world / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{result.loss_sum / result.images:.4g}", img_s=f"{rate:.1f}")
             bar.update(1)
+        if on_step is not None:
+            on_step(result)
         if any_flag(should_stop(), info):
             result.interrupted = True
             break

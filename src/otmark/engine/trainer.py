@@ -10,6 +10,7 @@ import math
 import os
 import random
 import signal
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,14 @@ import numpy as np
 import torch
 
 from otmark.engine import builders
-from otmark.engine.checkpoint import load_checkpoint, save_checkpoint, unwrap, write_text_atomic
-from otmark.engine.config import ExperimentConfig, dump_config
+from otmark.engine.checkpoint import (
+    read_training_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    unwrap,
+    write_text_atomic,
+)
+from otmark.engine.config import ConfigError, ExperimentConfig, dump_config, value_problems
 from otmark.engine.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -28,12 +35,13 @@ from otmark.engine.distributed import (
     shutdown_distributed,
 )
 from otmark.engine.logs import RunLog
-from otmark.engine.loop import evaluate, train_one_epoch
+from otmark.engine.loop import EpochResult, evaluate, train_one_epoch
 from otmark.engine.precision import (  # noqa: F401 (amp_dtype_for, cpu_has_native_bf16: re-exported)
     amp_dtype_for,
     cpu_has_native_bf16,
     make_grad_scaler,
 )
+from otmark.engine.resume import ResumeRefused, apply_optim_settings, check_resume
 from otmark.engine.sampler import EpochSampler
 
 
@@ -96,35 +104,70 @@ def train(
     cfg: ExperimentConfig,
     resume: bool = False,
     log: Callable[[str], None] = print,
+    resume_override: bool = False,
 ) -> dict:
     """Run (or resume) the experiment ``cfg``; returns a summary dict with ``epochs``,
-    ``best_nme``, ``last_metrics`` (rank 0 only), ``output_dir`` and this process's ``rank``.
+    ``best_nme``, ``best_path`` (None when no ``best.pt`` was written), ``last_metrics`` (rank 0
+    only), ``output_dir`` and this process's ``rank``.
 
-    Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the state is in ``last.pt``).
+    ``resume`` continues from ``last.pt``; a config that changes the architecture, loss, codec,
+    dataset or scheme is refused, other changes need ``resume_override`` (see
+    :mod:`otmark.engine.resume`). Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the
+    state is in ``last.pt``). Any other exception inside an epoch first writes ``last.pt``
+    (marked mid-epoch) and is then re-raised, with its ``otmark_checkpoint`` attribute set to
+    that path.
     """
     info = init_distributed(cfg.train.device)
     finished = False
     try:
-        summary = _train(cfg, resume, info, log if info.is_main else (lambda _m: None))
+        summary = _train(
+            cfg, resume, info, log if info.is_main else (lambda _m: None), resume_override
+        )
         finished = True
         return summary
     finally:
         shutdown_distributed(abandon=not finished)
 
 
-def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
+def _screen(ds, what: str, cfg: ExperimentConfig, log) -> None:
+    """Leave out (or raise on) the bad samples of a dataset, in place."""
+    from otmark.datasets.validity import screen_samples
+
+    ds.samples = screen_samples(
+        ds.samples, what, cfg.data.on_error, cfg.data.max_bad_fraction, log
+    ).samples
+
+
+def _train(
+    cfg: ExperimentConfig, resume: bool, info: DistInfo, log, resume_override: bool = False
+) -> dict:
     from otmark.schemes import get_scheme
 
+    problems = value_problems(cfg)
+    if problems:
+        raise ConfigError(f"config {cfg.name!r}: {problems[0]}")
     device = info.device
     amp_dtype = amp_dtype_for(cfg.train.amp, device)
     seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.threads)
     out = cfg.output_path
     last_path, best_path = out / "last.pt", out / "best.pt"
-    if resume and not last_path.is_file():
-        raise FileNotFoundError(f"{last_path}: nothing to resume (no checkpoint in {out})")
+    ckpt, overrides = None, []
+    if resume:
+        if not last_path.is_file():
+            raise FileNotFoundError(f"{last_path}: nothing to resume (no checkpoint in {out})")
+        ckpt = read_training_checkpoint(last_path)
+        overrides = check_resume(last_path, ckpt.get("config", {}), cfg, resume_override)
 
     train_ds, val_ds = builders.build_datasets(cfg)
+    _screen(train_ds, f"training split {cfg.data.train_split!r}", cfg, log)
+    if val_ds is not None:
+        _screen(val_ds, f"validation split {cfg.data.val_split!r}", cfg, log)
     scheme = builders.scheme_of(train_ds.samples)
+    if ckpt is not None and ckpt.get("scheme") not in (None, scheme):
+        raise ResumeRefused(
+            f"{last_path}: cannot resume, the checkpoint's landmark scheme is "
+            f"{ckpt['scheme']!r} but the data's is {scheme!r}"
+        )
     num_landmarks = get_scheme(scheme).num_points
     model = builders.build_model(cfg, num_landmarks).to(device)
     if cfg.train.channels_last:
@@ -135,14 +178,21 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     optimizer = builders.build_optimizer(cfg, model)
     scheduler = builders.build_scheduler(cfg, optimizer)
     scaler = make_grad_scaler(amp_dtype, device)
+    local_bs = builders.local_batch_size(cfg.optim.batch_size, info.world)
 
-    start_epoch, start_step, history, best = 0, 0, [], math.inf
-    if resume:
-        ckpt = load_checkpoint(last_path, model, optimizer, scheduler, scaler, restore_rng=True)
-        start_epoch, start_step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
+    start_epoch, history, best, partial = 0, [], math.inf, None
+    if ckpt is not None:
+        restore_checkpoint(ckpt, last_path, model, optimizer, scheduler, scaler, restore_rng=True)
+        if any(c.key.startswith("optim.") for c in overrides):
+            apply_optim_settings(cfg, optimizer, scheduler)
+        start_epoch = int(ckpt["epoch"])
+        partial = _partial_of(ckpt, local_bs, info.world)
         history = [r for r in ckpt.get("history", []) if r.get("epoch", 0) <= start_epoch]
         best = ckpt.get("best_nme") if ckpt.get("best_nme") is not None else math.inf
-        log(f"resuming {last_path} at epoch {start_epoch + 1}, step {start_step}")
+        step = int(ckpt.get("step", 0)) if partial else 0
+        log(f"resuming {last_path} at epoch {start_epoch + 1}, step {step}")
+        for change in overrides:
+            log(f"resume override: {change} (--resume-override)")
 
     n_params = sum(p.numel() for p in model.parameters())
     log(
@@ -154,13 +204,20 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", dump_config(cfg))
     runlog = RunLog(out, history, tensorboard=cfg.train.tensorboard) if info.is_main else None
+    if runlog is not None and overrides:
+        runlog.event(
+            {
+                "event": "resume_override",
+                "epoch": start_epoch,
+                "changes": {c.key: {"old": c.old, "new": c.new} for c in overrides},
+            }
+        )
 
     net = model
     if info.distributed:
         ids = [device.index] if device.type == "cuda" else None
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
-    local_bs = builders.local_batch_size(cfg.optim.batch_size, info.world)
     workers = cfg.data.num_workers
     pin = device.type == "cuda"
     sampler = EpochSampler(len(train_ds), cfg.train.seed, info.rank, info.world)
@@ -181,65 +238,96 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         config=cfg.to_dict(),
     )
     epochs = cfg.optim.epochs
+    every = cfg.train.checkpoint_every
     last_metrics: dict | None = None
+    best_written = best_path.is_file() and resume
     with stop_on_signals() as received:
         for epoch in range(start_epoch, epochs):
-            step0 = start_step if epoch == start_epoch else 0
-            sampler.set_epoch(epoch, start=step0 * local_bs)
-            train_ds.set_epoch(epoch)
-            res = train_one_epoch(
-                net,
-                loader,
-                loss_fn,
-                optimizer,
-                device,
-                amp_dtype=amp_dtype,
-                scaler=scaler,
-                channels_last=cfg.train.channels_last,
-                should_stop=lambda: bool(received),
-                info=info,
-                progress=cfg.train.progress,
-                desc=f"epoch {epoch + 1}/{epochs}",
+            p = partial if epoch == start_epoch and partial else {}
+            pos0, images0, secs0 = p.get("position", 0), p.get("images", 0), p.get("seconds", 0.0)
+            res = EpochResult(
+                loss_sum=p.get("loss_sum", 0.0), images=images0, steps=p.get("step", 0)
             )
+            sampler.set_epoch(epoch, start=pos0)
+            train_ds.set_epoch(epoch)
+
+            def snapshot(
+                reason: str,
+                epoch=epoch,
+                res=res,
+                pos0=pos0,
+                images0=images0,
+                secs0=secs0,
+                best_now=best,
+            ):
+                return save_checkpoint(
+                    last_path,
+                    model=model,
+                    epoch=epoch,
+                    step=res.steps,
+                    history=runlog.rows,
+                    best_nme=_finite(best_now),
+                    reason=reason,
+                    partial={
+                        "position": pos0 + res.images - images0,
+                        "loss_sum": res.loss_sum,
+                        "images": res.images,
+                        "seconds": secs0 + res.seconds,
+                    },
+                    **ckpt_common,
+                )
+
+            def periodic(r: EpochResult, snapshot=snapshot) -> None:
+                if every > 0 and info.is_main and r.steps % every == 0:
+                    snapshot("periodic")
+
+            try:
+                train_one_epoch(
+                    net,
+                    loader,
+                    loss_fn,
+                    optimizer,
+                    device,
+                    amp_dtype=amp_dtype,
+                    scaler=scaler,
+                    channels_last=cfg.train.channels_last,
+                    should_stop=lambda: bool(received),
+                    info=info,
+                    progress=cfg.train.progress,
+                    desc=f"epoch {epoch + 1}/{epochs}",
+                    result=res,
+                    on_step=periodic,
+                )
+                if not res.interrupted:
+                    row, metrics = _finish_epoch(
+                        cfg,
+                        epoch,
+                        epochs,
+                        res,
+                        secs0,
+                        optimizer,
+                        net,
+                        val_loader,
+                        device,
+                        amp_dtype,
+                        info,
+                    )
+            except Exception as exc:
+                if info.is_main:
+                    _save_after_error(snapshot, exc, last_path, epoch, res.steps, log)
+                raise
             if res.interrupted:
                 if info.is_main:
-                    save_checkpoint(
-                        last_path,
-                        model=model,
-                        epoch=epoch,
-                        step=step0 + res.steps,
-                        history=runlog.rows,
-                        best_nme=_finite(best),
-                        **ckpt_common,
-                    )
+                    snapshot("signal")
                 barrier(info)
                 raise TrainingInterrupted(received[0] if received else signal.SIGTERM, last_path)
-            loss_sum, images, seconds = all_reduce_sum(
-                [res.loss_sum, float(res.images), res.seconds], info
-            )
-            row = {
-                "epoch": epoch + 1,
-                "lr": optimizer.param_groups[0]["lr"],
-                "train_loss": loss_sum / max(images, 1),
-                "images_per_s": images / max(seconds / info.world, 1e-9),
-                "seconds": seconds / info.world,
-            }
-            scheduler.step()
-            ve = cfg.train.val_every
-            if val_loader is not None and ((epoch + 1) % ve == 0 or epoch + 1 == epochs):
-                metrics = evaluate(
-                    unwrap(net),
-                    val_loader,
-                    device,
-                    decoder=cfg.codec.decoder,
-                    softmax=cfg.codec.softmax,
-                    amp_dtype=amp_dtype,
-                    channels_last=cfg.train.channels_last,
-                    info=info,
+            with warnings.catch_warnings():  # resumed after the epoch's last step: no step here
+                warnings.filterwarnings(
+                    "ignore", "Detected call of `lr_scheduler.step", UserWarning
                 )
-                if metrics is not None:
-                    last_metrics = metrics
-                    row.update({f"val_{k}": v for k, v in metrics.items()})
+                scheduler.step()
+            if metrics is not None:
+                last_metrics = metrics
             if info.is_main:
                 runlog.append(row)
                 log(_format_row(row, epochs))
@@ -258,6 +346,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 save_checkpoint(last_path, **common)
                 if improved:
                     save_checkpoint(best_path, **common)
+                    best_written = True
             barrier(info)
             if received:
                 raise TrainingInterrupted(received[0], last_path)
@@ -266,10 +355,77 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     return {
         "epochs": epochs,
         "best_nme": _finite(best),
+        "best_path": str(best_path) if best_written and best_path.is_file() else None,
         "last_metrics": last_metrics,
         "output_dir": str(out),
         "rank": info.rank,
     }
+
+
+def _finish_epoch(
+    cfg, epoch, epochs, res, secs0, optimizer, net, val_loader, device, amp_dtype, info
+) -> tuple[dict, dict | None]:
+    """The epoch's log row (losses summed over processes) and its validation metrics."""
+    loss_sum, images, seconds = all_reduce_sum(
+        [res.loss_sum, float(res.images), secs0 + res.seconds], info
+    )
+    row = {
+        "epoch": epoch + 1,
+        "lr": optimizer.param_groups[0]["lr"],
+        "train_loss": loss_sum / max(images, 1),
+        "images_per_s": images / max(seconds / info.world, 1e-9),
+        "seconds": seconds / info.world,
+    }
+    metrics = None
+    ve = cfg.train.val_every
+    if val_loader is not None and ((epoch + 1) % ve == 0 or epoch + 1 == epochs):
+        metrics = evaluate(
+            unwrap(net),
+            val_loader,
+            device,
+            decoder=cfg.codec.decoder,
+            softmax=cfg.codec.softmax,
+            amp_dtype=amp_dtype,
+            channels_last=cfg.train.channels_last,
+            info=info,
+        )
+        if metrics is not None:
+            row.update({f"val_{k}": v for k, v in metrics.items()})
+    return row, metrics
+
+
+def _partial_of(ckpt: dict, local_bs: int, world: int) -> dict | None:
+    """Where a mid-epoch checkpoint stopped: ``position`` (local samples consumed), ``step``,
+    ``loss_sum``, ``images``, ``seconds``; None for an end-of-epoch checkpoint."""
+    step = int(ckpt.get("step", 0))
+    part = ckpt.get("partial")
+    if part is None and step == 0:
+        return None
+    if part is None:  # written before ``partial`` existed: position from the old batch size
+        old_bs = int(ckpt.get("config", {}).get("optim", {}).get("batch_size", local_bs * world))
+        return {"position": step * (old_bs // world), "step": step}
+    return {
+        "position": int(part["position"]),
+        "step": step,
+        "loss_sum": float(part["loss_sum"]),
+        "images": int(part["images"]),
+        "seconds": float(part["seconds"]),
+    }
+
+
+def _save_after_error(snapshot, exc: BaseException, path: Path, epoch: int, step: int, log) -> None:
+    """Write the mid-epoch checkpoint after ``exc``; a failure to write it is logged, and the
+    original error is the one the caller re-raises."""
+    try:
+        snapshot("exception")
+    except Exception as save_exc:  # e.g. the disk is full: last.pt keeps its previous state
+        log(f"could not save {path} after the error: {save_exc}")
+        return
+    exc.otmark_checkpoint = path
+    log(
+        f"saved {path} (epoch {epoch + 1}, {step} steps done) after the error; fix it and "
+        "continue with --resume"
+    )
 
 
 def _finite(x: float) -> float | None:

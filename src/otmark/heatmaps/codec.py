@@ -14,6 +14,7 @@ integers in both; the two maps cover the same square).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,11 +105,10 @@ class HeatmapCodec:
 
     def __post_init__(self) -> None:
         get_decoder(self.decoder)
-        if self.input_size <= 0 or self.heatmap_size <= 0 or self.sigma <= 0:
-            raise ValueError(
-                f"input_size, heatmap_size and sigma must be > 0, got "
-                f"{self.input_size}, {self.heatmap_size}, {self.sigma}"
-            )
+        for key in ("input_size", "heatmap_size", "sigma"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{key} = {value!r}: must be a finite number > 0")
 
     @property
     def stride(self) -> float:

@@ -51,10 +51,16 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: checkpoint file is empty (0 bytes)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as exc:  # corrupt file, not a torch file, disallowed pickle
-        raise ValueError(f"{path}: not a readable otmark checkpoint ({exc})") from exc
+        lines = str(exc).strip().splitlines()
+        why = lines[0].split(". ")[0] if lines else f"{type(exc).__name__}: truncated"
+        if isinstance(exc, EOFError) or "zip archive" in why:
+            why = f"truncated or corrupt: {why}"
+        raise ValueError(f"{path}: not a readable otmark checkpoint ({why})") from exc
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path}: checkpoint must be a dict, got {type(ckpt).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
