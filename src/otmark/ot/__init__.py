@@ -4,10 +4,17 @@
 """
 
 from otmark.ot.kernels import KernelCache
-from otmark.ot.sinkhorn import SinkhornOptions, SinkhornResult, eps_schedule, sinkhorn2d
+from otmark.ot.sinkhorn import (
+    DEFAULT_EPS,
+    SinkhornOptions,
+    SinkhornResult,
+    eps_schedule,
+    sinkhorn2d,
+)
 from otmark.ot.wasserstein import VALUES, wasserstein2d
 
 __all__ = [
+    "DEFAULT_EPS",
     "VALUES",
     "KernelCache",
     "SinkhornOptions",
