@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from otmark.ot import host_flags
+
 
 def check_shapes(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> None:
     if pred.dim() != 4 or pred.shape != target.shape:
@@ -57,7 +59,7 @@ def check_values(
     kinds = ["pred_nonfinite", "target_nonfinite"]
     if negative_target:
         kinds.append("target_negative")
-    flags = torch.stack([bad_maps(k, pred, target).any() for k in kinds]).tolist()
+    flags = host_flags([bad_maps(k, pred, target).any() for k in kinds])
     for kind, flag in zip(kinds, flags):
         if flag and not (skip_nonfinite_target and kind == "target_nonfinite"):
             arg, problem = _PROBLEMS[kind]

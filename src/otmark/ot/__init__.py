@@ -9,6 +9,7 @@ from otmark.ot.sinkhorn import (
     SinkhornOptions,
     SinkhornResult,
     eps_schedule,
+    host_flags,
     sinkhorn2d,
 )
 from otmark.ot.wasserstein import VALUES, wasserstein2d
@@ -20,6 +21,7 @@ __all__ = [
     "SinkhornOptions",
     "SinkhornResult",
     "eps_schedule",
+    "host_flags",
     "sinkhorn2d",
     "wasserstein2d",
 ]

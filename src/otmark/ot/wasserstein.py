@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from otmark.ot.kernels import KernelCache
-from otmark.ot.sinkhorn import SinkhornOptions, sinkhorn2d
+from otmark.ot.sinkhorn import SinkhornOptions, host_flags, sinkhorn2d
 
 VALUES = ("cost", "entropic")
 GRADS = ("implicit", "unrolled")
@@ -54,7 +54,7 @@ def check_histograms(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = 
     for x in (a, b):
         total = x.sum(dim=(-2, -1))
         flags += [~torch.isfinite(x).all(), (x < 0).any(), (total <= 0).any()]
-    bad = torch.stack(flags).tolist()
+    bad = host_flags(flags)
     problems = ("contains NaN or inf", "must be non-negative", "has a map with no mass (all zeros)")
     for i, flag in enumerate(bad):
         if flag:
