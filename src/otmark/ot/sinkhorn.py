@@ -17,15 +17,21 @@ pixel ``i`` to the window centre; with the shifted kernel ``Khat`` of :mod:`otma
 
 with ``M = max_j (g_j + eps log b_j)`` and ``N = max_i (phi_i + eps log a_i)``.
 
-Every exponential is <= 1 and every sum has a term >= exp(-r/eps) (``r`` the window radius), so
-the "scaling" backend (matrix products with one shared table) is exact in float32 while
-``r / eps <= 60`` and in float64 while ``r / eps <= 650``; beyond that the "log" backend
+Every exponential is <= 1 and every sum has a term >= exp(-r/eps) (``r`` the largest distance
+from the window centre to a window pixel with target mass; pixels without mass get no column),
+so the "scaling" precision (matrix products with one shared table) is exact in float32 while
+``r / eps <= 60`` and in float64 while ``r / eps <= 650``; beyond that the "log" precision
 (chunked log-sum-exp, slow but exact for any eps) takes over. ``auto`` picks per level.
 
-Speed comes from (1) the target window (a Gaussian target covers a few hundred pixels, not the
-whole grid), (2) a multiscale pyramid (2x2 pooling) on which eps is annealed geometrically from the
-grid diameter down to the target value (eps-scaling), so only a few iterations run at full
-resolution, (3) convergence by tolerance on the marginal error.
+Two backends share this front (:func:`sinkhorn2d`): the "bucketed" one below (the CPU default:
+data-dependent layout, multiscale, tolerance-driven) and the fixed-shape one of
+:mod:`otmark.ot.fixed` (the default on other devices: fixed shapes and iteration count, no host
+synchronisation inside the solve).
+
+Speed of the bucketed backend comes from (1) the target window (a Gaussian target covers a few
+hundred pixels, not the whole grid), (2) a multiscale pyramid (2x2 pooling) on which eps is
+annealed geometrically from the grid diameter down to the target value (eps-scaling), so only a
+few iterations run at full resolution, (3) convergence by tolerance on the marginal error.
 """
 
 from __future__ import annotations
