@@ -55,7 +55,7 @@ from otmark.ot.kernels import KernelCache, canvas_tables
 
 #: THE default entropic regularisation, in pixels of the grid (heatmap pixels for the loss):
 #: used by SinkhornOptions, wasserstein2d and the Wasserstein loss. The transport cost exceeds
-#: the exact W1 by 0.15-0.5 eps (docs/wasserstein_loss.md), i.e. at most 0.075 px here.
+#: the exact W1 by 0.15 to about 0.5 eps (docs/wasserstein_loss.md), about 0.075 px here.
 DEFAULT_EPS = 0.15
 #: largest ``r / eps`` for which float64 scaling iterations are exact (module docs); the float32
 #: limit depends on the problem size, see :func:`otmark.ot.fixed.float32_limit`

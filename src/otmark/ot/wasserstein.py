@@ -12,7 +12,7 @@ Which value is returned (``value=``):
   Richardson extrapolation ``2 W(eps) - W(2 eps)`` was measured too and is not offered either:
   it undershoots W1 by up to 2-3 % on random predictions.
 
-Bias model: the cost exceeds W1 by 0.15-0.5 eps pixels (additive, larger for concentrated
+Bias model: the cost exceeds W1 by 0.15 to about 0.5 eps pixels (additive, larger for concentrated
 predictions), so the relative error is largest when W1 is small; at the default
 :data:`otmark.ot.DEFAULT_EPS` it stays within 3 % for W1 >= 2 px (``tests/ot``).
 
