@@ -1,19 +1,22 @@
-"""Benchmark of the four losses: speed, peak memory, and accuracy of the W loss against exact W1.
+"""Benchmark of the Wasserstein loss: launches and syncs, speed against a training step,
+accuracy against exact W1, agreement under autocast.
 
-Run: ``python benchmarks/loss.py [--quick]``. Prints three tables and writes
-``benchmarks/results/loss.json``:
+Run: ``python benchmarks/loss.py [--device cuda] [--threads 2] [--quick]``. Prints the tables
+and writes ``benchmarks/results/loss.json`` (``loss_<device>.json`` off the CPU) atomically:
 
-1. forward+backward time (median of repeats) and peak extra memory of ``l2``, ``wasserstein``,
-   ``js``, ``soft_argmax`` for ``B*K = 8*68`` and ``16*98`` maps at 64x64 and 32x32, next to the
-   HRNetV2-W18 training step (forward, L2 loss, backward, Adam) of the same batch at the matching
-   input size (256 px for 64x64 maps, 128 px for 32x32), measured in the same run;
-2. relative error of the W loss against exact W1 (POT ``ot.emd2``) on fixed pairs, for the default
-   settings and the alternatives tried, with their time on the 8*68 @ 64x64 batch;
-3. the machine.
+1. operators and host synchronisations of one W-loss forward+backward for 8x68 maps of 64x64
+   (counted with ``otmark.ot.counting.DispatchCounter``, kernel tables already built), per
+   solver backend, for three different inputs (the counts must not depend on the data);
+2. the W forward+backward time against one HRNetV2-W18 training step (forward, L2 loss,
+   backward, Adam) of the same batch at 256 px, timed alternately in the same run;
+3. the HRNetV2-W18 training step at 128 px with bf16 autocast + channels-last, with the W loss
+   against the same step with the L2 loss (round-robin, ``benchmarks/train_step.py``);
+4. the worst relative error of the default W loss against POT's ``ot.emd2`` on pairs with
+   W1 >= 2 px at 16x16 and 32x32 (random, peaked and very concentrated predictions);
+5. the relative change of the loss value under ``torch.autocast`` (bf16, fp16) vs float32.
 
-Memory is the peak growth of the resident set of a fresh subprocess while it runs one
-forward+backward (inputs allocated before, kernel tables included). Timings need a quiet machine:
-run it alone (other processes using the cores oversubscribe torch's threads).
+Timings on a shared machine are only comparable as ratios measured in one run. On a GPU every
+timed region ends with ``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,101 +35,112 @@ import torch
 from otmark.atomic import write_json_atomic
 from otmark.heatmaps import render_gaussian
 from otmark.losses import create_loss
-from otmark.losses.wasserstein import DEFAULT_EPS
+from otmark.ot import DEFAULT_EPS, SinkhornOptions, wasserstein2d
+from otmark.ot.counting import DispatchCounter
 
-RESULTS = Path(__file__).parent / "results" / "loss.json"
-SHAPES = [(8, 68, 64), (16, 98, 64), (8, 68, 32), (16, 98, 32)]
-LOSS_NAMES = ["l2", "wasserstein", "js", "soft_argmax"]
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def make_batch(b: int, k: int, n: int, sigma: float = 3.0, seed: int = 0):
-    """Peaked ("half-trained") logits and Gaussian targets (sigma scaled with the map size)."""
+def make_batch(b: int, k: int, n: int, sigma: float = 3.0, seed: int = 0, device="cpu"):
+    """Peaked ("half-trained") logits and peak-1 Gaussian targets (sigma scaled with n / 64)."""
     g = torch.Generator().manual_seed(seed)
     s = n / 64
     centres = 0.2 * n + torch.rand(b, k, 2, generator=g) * 0.6 * n
     target = render_gaussian(centres, n, sigma * s)
     peak = render_gaussian(centres + torch.tensor([3.0, -2.0]) * s, n, 2.0 * s, truncate=None)
     logits = 8 * peak + 0.5 * torch.randn(b, k, n, n, generator=g)
-    return logits, target
+    return logits.to(device), target.to(device)
 
 
-def time_loss(name: str, b: int, k: int, n: int, repeats: int, **kwargs) -> float:
-    loss = create_loss(name, **kwargs)
-    logits, target = make_batch(b, k, n)
-    times = []
-    for i in range(repeats + 1):  # the first call warms caches (kernel tables) and is dropped
-        x = logits.clone().requires_grad_(True)
-        t0 = time.perf_counter()
-        loss(x, target).backward()
-        if i:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def counts(device: torch.device, backends: list[str]) -> list[dict]:
+    """Operators and syncs of one forward+backward, 8x68 maps of 64x64, three inputs."""
+    logits, target = make_batch(8, 68, 64, device=device)
+    inputs = {
+        "peaked": logits,
+        "random": torch.randn_like(logits),
+        "near-converged": 30 * target + 0.01 * torch.randn_like(logits),
+    }
+    rows = []
+    for backend in backends:
+        loss = create_loss("wasserstein", backend=backend)
+        loss(logits, target)  # build the kernel tables
+        for name, x in inputs.items():
+            x = x.clone().requires_grad_(True)
+            with DispatchCounter() as c:
+                loss(x, target).backward()
+            sync(device)
+            rows.append({"backend": backend, "input": name, "ops": c.ops, "syncs": c.syncs})
+            print(f"  {backend:9s} {name:15s} {c.ops:6d} operators  {c.syncs:3d} syncs", flush=True)
+    return rows
 
 
-def measure_peak(fn) -> float:
-    """Peak growth of the resident set (MiB) while ``fn()`` runs, sampled every millisecond."""
-    import threading
+def hrnet_l2_step(b: int, k: int, size: int, device: torch.device):
+    """A closure running one HRNetV2-W18 training step (forward, L2, backward, Adam)."""
+    from otmark.models import as_stack_list, create_model
 
-    base = rss_mb()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_mb())
-            time.sleep(0.001)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        fn()
-    finally:
-        done.set()
-        thread.join()
-    return max(peak[0], rss_mb()) - base
-
-
-def peak_memory_mb(name: str, b: int, k: int, n: int) -> float:
-    """Peak extra memory (MiB) of one forward+backward (kernel tables included), in a fresh
-    subprocess so that earlier runs' allocator caches do not hide it."""
-    here = str(Path(__file__).parent)
-    code = (
-        f"import sys, torch; sys.path.insert(0, {here!r});"
-        "from loss import make_batch, measure_peak; from otmark.losses import create_loss;"
-        f"torch.set_num_threads({torch.get_num_threads()});"
-        f"loss = create_loss({name!r}); x, t = make_batch({b}, {k}, {n}); x.requires_grad_(True);"
-        "print(measure_peak(lambda: loss(x, t).backward()))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def hrnet_step(b: int, k: int, input_size: int, repeats: int) -> float:
-    from otmark.models import create_model
-
-    model = create_model("hrnet_w18", num_landmarks=k)
-    model.train()
+    model = create_model("hrnet_w18", k).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss = create_loss("l2")
-    n = input_size // 4
-    x = torch.randn(b, 3, input_size, input_size)
-    _, target = make_batch(b, k, n)
-    times = []
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        out = model(x)
-        out = out[-1] if isinstance(out, (list, tuple)) else out
+    x = torch.randn(b, 3, size, size, device=device)
+    _, target = make_batch(b, k, size // 4, device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = as_stack_list(model(x))[-1]
         loss(out, target).backward()
         opt.step()
-        if i:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
+    return step
+
+
+def median_time(fn, device: torch.device) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def w_vs_step(device: torch.device, repeats: int) -> dict:
+    """W forward+backward (8x68 @ 64x64) vs the HRNet step at 256 px, timed alternately."""
+    logits, target = make_batch(8, 68, 64, device=device)
+    loss = create_loss("wasserstein")
+    step = hrnet_l2_step(8, 68, 256, device)
+
+    def w():
+        loss(logits.clone().requires_grad_(True), target).backward()
+
+    w()
+    step()  # warm-up (kernel tables, allocator)
+    tw, ts = [], []
+    for _ in range(repeats):
+        tw.append(median_time(w, device))
+        ts.append(median_time(step, device))
+    out = {
+        "w_fwd_bwd_s": statistics.median(tw),
+        "hrnet_step_256_s": statistics.median(ts),
+        "w_times": tw,
+        "step_times": ts,
+    }
+    out["ratio"] = out["w_fwd_bwd_s"] / out["hrnet_step_256_s"]
+    return out
+
+
+def train_step_ratio(device: torch.device, steps: int) -> dict:
+    """HRNet training step at 128 px, bf16 autocast + channels-last: W loss vs L2 loss."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from train_step import step_times
+
+    fns = {"l2": create_loss("l2"), "w": create_loss("wasserstein")}
+    res, _ = step_times("hrnet_w18", 68, 128, 8, fns, steps, device, 0, torch.bfloat16, True)
+    out = {"l2_step_s": res["l2"][0], "w_step_s": res["w"][0]}
+    out["ratio"] = out["w_step_s"] / out["l2_step_s"]
+    return out
 
 
 def grid_cost(n: int) -> np.ndarray:
@@ -137,143 +149,125 @@ def grid_cost(n: int) -> np.ndarray:
     return np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
 
 
-def fixed_pairs(n: int, per_kind: int):
-    """Benchmark pairs: 'rand' (softmax of N(0,1) logits) and 'peaked' (as in make_batch) against
-    Gaussian targets of sigma 1 and 3 (64x64 units, scaled with n)."""
-    pairs = []
-    for kind in ("rand", "peaked"):
-        for sigma in (1.0, 3.0):
-            logits, target = make_batch(
-                1, per_kind, n, sigma=sigma, seed=int(sigma * 10) + len(kind)
-            )
-            if kind == "rand":
-                logits = torch.randn(1, per_kind, n, n, generator=torch.Generator().manual_seed(7))
-            p = torch.softmax(logits.flatten(-2), -1).reshape(per_kind, n, n).double()
-            q = (target / target.sum(dim=(-2, -1), keepdim=True)).reshape(per_kind, n, n).double()
-            pairs.append((f"{kind} s{sigma:g}", p, q))
-    return pairs
+def accuracy_pairs(n: int, count: int):
+    """(label, a, b) float64 (count, n, n): random, peaked and concentrated predictions
+    against normalised Gaussian targets of sigma 1, 1.5 and 3 px."""
+    g = torch.Generator().manual_seed(n)
+    out = []
+    for sigma in (1.0, 1.5, 3.0):
+        c = n / 4 + torch.rand(count, 1, 2, generator=g, dtype=torch.float64) * (n / 2)
+        b = render_gaussian(c, n, sigma, normalize=True)[:, 0]
+        rand = torch.randn(count, n * n, generator=g, dtype=torch.float64)
+        off = c + torch.tensor([1.5, -1.0], dtype=torch.float64)
+        peak = render_gaussian(off, n, 1.5)[:, 0].reshape(count, -1)
+        peaked = 8 * peak + 0.5 * torch.randn(count, n * n, generator=g, dtype=torch.float64)
+        for label, logits in (("rand", rand), ("peaked", peaked)):
+            a = torch.softmax(logits, -1).reshape(count, n, n)
+            out.append((f"{label} s{sigma:g}", a, b))
+        shift = c + torch.tensor([1.6, 1.2], dtype=torch.float64)
+        a = render_gaussian(shift, n, 0.7, normalize=True, truncate=None)[:, 0]
+        out.append((f"concentrated s{sigma:g}", a, b))
+    return out
 
 
-def accuracy_table(n: int, per_kind: int, variants: dict, repeats: int) -> list[dict]:
+def accuracy(backends: list[str], count: int) -> list[dict]:
     import ot
 
-    from otmark.ot import SinkhornOptions, wasserstein2d
-
-    cost = grid_cost(n)
-    pairs = fixed_pairs(n, per_kind)
-    exact = {
-        name: np.array(
-            [
-                ot.emd2(p[i].reshape(-1).numpy(), q[i].reshape(-1).numpy(), cost, numItermax=10**8)
-                for i in range(len(p))
-            ]
-        )
-        for name, p, q in pairs
-    }
     rows = []
-    for label, (eps, value, opts) in variants.items():
-        row = {"variant": label, "eps_px": eps, "value": value}
-        worst = 0.0
-        for name, p, q in pairs:
-            w = wasserstein2d(
-                p.float(), q.float(), eps, value, options=SinkhornOptions(eps=eps, **opts)
+    for n in (16, 32):
+        cost = grid_cost(n)
+        for label, a, b in accuracy_pairs(n, count):
+            exact = np.array(
+                [
+                    ot.emd2(a[i].reshape(-1).numpy(), b[i].reshape(-1).numpy(), cost)
+                    for i in range(count)
+                ]
             )
-            rel = (w.double().numpy() - exact[name]) / exact[name]
-            row[f"{name} mean"] = float(rel.mean())
-            worst = max(worst, float(np.abs(rel).max()))
-        row["max |rel err|"] = worst
-        row["time 8x68@64 (s)"] = time_loss(
-            "wasserstein", 8, 68, 64, repeats, eps=eps, value=value, **opts
-        )
-        rows.append(row)
-        print(
-            f"  {label:28s} max |rel err| {worst:6.3f}  time {row['time 8x68@64 (s)']:.3f} s",
-            flush=True,
-        )
-    row = {"variant": "exact W1 (mean, px)"}
-    for name, _, _ in pairs:
-        row[f"{name} mean"] = float(exact[name].mean())
-    rows.append(row)
+            keep = exact >= 2.0
+            if not keep.any():
+                continue
+            for backend in backends:
+                w = wasserstein2d(a.float(), b.float(), options=SinkhornOptions(backend=backend))
+                rel = (w.double().numpy() - exact) / exact
+                rows.append(
+                    {
+                        "n": n,
+                        "pairs": label,
+                        "backend": backend,
+                        "count": int(keep.sum()),
+                        "max_abs_rel_err": float(np.abs(rel[keep]).max()),
+                        "mean_rel_err": float(rel[keep].mean()),
+                        "max_bias_over_eps": float(((w.double().numpy() - exact)[keep]).max())
+                        / DEFAULT_EPS,
+                    }
+                )
     return rows
 
 
-def main() -> None:
+def autocast_agreement(device: torch.device) -> dict:
+    logits, target = make_batch(4, 68, 64, device=device)
+    loss = create_loss("wasserstein")
+    ref = loss(logits, target).item()
+    out = {}
+    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        with torch.autocast(device.type, dtype=dtype):
+            val = loss(logits, target).item()
+        out[name] = abs(val - ref) / abs(ref)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and pairs (smoke run)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    repeats = 1 if args.quick else 3
-    torch.manual_seed(0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (CPU)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, fewer accuracy pairs")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    repeats = 1 if args.quick else args.repeats
+    backends = ["fixed"] if device.type != "cpu" else ["fixed", "bucketed"]
+    result: dict = {"benchmark": "loss", "device": str(device), "default_eps_px": DEFAULT_EPS}
 
-    print("== forward+backward time and peak extra memory ==", flush=True)
-    speed = []
-    step_cache: dict[tuple, float] = {}
-    for b, k, n in SHAPES:
-        key = (b, k, n * 4)
-        if key not in step_cache:
-            step_cache[key] = hrnet_step(b, k, n * 4, repeats)
-        step = step_cache[key]
-        for name in LOSS_NAMES:
-            t = time_loss(name, b, k, n, repeats)
-            mem = peak_memory_mb(name, b, k, n)
-            speed.append(
-                {
-                    "maps": f"{b}x{k}",
-                    "size": n,
-                    "loss": name,
-                    "time_s": t,
-                    "peak_mb": mem,
-                    "hrnet_step_s": step,
-                    "ratio_to_step": t / step,
-                }
-            )
-            print(
-                f"  {b}x{k} @ {n}x{n} {name:12s} {t:7.3f} s  {mem:7.1f} MiB  "
-                f"= {t / step:.3f} x HRNet step ({step:.2f} s at {n * 4} px)",
-                flush=True,
-            )
-
-    print("== W loss against exact W1 (POT emd2) ==", flush=True)
-    variants = {
-        f"default (eps {DEFAULT_EPS} px, cost)": (DEFAULT_EPS, "cost", {}),
-        "eps 0.5 px": (0.5, "cost", {}),
-        "eps 1.0 px": (1.0, "cost", {}),
-        f"eps {DEFAULT_EPS} entropic value": (DEFAULT_EPS, "entropic", {}),
-        f"eps {DEFAULT_EPS} no over-relaxation": (DEFAULT_EPS, "cost", {"overrelax": 1.0}),
-        f"eps {DEFAULT_EPS} single scale": (DEFAULT_EPS, "cost", {"multiscale": False}),
-        f"eps {DEFAULT_EPS} float64": (DEFAULT_EPS, "cost", {"precision": "float64"}),
-        f"eps {DEFAULT_EPS} tol 1e-4": (DEFAULT_EPS, "cost", {"tol": 1e-4}),
-    }
-    if not args.quick:
-        variants[f"eps {DEFAULT_EPS} dense (no window)"] = (
-            DEFAULT_EPS,
-            "cost",
-            {"full_window": True},
+    print("== operators and host syncs, one forward+backward, 8x68 maps of 64x64 ==", flush=True)
+    result["counts"] = counts(device, backends)
+    print("== W forward+backward vs HRNetV2-W18 training step (same batch, 256 px) ==")
+    result["w_vs_hrnet_step_256"] = r = w_vs_step(device, repeats)
+    print(
+        f"  W {r['w_fwd_bwd_s']:.3f} s, step {r['hrnet_step_256_s']:.3f} s: {r['ratio']:.3f} x",
+        flush=True,
+    )
+    print("== HRNetV2-W18 step at 128 px, bf16 autocast + channels-last: W vs L2 ==")
+    result["train_step_128_bf16_cl"] = r = train_step_ratio(device, repeats)
+    print(f"  L2 {r['l2_step_s']:.3f} s, W {r['w_step_s']:.3f} s: {r['ratio']:.3f} x", flush=True)
+    print("== default W loss vs exact W1 (POT emd2), pairs with W1 >= 2 px ==")
+    result["accuracy"] = rows = accuracy(backends, 2 if args.quick else 4)
+    for row in rows:
+        print(
+            f"  {row['n']:2d} px {row['pairs']:18s} {row['backend']:9s} "
+            f"max |rel err| {row['max_abs_rel_err']:.4f}  "
+            f"max bias {row['max_bias_over_eps']:.2f} eps"
         )
-    n_acc, per_kind = (32, 2) if args.quick else (64, 2)
-    accuracy = accuracy_table(n_acc, per_kind, variants, repeats)
-
-    result = {
-        "benchmark": "loss",
-        "default_eps_px": DEFAULT_EPS,
-        "accuracy_grid": n_acc,
-        "pairs_per_kind": per_kind,
-        "speed": speed,
-        "accuracy": accuracy,
-        "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_avg": os.getloadavg(),
-            "platform": platform.platform(),
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        },
+    result["accuracy_worst"] = max(row["max_abs_rel_err"] for row in rows)
+    print(f"  worst: {result['accuracy_worst']:.4f}")
+    print("== autocast vs float32 (relative change of the loss) ==")
+    result["autocast_rel_change"] = r = autocast_agreement(device)
+    print(f"  bf16 {r['bf16']:.2e}  fp16 {r['fp16']:.2e}", flush=True)
+    result["machine"] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg": os.getloadavg(),
+        "platform": platform.platform(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
-    write_json_atomic(RESULTS, result, indent=2)
-    print(f"wrote {RESULTS}")
+    name = "loss.json" if device.type == "cpu" else f"loss_{device.type}.json"
+    out = args.out or RESULTS / name
+    write_json_atomic(out, result, indent=2)
+    print(f"wrote {out}")
+    return result
 
 
 if __name__ == "__main__":

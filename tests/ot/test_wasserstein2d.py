@@ -142,13 +142,16 @@ def test_float32_safe_for_extreme_logits_zero_targets_and_denormals():
     assert torch.isfinite(w).all() and torch.isfinite(logits.grad).all()
 
 
-@pytest.mark.parametrize("eps", [0.1, 0.03])
+@pytest.mark.parametrize("eps", [0.1, 0.05, 0.03])
 def test_small_eps_switches_to_stable_backend_and_stays_exact(eps):
     n = 12
     cost = grid_cost(n, n)
     a, b = random_pair(n, 2.0, "peaked", seed=6)
     res = sinkhorn2d(a.float(), b.float(), SinkhornOptions(eps=eps, tol=1e-6, max_iter=5000))
-    assert res.backends[-1] in ("float64", "log")
+    # the target's support reaches about 6 px from the window centre: beyond the float32
+    # range (exp(+-87)) once 6 / eps > 87
+    if eps < 0.06:
+        assert res.backends[-1] in ("float64", "log")
     an, bn = a[0].reshape(-1).numpy(), b[0].reshape(-1).numpy()
     plan = ot.sinkhorn(an, bn, cost, eps, method="sinkhorn_log", numItermax=200000, stopThr=1e-9)
     assert res.cost[0].item() == pytest.approx((plan * cost).sum(), rel=1e-3)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from otmark.losses._reduce import check_shapes, weighted_mean
+from otmark.losses._reduce import check_shapes, check_values, weighted_mean
 
 
 def _normalised_target(target: torch.Tensor) -> torch.Tensor:
@@ -16,7 +16,10 @@ def _normalised_target(target: torch.Tensor) -> torch.Tensor:
 
 
 def jensen_shannon_loss(
-    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    check_inputs: bool = True,
 ) -> torch.Tensor:
     """``JS(p, q) = KL(p | m)/2 + KL(q | m)/2`` with ``m = (p + q)/2``, in nats (<= log 2).
 
@@ -25,8 +28,12 @@ def jensen_shannon_loss(
 
     Args:
         pred: ``(B, K, H, W)`` logits. target: ``(B, K, H, W)`` non-negative. weight: ``(B, K)``.
+        check_inputs: raise ``ValueError`` naming the map ``(b, k)`` if ``pred`` or ``target``
+            holds NaN/inf or ``target`` is negative (one host synchronisation).
     """
     check_shapes(pred, target, weight)
+    if check_inputs:
+        check_values("js", pred, target)
     log_p = torch.log_softmax(pred.flatten(-2), dim=-1)
     q = _normalised_target(target.to(pred.dtype))
     p = log_p.exp()
@@ -42,5 +49,9 @@ class JensenShannonLoss(nn.Module):
 
     output_is_logits = True
 
+    def __init__(self, check_inputs: bool = True) -> None:
+        super().__init__()
+        self.check_inputs = check_inputs
+
     def forward(self, pred, target, weight=None):
-        return jensen_shannon_loss(pred, target, weight)
+        return jensen_shannon_loss(pred, target, weight, self.check_inputs)

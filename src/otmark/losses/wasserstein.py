@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
-from otmark.losses._reduce import check_shapes, weighted_mean
-from otmark.ot import KernelCache, SinkhornOptions, wasserstein2d
+from otmark.losses._reduce import bad_maps, check_shapes, check_values, weighted_mean
+from otmark.ot import DEFAULT_EPS, KernelCache, SinkhornOptions, wasserstein2d
 
-#: default entropic regularisation, in heatmap pixels (see docs/wasserstein_loss.md)
-DEFAULT_EPS = 0.25
+NONFINITE_TARGET = ("raise", "skip")
 
 
 def wasserstein_loss(
@@ -21,30 +22,55 @@ def wasserstein_loss(
     grad: str = "implicit",
     options: SinkhornOptions | None = None,
     cache: KernelCache | None = None,
+    check_inputs: bool = True,
+    nonfinite_target: str = "raise",
 ) -> torch.Tensor:
     """Mean over maps of ``W_eps(softmax(pred), target / sum(target))``, in heatmap pixels.
 
-    Maps whose target has no mass (a landmark outside the heatmap) or whose weight is 0 are not
-    solved and contribute 0 (the mean is still over all ``B * K`` maps, like the other losses).
+    Every map is solved (fixed shapes, no data-dependent selection); maps whose target has no
+    mass (a landmark outside the heatmap) contribute 0, still connected to the graph (zero
+    gradient), and the mean is over all ``B * K`` maps, like the other losses.
 
     Args:
         pred: ``(B, K, H, W)`` logits. target: ``(B, K, H, W)`` non-negative targets.
         weight: optional ``(B, K)``.
-        eps, value, grad, options, cache: see :func:`otmark.ot.wasserstein2d`.
+        eps, value, grad, options, cache: see :func:`otmark.ot.wasserstein2d`
+            (``eps`` defaults to :data:`otmark.ot.DEFAULT_EPS`).
+        check_inputs: raise ``ValueError`` naming the map ``(b, k)`` if ``pred`` or ``target``
+            holds NaN/inf or ``target`` is negative (one host synchronisation; False skips it).
+        nonfinite_target: ``"raise"`` (default) or ``"skip"``: a target map with NaN/inf then
+            contributes 0 like an empty one, with a warning.
     """
     check_shapes(pred, target, weight)
+    if nonfinite_target not in NONFINITE_TARGET:
+        raise ValueError(
+            f"nonfinite_target must be one of {NONFINITE_TARGET}, got {nonfinite_target!r}"
+        )
     b, k, h, w = pred.shape
-    logits = pred.reshape(b * k, h, w)
-    tgt = target.reshape(b * k, h, w).to(pred.dtype).clamp_min(0)
-    valid = tgt.sum(dim=(-2, -1)) > 0
-    if weight is not None:
-        valid &= weight.reshape(-1) > 0
-    per_map = pred.new_zeros(b * k)
-    if bool(valid.any()):
-        idx = torch.nonzero(valid).flatten()
-        prob = torch.softmax(logits[idx].flatten(-2), dim=-1).reshape(-1, h, w)
-        dist = wasserstein2d(prob, tgt[idx], eps, value, grad, options, cache)
-        per_map = per_map.index_put((idx,), dist)
+    skip = nonfinite_target == "skip"
+    if check_inputs and check_values("wasserstein", pred, target, True, skip):
+        first = torch.nonzero(bad_maps("target_nonfinite", pred, target))[0].tolist()
+        warnings.warn(
+            f"wasserstein loss: target contains NaN or inf (first at map (b, k) = "
+            f"({first[0]}, {first[1]})); those maps are skipped (contribute 0)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    tgt = target.to(torch.float64 if pred.dtype == torch.float64 else torch.float32)
+    tgt = tgt.reshape(b * k, h, w)
+    finite = torch.isfinite(tgt).flatten(1).all(dim=1)
+    tgt = torch.where(finite[:, None, None], tgt, torch.zeros_like(tgt))
+    valid = finite & (tgt.sum(dim=(-2, -1)) > 0)
+    # a map without usable mass is solved against a one-pixel dummy target (fixed shapes) and
+    # masked out below
+    dummy = torch.zeros_like(tgt)
+    dummy[:, 0, 0] = 1.0
+    tgt = torch.where(valid[:, None, None], tgt, dummy)
+    with torch.autocast(pred.device.type, enabled=False):
+        logits = pred.reshape(b * k, h * w).to(tgt.dtype)
+        prob = torch.softmax(logits, dim=-1).reshape(b * k, h, w)
+        dist = wasserstein2d(prob, tgt, eps, value, grad, options, cache, check_inputs=False)
+    per_map = torch.where(valid, dist, torch.zeros_like(dist))
     return weighted_mean(per_map.reshape(b, k), weight)
 
 
@@ -52,25 +78,46 @@ class WassersteinLoss(nn.Module):
     """Module form of :func:`wasserstein_loss`; owns a kernel cache reused across steps.
 
     Args:
-        eps: entropic regularisation in heatmap pixels.
+        eps: entropic regularisation in heatmap pixels (default :data:`otmark.ot.DEFAULT_EPS`).
         value: ``"cost"`` (transport cost, default) or ``"entropic"``.
         grad: ``"implicit"`` (dual potentials, default) or ``"unrolled"``.
-        **solver: further :class:`otmark.ot.SinkhornOptions` fields (``tol``, ``max_iter`` ...).
+        check_inputs, nonfinite_target: see :func:`wasserstein_loss`.
+        **solver: further :class:`otmark.ot.SinkhornOptions` fields (``tol``, ``backend`` ...).
     """
 
     output_is_logits = True
 
     def __init__(
-        self, eps: float = DEFAULT_EPS, value: str = "cost", grad: str = "implicit", **solver
+        self,
+        eps: float = DEFAULT_EPS,
+        value: str = "cost",
+        grad: str = "implicit",
+        check_inputs: bool = True,
+        nonfinite_target: str = "raise",
+        **solver,
     ) -> None:
         super().__init__()
+        if nonfinite_target not in NONFINITE_TARGET:
+            raise ValueError(
+                f"nonfinite_target must be one of {NONFINITE_TARGET}, got {nonfinite_target!r}"
+            )
         self.eps, self.value, self.grad = eps, value, grad
+        self.check_inputs, self.nonfinite_target = check_inputs, nonfinite_target
         self.options = SinkhornOptions(eps=eps, **solver)
         self.cache = KernelCache()
 
     def forward(self, pred, target, weight=None):
         return wasserstein_loss(
-            pred, target, weight, self.eps, self.value, self.grad, self.options, self.cache
+            pred,
+            target,
+            weight,
+            self.eps,
+            self.value,
+            self.grad,
+            self.options,
+            self.cache,
+            self.check_inputs,
+            self.nonfinite_target,
         )
 
     def extra_repr(self) -> str:

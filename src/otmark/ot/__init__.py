@@ -4,15 +4,24 @@
 """
 
 from otmark.ot.kernels import KernelCache
-from otmark.ot.sinkhorn import SinkhornOptions, SinkhornResult, eps_schedule, sinkhorn2d
+from otmark.ot.sinkhorn import (
+    DEFAULT_EPS,
+    SinkhornOptions,
+    SinkhornResult,
+    eps_schedule,
+    host_flags,
+    sinkhorn2d,
+)
 from otmark.ot.wasserstein import VALUES, wasserstein2d
 
 __all__ = [
+    "DEFAULT_EPS",
     "VALUES",
     "KernelCache",
     "SinkhornOptions",
     "SinkhornResult",
     "eps_schedule",
+    "host_flags",
     "sinkhorn2d",
     "wasserstein2d",
 ]

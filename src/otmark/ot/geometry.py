@@ -29,7 +29,9 @@ class Level:
         pixel: pixel size in finest-level pixels (``2^l``).
         origins: ``(P, 2)`` long, window origin ``(oy, ox)`` of each pair, inside the grid.
         log_a: ``(P, ny * nx)`` log of the source histogram (``-inf`` where zero).
-        log_b: ``(P, wy * wx)`` log of the target histogram inside each window.
+        log_b: ``(P, S)`` log of the target histogram at the window pixels ``cols``.
+        cols: ``(S,)`` long, the window pixels (flat, row-major) where some target has mass:
+            zero-mass pixels get no column in the kernel tables.
     """
 
     grid: tuple[int, int]
@@ -38,12 +40,21 @@ class Level:
     origins: torch.Tensor
     log_a: torch.Tensor
     log_b: torch.Tensor
+    cols: torch.Tensor
 
     @property
     def radius(self) -> float:
         """Largest distance from the window centre to a window pixel (finest-level pixels)."""
         wy, wx = self.window
         return self.pixel * 0.5 * math.hypot(wy - 1, wx - 1)
+
+    def mass_radius(self) -> float:
+        """Largest distance from the window centre to a window pixel where some target has mass
+        (finest-level pixels; reads the data back to the host)."""
+        wy, wx = self.window
+        ys = torch.div(self.cols, wx, rounding_mode="floor").double() - (wy - 1) / 2.0
+        xs = (self.cols % wx).double() - (wx - 1) / 2.0
+        return self.pixel * float(torch.sqrt(ys * ys + xs * xs).max())
 
     def window_centres(self, dtype: torch.dtype) -> torch.Tensor:
         """``(P, 2)`` window centres ``(cy, cx)`` in this level's grid indices."""
@@ -161,12 +172,13 @@ def build_levels(
     window: tuple[int, int],
     origins: torch.Tensor,
     min_size: int,
+    prune: bool = True,
 ) -> list[Level]:
     """The multiscale pyramid, finest first, coarsening while the grid side exceeds ``min_size``.
 
     Args:
         a: ``(P, H, W)`` source histograms (sum 1). b: ``(P, H, W)`` targets (sum 1, zero
-        outside their windows).
+        outside their windows). prune: drop the window pixels where no target has mass.
     """
     levels: list[Level] = []
     pixel = 1.0
@@ -174,7 +186,12 @@ def build_levels(
         p, h, w = a.shape
         log_a = torch.log(a.reshape(p, h * w))
         log_b = torch.log(gather_windows(b, window, origins))
-        levels.append(Level((h, w), window, pixel, origins, log_a, log_b))
+        if prune:
+            cols = torch.nonzero(torch.isfinite(log_b).any(dim=0)).flatten()
+            log_b = log_b[:, cols]
+        else:
+            cols = torch.arange(log_b.shape[1], device=log_b.device)
+        levels.append(Level((h, w), window, pixel, origins, log_a, log_b, cols))
         if max(h, w) <= min_size:
             return levels
         coarse_grid = ((h + 1) // 2, (w + 1) // 2)

@@ -84,6 +84,18 @@ class KernelCache:
     def __len__(self) -> int:
         return len(self._tables)
 
+    def lookup(self, key: tuple, build) -> torch.Tensor:
+        """The table stored under ``key``, built by ``build()`` on a miss (LRU, size-bounded)."""
+        table = self._tables.get(key)
+        if table is None:
+            table = build()
+            self._tables[key] = table
+            while len(self._tables) > 1 and self.nbytes > self.max_bytes:
+                self._tables.popitem(last=False)
+        else:
+            self._tables.move_to_end(key)
+        return table
+
     def get(
         self,
         grid: tuple[int, int],
@@ -97,12 +109,6 @@ class KernelCache:
     ) -> torch.Tensor:
         """The table of :func:`canvas_tables` (restricted to ``block`` when given)."""
         key = (grid, window, float(pixel), float(eps), dtype, str(device), kind, block)
-        table = self._tables.get(key)
-        if table is None:
-            table = canvas_tables(grid, window, pixel, eps, dtype, device, kind, block)
-            self._tables[key] = table
-            while len(self._tables) > 1 and self.nbytes > self.max_bytes:
-                self._tables.popitem(last=False)
-        else:
-            self._tables.move_to_end(key)
-        return table
+        return self.lookup(
+            key, lambda: canvas_tables(grid, window, pixel, eps, dtype, device, kind, block)
+        )

@@ -17,24 +17,32 @@ pixel ``i`` to the window centre; with the shifted kernel ``Khat`` of :mod:`otma
 
 with ``M = max_j (g_j + eps log b_j)`` and ``N = max_i (phi_i + eps log a_i)``.
 
-Every exponential is <= 1 and every sum has a term >= exp(-r/eps) (``r`` the window radius), so
-the "scaling" backend (matrix products with one shared table) is exact in float32 while
-``r / eps <= 60`` and in float64 while ``r / eps <= 650``; beyond that the "log" backend
+Every exponential is <= 1 and every sum has a term >= exp(-r/eps) (``r`` the largest distance
+from the window centre to a window pixel with target mass; pixels without mass get no column),
+so the "scaling" precision (matrix products with one shared table) is exact in float32 while
+``r / eps <= 60`` and in float64 while ``r / eps <= 650``; beyond that the "log" precision
 (chunked log-sum-exp, slow but exact for any eps) takes over. ``auto`` picks per level.
 
-Speed comes from (1) the target window (a Gaussian target covers a few hundred pixels, not the
-whole grid), (2) a multiscale pyramid (2x2 pooling) on which eps is annealed geometrically from the
-grid diameter down to the target value (eps-scaling), so only a few iterations run at full
-resolution, (3) convergence by tolerance on the marginal error.
+Two backends share this front (:func:`sinkhorn2d`): the "bucketed" one below (the CPU default:
+data-dependent layout, multiscale, tolerance-driven) and the fixed-shape one of
+:mod:`otmark.ot.fixed` (the default on other devices: fixed shapes and iteration count, no host
+synchronisation inside the solve).
+
+Speed of the bucketed backend comes from (1) the target window (a Gaussian target covers a few
+hundred pixels, not the whole grid), (2) a multiscale pyramid (2x2 pooling) on which eps is
+annealed geometrically from the grid diameter down to the target value (eps-scaling), so only a
+few iterations run at full resolution, (3) convergence by tolerance on the marginal error.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 
+from otmark.ot.fixed import float32_limit, solve_fixed
 from otmark.ot.geometry import (
     Level,
     build_levels,
@@ -43,11 +51,20 @@ from otmark.ot.geometry import (
     target_windows,
     upsample_potential,
 )
-from otmark.ot.kernels import KernelCache
+from otmark.ot.kernels import KernelCache, canvas_tables
 
-#: largest ``r / eps`` for which each precision of the scaling backend is exact (module docs)
-SCALING_LIMITS = {torch.float32: 60.0, torch.float64: 650.0}
+#: THE default entropic regularisation, in pixels of the grid (heatmap pixels for the loss):
+#: used by SinkhornOptions, wasserstein2d and the Wasserstein loss. The transport cost exceeds
+#: the exact W1 by 0.15 to about 0.5 eps (docs/wasserstein_loss.md), about 0.075 px here.
+DEFAULT_EPS = 0.15
+#: largest ``r / eps`` for which float64 scaling iterations are exact (module docs); the float32
+#: limit depends on the problem size, see :func:`otmark.ot.fixed.float32_limit`
+FLOAT64_LIMIT = 650.0
+#: the bucketed backend's float32 limit on ``r / eps`` (measured: at 64 a 12x12 problem stalls
+#: at a marginal error of 2e-3 in float32)
+BUCKETED_FLOAT32_LIMIT = 60.0
 PRECISIONS = ("auto", "float32", "float64", "log")
+BACKENDS = ("auto", "bucketed", "fixed")
 
 
 @dataclass(frozen=True)
@@ -72,10 +89,18 @@ class SinkhornOptions:
             and for targets without compact support).
         overrelax: over-relaxation weight ``w`` in [1, 2) of the iterations at the final eps
             (``phi <- (1 - w) phi + w update(phi)``, same for ``g``); 1 is plain Sinkhorn. If
-            the marginal error doubles between iterations it falls back to 1.
+            the marginal error doubles between iterations (checks) it falls back to 1.
+        backend: ``"bucketed"`` (multiscale, tolerance-driven, data-dependent layout: the CPU
+            backend), ``"fixed"`` (fixed shapes and iteration count, no host synchronisation in
+            the loop: the GPU backend, :mod:`otmark.ot.fixed`) or ``"auto"`` (by device).
+        iterations: fixed backend: iterations at the final eps (after one per annealing step).
+        check_every: fixed backend: iterations between the on-device over-relaxation checks.
+        eps_start: fixed backend: first eps of the annealing schedule (capped by the diameter).
+        radius: fixed backend: radius of the target disc in pixels; ``None`` reads it from the
+            data (one host synchronisation).
     """
 
-    eps: float = 0.5
+    eps: float = DEFAULT_EPS
     scaling: float = 0.5
     tol: float = 2e-3
     max_iter: int = 100
@@ -86,6 +111,11 @@ class SinkhornOptions:
     bucket: int = 16
     full_window: bool = False
     overrelax: float = 1.6
+    backend: str = "auto"
+    iterations: int = 24
+    check_every: int = 8
+    eps_start: float = 4.0
+    radius: float | None = None
 
     def __post_init__(self) -> None:
         if not self.eps > 0:
@@ -96,6 +126,12 @@ class SinkhornOptions:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.max_iter < 1 or self.bucket < 1 or self.min_size < 1:
             raise ValueError("max_iter, bucket and min_size must be >= 1")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.iterations < 0 or self.check_every < 1:
+            raise ValueError("iterations must be >= 0 and check_every >= 1")
+        if not 1.0 <= self.overrelax < 2.0:
+            raise ValueError(f"overrelax must be in [1, 2), got {self.overrelax}")
 
 
 @dataclass
@@ -237,8 +273,16 @@ class _LevelSolver:
     def _tables(self, kind: str) -> list[torch.Tensor]:
         lv = self.level
         dev = lv.log_a.device
+        cols = lv.cols
+        full = cols.numel() == lv.window[0] * lv.window[1]
+        key = ("cols", tuple(cols.tolist())) if not full else ("all",)
         return [
-            self.cache.get(lv.grid, lv.window, lv.pixel, self.eps, self.dtype, dev, kind, bk.block)
+            self.cache.lookup(
+                (lv.grid, lv.window, lv.pixel, self.eps, self.dtype, str(dev), kind, bk.block, key),
+                lambda bk=bk: canvas_tables(
+                    lv.grid, lv.window, lv.pixel, self.eps, self.dtype, dev, kind, bk.block
+                )[:, cols].contiguous(),
+            )
             for bk in self.layout.buckets
         ]
 
@@ -260,8 +304,9 @@ class _LevelSolver:
         m = t.amax(dim=1, keepdim=True)
         return _neg_log_sum(_apply_kt(self.tables, self.layout, _shifted_exp(t, m, eps)), m, eps)
 
-    def f_update(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """New ``phi``, and for the scaling backends the vector ``v`` used (for the cost)."""
+    def f_update(self, g: torch.Tensor, keep: bool = False):
+        """New ``phi``, and for the scaling backends the vector ``v`` used and (with ``keep``)
+        the sums ``K v`` (both reused by the transport cost)."""
         eps = self.eps
         t = g + self.eps_log_b
         if self.backend == "log":
@@ -272,7 +317,10 @@ class _LevelSolver:
             return -eps * out, None
         m = t.amax(dim=1, keepdim=True)
         v = _shifted_exp(t, m, eps)
-        return _neg_log_sum(_apply_k(self.tables, self.layout, v), m, eps), v
+        kv = _apply_k(self.tables, self.layout, v)
+        if keep:
+            return -m - eps * torch.log(kv), (v, kv)
+        return _neg_log_sum(kv, m, eps), (v, None)
 
     def _blocks(self):
         return _log_blocks(self.tables, self.layout, self.chunk)
@@ -285,15 +333,16 @@ class _LevelSolver:
         ratio = torch.sub(phi_old, phi_new).div_(self.eps).exp_().sub_(1).abs_()
         return (self.a * ratio).sum(dim=1)
 
-    def transport_cost(
-        self, phi: torch.Tensor, g: torch.Tensor, v: torch.Tensor | None
-    ) -> torch.Tensor:
-        """``<P, C>`` of the plan ``(phi, g)`` right after an f-update (rows sum to ``a``)."""
+    def transport_cost(self, phi: torch.Tensor, g: torch.Tensor, vk) -> torch.Tensor:
+        """``<P, C>`` of the plan ``(phi, g)`` right after an f-update (rows sum to ``a``);
+        ``vk = (v, K v)`` of that update (scaling backends; ``K v`` is not recomputed)."""
         eps = self.eps
         a = self.a
         if self.backend != "log":
+            v, den = vk
+            if den is None:
+                den = _apply_k(self.tables, self.layout, v)
             num = _apply_k(self._tables("cost_kernel"), self.layout, v)
-            den = _apply_k(self.tables, self.layout, v)
             return (a * num / den).sum(dim=1)
         rho = self.to_sorted(self.level.centre_distance(self.dtype))
         s_ = (phi + self.eps_log_a) / eps
@@ -306,21 +355,44 @@ class _LevelSolver:
 
 
 def _backend_for(level: Level, eps: float, precision: str, input_dtype: torch.dtype) -> str:
-    ratio = level.radius / eps
     if precision == "log":
         return "log"
-    if precision == "float64" or input_dtype == torch.float64:
-        candidates = [torch.float64]
-    elif precision == "float32":
-        candidates = [torch.float32]
-    else:
-        candidates = [torch.float32, torch.float64]
-    for dt in candidates:
-        if ratio <= SCALING_LIMITS[dt]:
-            return "float32" if dt == torch.float32 else "float64"
-    if precision == "float32" and ratio <= SCALING_LIMITS[torch.float64]:
-        return "float64"  # the requested fast path cannot hold this eps: stay exact
+    ny, nx = level.grid
+    ratio = level.mass_radius() / eps
+    f32 = ratio <= min(BUCKETED_FLOAT32_LIMIT, float32_limit(ny * nx, level.cols.numel()))
+    if precision in ("float32", "auto") and input_dtype != torch.float64:
+        if f32:
+            return "float32"
+    if ratio <= FLOAT64_LIMIT:
+        return "float64"  # the float32 path cannot hold this eps: stay exact
     return "log"
+
+
+_WARNED: set[str] = set()
+
+
+def host_flags(flags: list[torch.Tensor]) -> list[bool]:
+    """Read boolean 0-dim tensors on the host with ONE synchronisation (a packed ``.item()``)."""
+    weights = 2 ** torch.arange(len(flags), device=flags[0].device)
+    packed = int((torch.stack(flags).long() * weights).sum().item())
+    return [bool(packed >> i & 1) for i in range(len(flags))]
+
+
+def warn_once(key: str, message: str) -> None:
+    """``warnings.warn(message)`` the first time ``key`` is seen in this process."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _check_precision(dtype: torch.dtype, device: torch.device, eps: float) -> None:
+    if dtype == torch.float64 and device.type != "cpu":
+        warn_once(
+            "float64-device",
+            f"otmark.ot: eps={eps} px is too small for the float32 kernel of these targets; "
+            f"solving in float64 on {device} (slow on most GPUs). Use a larger eps or a "
+            "smaller target support.",
+        )
 
 
 def eps_schedule(diameter: float, eps: float, scaling: float) -> list[float]:
@@ -353,8 +425,15 @@ def sinkhorn2d(
 ) -> SinkhornResult:
     """Solve a batch of entropic OT problems between 2-D histograms.
 
+    One front, two backends (``options.backend``): ``"bucketed"`` (the CPU default) and
+    ``"fixed"`` (the default on other devices, :mod:`otmark.ot.fixed`). The solve runs with
+    autocast disabled, in float32 (float64 inputs stay float64; float64 is also used where
+    float32 cannot represent the kernel, with a warning on GPUs). A solve that stops with a
+    marginal error above its tolerance warns once per process.
+
     Differentiable by autograd through every iteration when ``a``/``b`` require grad (the
-    "unrolled" gradient); :func:`otmark.ot.wasserstein2d` wraps it with the implicit gradient.
+    "unrolled" gradient, bucketed backend); :func:`otmark.ot.wasserstein2d` wraps it with the
+    implicit gradient.
 
     Args:
         a: ``(P, H, W)`` non-negative, each summing to 1 (source, full support allowed).
@@ -362,9 +441,63 @@ def sinkhorn2d(
     """
     opts = options or SinkhornOptions()
     cache = cache if cache is not None else KernelCache()
+    backend = opts.backend
+    if backend == "auto":
+        backend = "bucketed" if a.device.type == "cpu" else "fixed"
+    if opts.full_window or opts.precision == "log" or a.requires_grad or b.requires_grad:
+        backend = "bucketed"  # needs the whole grid as window, a log-domain or a taped loop
+    if a.dtype not in (torch.float32, torch.float64):
+        a = a.float()
+    b = b.to(a.dtype)
+    with torch.autocast(a.device.type, enabled=False):
+        if backend == "fixed":
+            res = _solve_fixed(a, b, opts, cache)
+        else:
+            res = _solve_bucketed(a, b, opts, cache)
+    # the one host read of the result: a convergence score, NaN if a potential is not finite
+    err = res.marginal_error
+    tol = max(opts.tol, torch.finfo(torch.float64).tiny)
+    score = torch.maximum(err.mean() / tol, err.max() / (10 * tol))
+    finite = torch.isfinite(res.f).all() & torch.isfinite(res.g).all()
+    score = float(torch.where(finite, score, torch.full_like(score, float("nan"))).item())
+    if math.isnan(score):
+        raise FloatingPointError(
+            "Sinkhorn produced non-finite potentials; inputs must be finite, non-negative "
+            "histograms with positive mass"
+        )
+    if opts.tol > 0 and score >= 1.0 and "unconverged" not in _WARNED:
+        mean, worst = float(err.mean()), float(err.max())
+        warn_once(
+            "unconverged",
+            f"otmark.ot: Sinkhorn stopped before converging ({res.iterations} iterations, "
+            f"{backend} backend): marginal error {mean:.2e} on average, {worst:.2e} at worst "
+            f"(tolerance {opts.tol:g}). Raise iterations/max_iter or eps. "
+            "(Shown once per process.)",
+        )
+    return res
+
+
+def _solve_fixed(a, b, opts: SinkhornOptions, cache: KernelCache) -> SinkhornResult:
+    out = solve_fixed(a, b, opts, cache, allow_float32=opts.precision != "float64")
+    _check_precision(out["f"].dtype, a.device, opts.eps)
+    return SinkhornResult(
+        f=out["f"],
+        g=out["g"],
+        entropic=out["entropic"],
+        cost=out["cost"],
+        marginal_error=out["marginal_error"],
+        iterations=out["iterations"],
+        backends=[f"fixed-{str(out['f'].dtype).removeprefix('torch.')}"],
+        window=(out["columns"], 1),
+    )
+
+
+def _solve_bucketed(a, b, opts: SinkhornOptions, cache: KernelCache) -> SinkhornResult:
+    """The multiscale, bucketed, tolerance-driven solver (module docs)."""
     p, h, w = a.shape
     window, origins, b = prepare_targets(b, opts)
-    levels = build_levels(a, b, window, origins, opts.min_size if opts.multiscale else max(h, w))
+    min_size = opts.min_size if opts.multiscale else max(h, w)
+    levels = build_levels(a, b, window, origins, min_size, prune=not opts.full_window)
     diameter = math.hypot(h - 1, w - 1)
     plan = []
     for e in eps_schedule(diameter, opts.eps, opts.scaling):
@@ -397,11 +530,10 @@ def sinkhorn2d(
         return new
 
     iterations = 0
-    v = None
     for lvl_index, e in plan:
         solver = switch(lvl_index, e)
         state["g"] = solver.g_update(state["phi"])
-        state["phi"], v = solver.f_update(state["g"])
+        state["phi"], _ = solver.f_update(state["g"])
         iterations += 1
     if state["level"] != 0:  # the schedule ended on a coarse level: finish on the full grid
         solver = switch(0, opts.eps)
@@ -409,35 +541,33 @@ def sinkhorn2d(
     err = torch.full((p,), float("inf"), dtype=phi.dtype, device=a.device)
     omega = opts.overrelax
     previous = None
+    vk = None
     for _ in range(opts.max_iter):
         g_new = solver.g_update(phi)
         g = g_new if (omega == 1.0 or g is None) else torch.lerp(g, g_new, omega)
-        new_phi, v = solver.f_update(g)
+        new_phi, vk = solver.f_update(g, keep=omega == 1.0)
         err = solver.marginal_error(phi, new_phi)
         phi = new_phi if omega == 1.0 else torch.lerp(phi, new_phi, omega)
         iterations += 1
-        if float(err.mean()) < opts.tol and float(err.max()) < 10 * opts.tol:
+        mean_err, worst = torch.stack([err.mean(), err.max()]).detach().tolist()
+        if mean_err < opts.tol and worst < 10 * opts.tol:
             break
-        worst = float(err.max())
         if previous is not None and worst > 2.0 * previous:
             omega = 1.0  # safeguard: over-relaxation that diverges falls back to plain Sinkhorn
         previous = worst
-    if omega != 1.0:  # end on a plain f-update: the source marginal of the plan is then exact
-        phi, v = solver.f_update(g)
+    if omega != 1.0 or vk is None:  # end on a plain f-update: the plan's source marginal is exact
+        phi, vk = solver.f_update(g, keep=True)
     lv0 = levels[0]
-    cost = solver.to_batch(solver.transport_cost(phi, g, v))
+    cost = solver.to_batch(solver.transport_cost(phi, g, vk))
     f = solver.to_batch(phi) + lv0.centre_distance(phi.dtype)
     g = solver.to_batch(g)
     err = solver.to_batch(err)
-    if not bool(torch.isfinite(f).all() and torch.isfinite(g).all()):
-        raise FloatingPointError(
-            "Sinkhorn produced non-finite potentials; inputs must be finite, non-negative "
-            "histograms with positive mass"
-        )
     a_flat = lv0.log_a.exp().to(f.dtype)
     b_win = lv0.log_b.exp().to(f.dtype)
+    g = torch.where(b_win > 0, g, torch.zeros_like(g))  # zero-mass target pixels: unused
     entropic = (a_flat * f).sum(dim=1) + (b_win * g).sum(dim=1)
-    g_grid = scatter_windows(g, (h, w), lv0.window, lv0.origins)
+    g_win = g.new_zeros(p, lv0.window[0] * lv0.window[1]).index_copy(1, lv0.cols, g)
+    g_grid = scatter_windows(g_win, (h, w), lv0.window, lv0.origins)
     return SinkhornResult(
         f=f.reshape(p, h, w),
         g=g_grid,
