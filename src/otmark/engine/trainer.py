@@ -10,6 +10,7 @@ import math
 import os
 import random
 import signal
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from otmark.engine.precision import (  # noqa: F401 (amp_dtype_for, cpu_has_nati
     make_grad_scaler,
 )
 from otmark.engine.sampler import EpochSampler
+from otmark.engine.stepping import StepRun
 
 
 class TrainingInterrupted(Exception):
@@ -80,9 +82,9 @@ def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
             signal.signal(s, h)
 
 
-def _format_row(row: dict, epochs: int) -> str:
+def _format_row(row: dict, epochs: int | str) -> str:
     parts = [
-        f"epoch {row['epoch']}/{epochs}",
+        f"epoch {row['epoch']}/{epochs}" + (f" (step {row['steps']})" if "steps" in row else ""),
         f"loss {row['train_loss']:.5g}",
         f"lr {row['lr']:.3g}",
         f"{row['images_per_s']:.1f} img/s",
@@ -98,7 +100,15 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) the experiment ``cfg``; returns a summary dict with ``epochs``,
-    ``best_nme``, ``last_metrics`` (rank 0 only), ``output_dir`` and this process's ``rank``.
+    ``best_nme``, ``last_metrics`` (rank 0 only), ``output_dir`` and this process's ``rank``;
+    with a per-step schedule (``optim.schedule`` not ``multistep``) also ``steps`` and
+    ``stopped_at_plateau`` (None without the plateau rule).
+
+    Per-step schedules: the :class:`~otmark.engine.schedule.ScheduledLR` is stepped after every
+    optimizer step and the run stops when the schedule is done (:class:`StepRun`); a plateau
+    run validates every ``optim.plateau.val_every`` steps, writes ``last.pt`` there (and
+    ``steps/stepNNNNNN.pt`` with ``optim.plateau.keep_checkpoints``) and logs a row with
+    ``step``; the schedule's state is in the checkpoints, so a resumed run continues it.
 
     Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (the state is in ``last.pt``).
     """
@@ -137,7 +147,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     if resume:
         ckpt = load_checkpoint(last_path, model, optimizer, scheduler, scaler, restore_rng=True)
         start_epoch, start_step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
-        history = [r for r in ckpt.get("history", []) if r.get("epoch", 0) <= start_epoch]
+        history = _resumed_history(ckpt.get("history", []), start_epoch, scheduler)
         best = ckpt.get("best_nme") if ckpt.get("best_nme") is not None else math.inf
         log(f"resuming {last_path} at epoch {start_epoch + 1}, step {start_step}")
 
@@ -167,6 +177,38 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         vs = EpochSampler(len(val_ds), 0, info.rank, info.world, shuffle=False)
         val_loader = builders.build_loader(val_ds, vs, local_bs, workers, 0, pin)
 
+    per_step = cfg.optim.per_step
+    run: StepRun | None = None
+    position = {"epoch": start_epoch, "step0": start_step, "global0": 0}
+    best_box = [best]
+    if per_step:
+
+        def validate_now() -> float:
+            metrics = evaluate(
+                unwrap(net),
+                val_loader,
+                device,
+                decoder=cfg.codec.decoder,
+                softmax=cfg.codec.softmax,
+                amp_dtype=amp_dtype,
+                channels_last=cfg.train.channels_last,
+                info=info,
+            )
+            net.train()
+            return all_reduce_sum([metrics["NME"] if metrics else 0.0], info)[0]
+
+        def on_validation(row: dict) -> None:
+            _checkpoint_at_validation(cfg, row, position, runlog, best_box, model, ckpt_common)
+            barrier(info)
+
+        run = StepRun(
+            scheduler,
+            cfg.optim.steps,
+            validate_now if val_loader is not None else None,
+            on_validation,
+        )
+        loss_fn = run.wrap_loss(loss_fn)
+
     ckpt_common = dict(
         model_name=cfg.model.name,
         model_kwargs=builders.model_kwargs(cfg, num_landmarks),
@@ -178,10 +220,16 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
         config=cfg.to_dict(),
     )
     epochs = cfg.optim.epochs
+    shown_epochs: int | str = "?" if per_step else epochs
     last_metrics: dict | None = None
     with stop_on_signals() as received:
-        for epoch in range(start_epoch, epochs):
+        epoch = start_epoch - 1
+        while True:
+            epoch += 1
+            if run.done if run is not None else epoch >= epochs:
+                break
             step0 = start_step if epoch == start_epoch else 0
+            position.update(epoch=epoch, step0=step0, global0=scheduler.steps if run else 0)
             sampler.set_epoch(epoch, start=step0 * local_bs)
             train_ds.set_epoch(epoch)
             res = train_one_epoch(
@@ -193,12 +241,14 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 amp_dtype=amp_dtype,
                 scaler=scaler,
                 channels_last=cfg.train.channels_last,
-                should_stop=lambda: bool(received),
+                scheduler=scheduler if per_step else None,
+                should_stop=lambda: bool(received) or (run is not None and run.after_step()),
                 info=info,
                 progress=cfg.train.progress,
-                desc=f"epoch {epoch + 1}/{epochs}",
+                desc=f"epoch {epoch + 1}/{shown_epochs}",
             )
-            if res.interrupted:
+            best = best_box[0]
+            if res.interrupted and received:
                 if info.is_main:
                     save_checkpoint(
                         last_path,
@@ -221,9 +271,15 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 "images_per_s": images / max(seconds / info.world, 1e-9),
                 "seconds": seconds / info.world,
             }
-            scheduler.step()
+            if per_step:
+                row["steps"] = scheduler.steps
+            else:
+                scheduler.step()
             ve = cfg.train.val_every
-            if val_loader is not None and ((epoch + 1) % ve == 0 or epoch + 1 == epochs):
+            last = run.done if run is not None else epoch + 1 == epochs
+            plateau_run = run is not None and run.rule is not None
+            t_val = time.perf_counter()
+            if val_loader is not None and not plateau_run and ((epoch + 1) % ve == 0 or last):
                 metrics = evaluate(
                     unwrap(net),
                     val_loader,
@@ -237,12 +293,14 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 if metrics is not None:
                     last_metrics = metrics
                     row.update({f"val_{k}": v for k, v in metrics.items()})
+            if per_step:  # the next step's interval includes this validation
+                scheduler.add_validation_seconds(time.perf_counter() - t_val)
             if info.is_main:
                 runlog.append(row)
-                log(_format_row(row, epochs))
+                log(_format_row(row, shown_epochs))
                 improved = "val_NME" in row and row["val_NME"] < best
                 if improved:
-                    best = row["val_NME"]
+                    best = best_box[0] = row["val_NME"]
                 common = dict(
                     model=model,
                     epoch=epoch + 1,
@@ -260,13 +318,68 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 raise TrainingInterrupted(received[0], last_path)
     if runlog is not None:
         runlog.close()
-    return {
-        "epochs": epochs,
-        "best_nme": _finite(best),
+    summary = {
+        "epochs": epoch if per_step else epochs,
+        "best_nme": _finite(best_box[0]),
         "last_metrics": last_metrics,
         "output_dir": str(out),
         "rank": info.rank,
     }
+    if run is not None:
+        summary.update(steps=run.steps, stopped_at_plateau=run.stopped_at_plateau)
+    return summary
+
+
+def _resumed_history(rows: list[dict], start_epoch: int, scheduler) -> list[dict]:
+    """The log rows of a checkpoint that precede the resumed position: epoch rows up to
+    ``start_epoch``, validation rows (with ``step``) up to the schedule's restored step."""
+    steps = getattr(scheduler, "steps", None)
+    out = []
+    for r in rows:
+        if "step" in r and steps is not None:
+            if r["step"] <= steps:
+                out.append(r)
+        elif r.get("epoch", 0) <= start_epoch:
+            out.append(r)
+    return out
+
+
+def _checkpoint_at_validation(
+    cfg: ExperimentConfig,
+    row: dict,
+    position: dict,
+    runlog: RunLog | None,
+    best_box: list,
+    model: torch.nn.Module,
+    ckpt_common: dict,
+) -> None:
+    """A plateau run's validation (rank 0): log the row, write ``last.pt`` at this step (and
+    ``best.pt`` when better, ``steps/stepNNNNNN.pt`` with ``plateau.keep_checkpoints``)."""
+    if runlog is None:
+        return
+    out = cfg.output_path
+    logged = {"epoch": position["epoch"] + 1, "step": row["step"], "lr": row["lr"]}
+    logged.update(train_loss=row["train_loss"], val_NME=row["val_nme"])
+    runlog.append(logged)
+    val = row["val_nme"]
+    improved = val is not None and val < best_box[0]
+    if improved:
+        best_box[0] = val
+    in_epoch = position["step0"] + row["step"] - position["global0"]
+    common = dict(
+        model=model,
+        epoch=position["epoch"],
+        step=in_epoch,
+        history=runlog.rows,
+        best_nme=_finite(best_box[0]),
+        metrics={"NME": val} if val is not None else {},
+        **ckpt_common,
+    )
+    save_checkpoint(out / "last.pt", **common)
+    if improved:
+        save_checkpoint(out / "best.pt", **common)
+    if cfg.optim.plateau.keep_checkpoints:
+        save_checkpoint(out / "steps" / f"step{row['step']:06d}.pt", **common)
 
 
 def _finite(x: float) -> float | None:
