@@ -384,6 +384,9 @@ def load_study_config(
     if val_faces < 1:
         raise ValueError(f"{where}: val_faces must be >= 1 (held-out training faces)")
     lr_raw = dict(raw.get("lr_select") or {})
+    if use_gpu:  # gpu: {lr_select: {train: ...}} merged onto lr_select.train
+        gpu_sel = (raw.get("gpu") or {}).get("lr_select") or {}
+        lr_raw["train"] = merge(lr_raw.get("train") or {}, gpu_sel.get("train") or {})
     lw = f"{where}: lr_select"
     unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"})
     if unknown:

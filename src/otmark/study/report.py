@@ -128,10 +128,16 @@ def compare(docs: list[dict], a: str, b: str, scheme: str, protocol: str) -> dic
         k = len(seeds)
         out["matched"] = {
             "clean": matched.target,
-            a: float(np.nanmean(matched.perturbed[:k])) if k else math.nan,
-            b: float(np.nanmean(matched.perturbed[k:])) if k else math.nan,
+            a: _finite_mean(matched.perturbed[:k]),
+            b: _finite_mean(matched.perturbed[k:]),
         }
     return out
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN when none: no run reached the matched clean NME)."""
+    v = values[np.isfinite(values)]
+    return float(v.mean()) if v.size else math.nan
 
 
 def _fmt_ci(iv) -> str:
