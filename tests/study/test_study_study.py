@@ -14,7 +14,8 @@ benchmark: {{w300_train: 8, wflw_train: 3, vw_videos: 1, vw_frames: 3, image_siz
 val_faces: 2
 train:
   codec: {{input_size: 64, heatmap_size: 16}}
-  optim: {{batch_size: 4, schedule: warmup_cosine, steps: 1, lr_candidates: [1.0e-3, 2.0e-3, 3.0e-3]}}
+  optim: {{batch_size: 4, schedule: warmup_cosine, steps: 1,
+          lr_candidates: [1.0e-3, 2.0e-3, 3.0e-3]}}
 gpu:
   train: {{codec: {{input_size: 256, heatmap_size: 64}}}}
 lr_select: {{settings: [l2_s1_max, w_s3_bc]}}
