@@ -242,7 +242,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
                 scaler=scaler,
                 channels_last=cfg.train.channels_last,
                 scheduler=scheduler if per_step else None,
-                should_stop=lambda: bool(received) or (run is not None and run.after_step()),
+                should_stop=lambda: _should_stop(run, received),
                 info=info,
                 progress=cfg.train.progress,
                 desc=f"epoch {epoch + 1}/{shown_epochs}",
@@ -328,6 +328,13 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
     if run is not None:
         summary.update(steps=run.steps, stopped_at_plateau=run.stopped_at_plateau)
     return summary
+
+
+def _should_stop(run: StepRun | None, received: list) -> bool:
+    """After every optimizer step: the run's validation and stop (on every process, even when
+    a signal arrived: its validation is collective), or a signal."""
+    done = run.after_step() if run is not None else False
+    return done or bool(received)
 
 
 def _resumed_history(rows: list[dict], start_epoch: int, scheduler) -> list[dict]:
