@@ -199,6 +199,9 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, log) -> dict:
 
         def on_validation(row: dict) -> None:
             _checkpoint_at_validation(cfg, row, position, runlog, best_box, model, ckpt_common)
+            nme = "-" if row["val_nme"] is None else f"{row['val_nme']:.3f}%"
+            phase = run.rule.phase(row["step"]) if run is not None and run.rule else ""
+            log(f"step {row['step']}: val NME {nme}  lr {row['lr']:.3g}  ({phase})")
             barrier(info)
 
         run = StepRun(
