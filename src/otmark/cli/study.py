@@ -124,9 +124,14 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         print(f"wrote {write_report(study)}")
         return 0
-    result = run_study(
-        study, args.max_cells, args.minutes, tuple(args.only), shard=shard, lr_only=args.lr_only
-    )
+    from otmark.study.lr_select import LrSelectionError
+
+    try:
+        result = run_study(
+            study, args.max_cells, args.minutes, tuple(args.only), shard=shard, lr_only=args.lr_only
+        )
+    except LrSelectionError as exc:  # every candidate rate diverged: nothing to train with
+        raise CLIError(f"{study.source}: learning-rate stage: {exc}") from None
     if args.lr_only:
         print(f"learning rates: {result['lr']}")
     print(
