@@ -56,8 +56,12 @@ def test_one_cell_study_chooses_the_lr_trains_to_the_plateau_and_reports(tmp_pat
     assert main(args + ["--max-cells", "0"]) == 0  # nothing run, empty table
     assert "ran 0 cells, 1 remaining" in capsys.readouterr().out
 
+    assert main(args + ["--lr-only"]) == 0  # the learning-rate stage alone
+    printed = capsys.readouterr().out
+    assert "learning rates: {'wasserstein': " in printed and "ran 0 cells, 1 remaining" in printed
     assert main(args) == 0
-    assert "ran 1 cells, 0 remaining" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ran 1 cells, 0 remaining" in printed and "  lr 0.001" not in printed  # stored
     out = tmp_path / "res" / "cpu"
     # the learning-rate stage: 3 candidates scored on the held-out faces, the best one kept
     lr = json.loads((out / "lr" / "wasserstein.json").read_text())
