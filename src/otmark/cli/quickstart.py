@@ -80,7 +80,7 @@ def options_from_args(args: argparse.Namespace):
                     "model": {"kwargs": tiny_kwargs("hrnet_w18")},
                 },
             ),
-            val_faces=4,
+            val_faces=2,
             overlays=4,
             protocol_limit=8,
         )

@@ -58,7 +58,8 @@ class QuickstartOptions:
         benchmark: size of the generated data.
         train: engine-config fragment merged onto the packaged ``300w_w_s3_bc`` config
             (default :data:`TRAIN`).
-        val_faces: training faces held out for the validation of the final model.
+        val_faces: training faces held out for the validation of the final model (at most a
+            fifth of the training faces).
         model: ``otmark.models`` name.
         seed: training seed.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
@@ -102,7 +103,9 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     t_data = time.perf_counter() - t0
 
     faces = list(datasets.load("300w", roots["300w"], "train"))
-    train, val = split_validation(faces, opts.val_faces, opts.seed)
+    # at most a fifth of a small training set is held out
+    held = min(opts.val_faces, max(1, len(faces) // 5))
+    train, val = split_validation(faces, held, opts.seed)
     overrides = opts.train
     if "steps" not in overrides.get("optim", {}):
         overrides = merge(overrides, {"optim": {"budget_minutes": float(opts.minutes)}})
