@@ -25,7 +25,10 @@ def test_tiny_quickstart_writes_the_report_and_reuses_its_data(tmp_path, capsys)
     assert result["ratio"] == head["mean_shape"] / head["model"]
     report = (out / "report.md").read_text()
     assert f"model {head['model']:.2f} %" in report and "| mean shape |" in report
-    assert result["epochs_run"] == 1
+    # the engine's per-step recipe: 12 faces, 2 held out for validation, 2 steps of 4 faces
+    assert (result["epochs_run"], result["steps_run"]) == (1, 2)
+    assert result["train"]["optim"]["schedule"] == "warmup_cosine"
+    assert result["history"][-1]["lr"] == 0.0 and result["history"][-1]["step"] == 2
 
     # the checkpoint is what `otmark detect` loads
     from otmark.inference import Detector

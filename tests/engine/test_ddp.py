@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_config, write_config
+from engine_data import tiny_config, write_config
 
 from otmark.engine import (
     EpochSampler,

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from engine_data import tiny_config
 
 from otmark.engine import config_from_dict, train, validate
 from otmark.engine.precision import amp_dtype_for

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import tiny_config, write_config, write_tiny_300w
+from engine_data import tiny_config, write_config, write_tiny_300w
 
 from otmark.engine import TrainingInterrupted, config_from_dict, train
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from engine_data import tiny_config
 
 from otmark.engine import (
     build_dataset,

@@ -18,11 +18,11 @@ import pytest
 import torch
 import yaml
 
-_ENGINE_CONFTEST = Path(__file__).resolve().parents[1] / "engine" / "conftest.py"
+_ENGINE_CONFTEST = Path(__file__).resolve().parents[1] / "engine" / "engine_data.py"
 
 
 def _engine_fixtures():
-    """tests/engine/conftest.py under its own module name (both folders have a conftest)."""
+    """tests/engine/engine_data.py, loaded from its file (it is not on this folder's path)."""
     spec = importlib.util.spec_from_file_location("_engine_fixtures", _ENGINE_CONFTEST)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,54 +1,56 @@
 import pytest
 
-from otmark.study.cells import (
-    RECOMMENDED,
-    Setting,
-    TrainSize,
-    experiment_config,
-    scaled_sigma,
-)
+from otmark.engine import ConfigError
+from otmark.study.cells import RECOMMENDED, experiment_config, setting_of
 
 
-def test_labels_follow_the_paper():
-    assert RECOMMENDED.label == "W σ3 GET_BC"
-    assert Setting("l2", 1.0, "get_max").label == "L2 σ1 GET_MAX"
-    assert Setting("wasserstein", 3, "get_bc", True).label == "W σ3 GET_BC + CoordConv"
-    assert Setting("soft_argmax", 1, "get_bc").label == "Soft-ArgMax GET_BC"
+def test_settings_are_the_packaged_configs():
+    w = setting_of("300w", RECOMMENDED)
+    assert (w.loss, w.sigma, w.decoder, w.coordconv) == ("wasserstein", 3.0, "get_bc", False)
+    assert w.label == "W σ3 GET_BC"
+    assert setting_of("300w", "l2_s1_max").label == "L2 σ1 GET_MAX"
+    assert setting_of("wflw", "w_s3_bc_cc").label == "W σ3 GET_BC + CoordConv"
+    assert setting_of("300w", "softargmax_s1_bc").label == "Soft-ArgMax GET_BC"
+    assert setting_of("300w", "js_s3_bc").label == "JS σ3 GET_BC"
 
 
-def test_sigma_keeps_its_width_relative_to_the_face():
-    assert scaled_sigma(RECOMMENDED, TrainSize(input_size=256, heatmap_size=64)) == 3.0
-    assert scaled_sigma(RECOMMENDED, TrainSize(input_size=128, heatmap_size=32)) == 1.5
-    no_scaling = TrainSize(input_size=128, heatmap_size=32, sigma_reference=32)
-    assert scaled_sigma(RECOMMENDED, no_scaling) == 3.0
+def test_a_decoder_only_variant_trains_the_packaged_model():
+    bc = setting_of("300w", "l2_s1_bc")  # no packaged file: 300w_l2_s1_max with GET_BC
+    mx = setting_of("300w", "l2_s1_max")
+    assert bc.decoder == "get_bc" and mx.decoder == "get_max"
+    assert bc.training == mx.training and bc.label == "L2 σ1 GET_BC"
+    assert setting_of("300w", "js_s1_max").training == setting_of("300w", "js_s1_bc").training
 
 
-def test_experiment_config_carries_the_setting(tmp_path):
-    size = TrainSize(steps=20, batch_size=4, lr=2e-3, amp="none", channels_last=False)
-    cfg = experiment_config("c", "hrnet_w18", RECOMMENDED, size, 7, "300w", str(tmp_path))
+def test_experiment_config_merges_the_study_fragment(tmp_path):
+    over = {"codec": {"input_size": 128, "heatmap_size": 32}, "optim": {"batch_size": 4}}
+    cfg = experiment_config("c", "hrnet_w18", "w_s3_bc", over, 7, "300w", str(tmp_path), lr=3e-3)
     assert cfg.loss.name == "wasserstein" and cfg.codec.decoder == "get_bc"
     assert cfg.codec.softmax is True  # W outputs are logits
-    assert (cfg.codec.input_size, cfg.codec.heatmap_size, cfg.codec.sigma) == (128, 32, 1.5)
-    assert (cfg.optim.lr, cfg.optim.milestones, cfg.optim.batch_size) == (2e-3, [], 4)
-    assert (cfg.train.amp, cfg.train.channels_last) == ("none", False)
-    assert cfg.train.seed == 7
-    l2 = experiment_config(
-        "d", "hourglass2", Setting("l2", 1, "get_bc", True), size, 0, "wflw", str(tmp_path)
-    )
-    assert l2.codec.softmax is False and l2.model.coordconv is True
+    # sigma in pixels of the run's heatmap, not rescaled: sigma 3 = 3 pixels of the 32x32 map
+    assert (cfg.codec.input_size, cfg.codec.heatmap_size, cfg.codec.sigma) == (128, 32, 3.0)
+    assert (cfg.optim.lr, cfg.optim.batch_size, cfg.train.seed) == (3e-3, 4, 7)
+    assert cfg.data.root == str(tmp_path) and cfg.data.dataset == "300w"
+    l2 = experiment_config("d", "hourglass2", "l2_s1_bc", {}, 0, "wflw", str(tmp_path))
+    assert l2.codec.softmax is False and l2.codec.decoder == "get_bc"
 
 
-def test_bad_values_name_the_source():
-    with pytest.raises(ValueError, match="s.yaml: settings.x"):
-        Setting.from_dict({"loss": "l2", "sigma": 1}, "s.yaml: settings.x")
-    with pytest.raises(ValueError, match="get_max or get_bc"):
-        Setting.from_dict({"loss": "l2", "sigma": 1, "decoder": "argmax"}, "s")
-    with pytest.raises(ValueError, match="4 x heatmap_size"):
-        TrainSize.from_dict({"input_size": 128, "heatmap_size": 64}, "s")
-    with pytest.raises(ValueError, match="unknown training keys"):
-        TrainSize.from_dict({"epoch": 1}, "s")
-    with pytest.raises(ValueError, match="s: give train.steps or train.minutes"):
-        TrainSize.from_dict({"steps": None}, "s")
-    with pytest.raises(ValueError, match="train.steps must be >= 1"):
-        TrainSize.from_dict({"steps": 0}, "s")
-    assert TrainSize.from_dict({"steps": None, "minutes": 2}, "s").minutes == 2
+def test_bad_settings_and_values_name_the_source(tmp_path):
+    with pytest.raises(ValueError, match=r"s\.yaml: setting 'huber_s1_max' is not a packaged"):
+        setting_of("300w", "huber_s1_max", "s.yaml")
+    with pytest.raises(ValueError, match="no packaged config 300w_w_s2_bc.*packaged settings"):
+        setting_of("300w", "w_s2_bc")
+    # the engine's validation and messages
+    with pytest.raises(ConfigError, match=r"s\.yaml \(300w_w_s3_bc\): optim\.schedule"):
+        experiment_config(
+            "c",
+            "hrnet_w18",
+            "w_s3_bc",
+            {"optim": {"schedule": "cos"}},
+            0,
+            "300w",
+            "x",
+            where="s.yaml",
+        )
+    with pytest.raises(ConfigError, match=r"unknown key 'stpes'.*did you mean 'steps'"):
+        experiment_config("c", "hrnet_w18", "w_s3_bc", {"optim": {"stpes": 3}}, 0, "300w", "x")

@@ -88,3 +88,32 @@ def test_evaluate_model_maps_heatmap_points_back_through_the_crop(roots):
         np.testing.assert_allclose(
             ev.predictions.landmarks[sid], np.tile(expected, (68, 1)), atol=0.2
         )
+
+
+def test_clean_counterparts_are_the_same_images_unperturbed(roots):
+    from otmark.study.config import CED_THETAS
+    from otmark.study.scoring import evaluation_record, with_clean_counterparts
+
+    protos = load_protocols(["300w-full", "occlusion-medium", "occlusion-large"], roots)
+    both = with_clean_counterparts(protos)
+    assert set(both) == set(protos) | {"occlusion-medium:clean", "occlusion-large:clean"}
+    clean = both["occlusion-large:clean"]
+    assert clean is both["occlusion-medium:clean"]  # one object: scored once
+    assert clean.spec.perturbation is None and clean.ids == protos["occlusion-large"].ids
+    for i in range(len(clean)):
+        # the unperturbed image of the occlusion protocol is the clean protocol's image
+        np.testing.assert_array_equal(clean.input_image(i), protos["300w-full"].input_image(i))
+        np.testing.assert_array_equal(clean.box(i), protos["occlusion-large"].box(i))
+    assert any(
+        not np.array_equal(clean.input_image(i), protos["occlusion-large"].input_image(i))
+        for i in range(len(clean))
+    )
+    # the per-image record: ids, NME per image (%) whose mean is the summary's NME
+    gt = np.stack([s.landmarks for s in clean.samples])
+    ev = score_predictions(clean, gt + np.array([3.0, 0.0]), "300w")
+    rec = evaluation_record(ev, CED_THETAS)
+    assert rec["ids"] == clean.ids and len(rec["nme_per_image"]) == len(clean)
+    np.testing.assert_allclose(rec["nme_per_image"], 100 * ev.errors.mean(axis=1), atol=1e-5)
+    assert np.mean(rec["nme_per_image"]) == pytest.approx(rec["summary"]["NME"], abs=1e-4)
+    # FR^L_0.05: the share of points with an error above 0.05
+    assert rec["summary"]["FR^L_0.05"] == pytest.approx(100 * np.mean(ev.errors > 0.05))

@@ -11,17 +11,21 @@ name: t
 results: {results}
 data: {data}
 benchmark: {{w300_train: 8, wflw_train: 3, vw_videos: 1, vw_frames: 3, image_size: 64}}
-train: {{input_size: 64, heatmap_size: 16, steps: 1, batch_size: 4}}
+val_faces: 2
+train:
+  codec: {{input_size: 64, heatmap_size: 16}}
+  optim: {{batch_size: 4, schedule: warmup_cosine, steps: 1,
+          lr_candidates: [1.0e-3, 2.0e-3, 3.0e-3]}}
 gpu:
-  train: {{input_size: 256, heatmap_size: 64}}
+  train: {{codec: {{input_size: 256, heatmap_size: 64}}}}
+lr_select: {{settings: [l2_s1_max, w_s3_bc]}}
 seeds: [0, 1]
-settings:
-  a: {{loss: l2, sigma: 1, decoder: get_max}}
-  b: {{loss: wasserstein, sigma: 3, decoder: get_bc}}
+settings: [l2_s1_max, w_s3_bc]
 experiments:
-  losses: {{model: hrnet_w18, train_on: 300w, settings: [a, b], protocols: [300w-test]}}
-  density: {{model: hrnet_w18, train_on: wflw, schemes: [wflw, "17"], settings: [b],
-            protocols: [wflw-17]}}
+  losses: {{model: hrnet_w18, train_on: 300w, settings: [l2_s1_max, w_s3_bc],
+           protocols: [300w-test]}}
+  density: {{model: hrnet_w18, train_on: wflw, schemes: [wflw, "17"], settings: [w_s3_bc],
+            protocols: [wflw-17], seeds: [0]}}
 """
 
 
@@ -34,17 +38,20 @@ def _write(tmp_path, text=CONFIG):
 def test_cells_are_seed_major_and_profiles_pick_sizes(tmp_path):
     study = load_study_config(_write(tmp_path), device="cpu")
     ids = [c.id for c in study.cells()]
-    assert len(ids) == 2 * (2 + 2)
-    assert ids[:4] == [
-        "losses__a__300w__seed0",
-        "losses__b__300w__seed0",
-        "density__b__wflw__seed0",
-        "density__b__17__seed0",
+    assert ids == [
+        "losses__l2_s1_max__300w__seed0",
+        "losses__w_s3_bc__300w__seed0",
+        "density__w_s3_bc__wflw__seed0",
+        "density__w_s3_bc__17__seed0",
+        "losses__l2_s1_max__300w__seed1",  # density runs seed 0 only (its own seeds)
+        "losses__w_s3_bc__300w__seed1",
     ]
-    assert study.profile == "cpu" and study.train.input_size == 64
+    cfg = study.cell_config(study.cells()[0])
+    assert study.profile == "cpu" and cfg.codec.input_size == 64
+    assert (cfg.optim.schedule, cfg.optim.steps, cfg.train.progress) == ("warmup_cosine", 1, False)
     assert study.results_dir == tmp_path / "res" / "cpu"
     gpu = load_study_config(_write(tmp_path), device="cuda")
-    assert gpu.profile == "gpu" and gpu.train.input_size == 256
+    assert gpu.profile == "gpu" and gpu.cell_config(gpu.cells()[0]).codec.input_size == 256
 
 
 def test_a_stored_cell_counts_only_with_the_same_definition(tmp_path):
@@ -56,7 +63,14 @@ def test_a_stored_cell_counts_only_with_the_same_definition(tmp_path):
     path.write_text(json.dumps({"key_hash": key_hash(study.cell_key(cell))}))
     assert is_done(study, cell)
     other = load_study_config(_write(tmp_path, CONFIG.replace("steps: 1", "steps: 2")), "cpu")
-    assert not is_done(other, other.cells()[0])  # sizes changed: recomputed
+    assert not is_done(other, other.cells()[0])  # the recipe changed: recomputed
+    # a learning rate chosen for the loss changes the definition too
+    lr = study.lr_path("l2")
+    lr.parent.mkdir(parents=True)
+    lr.write_text(json.dumps({"lr": 2e-3, "key_hash": key_hash(study.lr_key("l2"))}))
+    assert study.lr_of("l2")["lr"] == 2e-3 and study.cell_key(cell)["lr"] == 2e-3
+    assert study.cell_key(cell)["config"]["optim"]["lr"] == 2e-3
+    assert not is_done(study, cell)
     path.write_text("{truncated")
     assert not is_done(study, cell)
 
@@ -64,8 +78,19 @@ def test_a_stored_cell_counts_only_with_the_same_definition(tmp_path):
 def test_config_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ValueError, match=r"s\.yaml: unknown keys \['seed'\]"):
         load_study_config(_write(tmp_path, CONFIG + "seed: 1\n"), "cpu")
-    bad = CONFIG.replace("settings: [a, b]", "settings: [a, c]")
+    bad = CONFIG.replace("settings: [l2_s1_max, w_s3_bc],", "settings: [l2_s1_max, c],")
     with pytest.raises(ValueError, match=r"experiments\.losses\.settings: \['c'\]"):
+        load_study_config(_write(tmp_path, bad), "cpu")
+    bad = CONFIG.replace("steps: 1,", "steps: 1, schedule: cos,")
+    with pytest.raises(ValueError, match=r"s\.yaml: experiments\.losses \(300w_l2_s1_max\): "):
+        load_study_config(_write(tmp_path, bad), "cpu")
+    bad = CONFIG.replace("[l2_s1_max, w_s3_bc]}}", "[w_s3_bc]}}")
+    with pytest.raises(
+        ValueError, match=r"lr_select\.settings: no setting for loss\(es\) \['l2'\]"
+    ):
+        load_study_config(_write(tmp_path, bad), "cpu")
+    bad = CONFIG.replace("[1.0e-3, 2.0e-3, 3.0e-3]", "[1.0e-3, 2.0e-3]")
+    with pytest.raises(ValueError, match="at least 3 candidates"):
         load_study_config(_write(tmp_path, bad), "cpu")
     p = tmp_path / "broken.yaml"
     p.write_text(textwrap.dedent("name: [x\n"))
@@ -76,10 +101,13 @@ def test_config_errors_name_the_file_and_key(tmp_path):
 
 
 def test_packaged_paper_config_matches_the_issue():
+    from otmark.synth.writers import proportional
+
     study = load_study_config("configs/study/paper.yaml", device="cpu")
     assert resolve_study_config("paper") == resolve_study_config("configs/study/paper.yaml")
-    assert len(study.seeds) >= 3
-    labels = {s.label for s in study.settings.values()}
+    cells = study.cells()
+    losses = [c for c in cells if c.experiment.name == "losses"]
+    labels = {c.setting.label for c in losses}
     assert labels == {
         "L2 σ1 GET_MAX",
         "L2 σ1 GET_BC",
@@ -89,8 +117,15 @@ def test_packaged_paper_config_matches_the_issue():
         "W σ3 GET_BC + CoordConv",
         "JS σ1 GET_MAX",
         "JS σ1 GET_BC",
+        "JS σ3 GET_BC",
         "Soft-ArgMax GET_BC",
     }
+    seeds: dict = {}
+    for c in cells:
+        seeds.setdefault((c.experiment.name, c.setting.name), set()).add(c.seed)
+    core = {"l2_s1_max", "w_s3_bc"}
+    for (exp, name), s in seeds.items():
+        assert len(s) >= (3 if exp == "losses" and name in core else 2), (exp, name)
     exps = {e.name: e for e in study.experiments}
     assert set(exps["losses"].protocols) == {
         "300w-test",
@@ -103,13 +138,21 @@ def test_packaged_paper_config_matches_the_issue():
     }
     assert exps["models"].model != "hrnet_w18"
     assert set(exps["density"].schemes) == {"wflw", "300w", "17"}
-    assert study.train.input_size == 128
-    assert load_study_config("paper", device="cuda").train.input_size == 256
-    # cells that differ only in the decoder share their training (15 trainings, 17 cells/seed)
-    from otmark.study.runner import training_key
-
-    seed0 = [c for c in study.cells() if c.seed == study.seeds[0]]
-    assert len(seed0) == 17 and len({training_key(c) for c in seed0}) == 15
+    # sigma 1 is at least one heatmap pixel; plateau training, validation on >= 100 faces
+    for c in cells:
+        cfg = study.cell_config(c)
+        assert cfg.codec.sigma >= 1.0 and cfg.codec.input_size == 4 * cfg.codec.heatmap_size
+        assert cfg.optim.plateau.enabled and len(cfg.optim.lr_candidates) >= 3
+    assert study.val_faces >= 100
+    assert study.cell_config(cells[0]).codec.heatmap_size == 32
+    gpu = load_study_config("paper", device="cuda")
+    assert gpu.cell_config(gpu.cells()[0]).codec.heatmap_size == 64
+    # blur on >= 5 category-3 videos of the generated 300VW
+    counts = proportional(study.benchmark.vw_videos, {"test3": 14}, 50)
+    assert counts["test3"] >= 5
+    # decoder-only variants share their training: 38 cells, 34 trainings
+    assert len(cells) == 38 and len({c.training_id for c in cells}) == 34
+    assert set(study.lr_select.settings) == {c.setting.loss for c in cells}
 
 
 def test_mean_std_uses_the_sample_deviation():
@@ -125,7 +168,7 @@ def test_a_diverged_cell_is_logged_and_the_study_goes_on(tmp_path, monkeypatch):
     ran = []
 
     def fake_run_cell(study, cell, roots, cache, log, trained_models):
-        if cell.setting_name == "b":
+        if cell.setting_name == "w_s3_bc":
             raise FloatingPointError("non-finite loss nan at step 3")
         ran.append(cell.id)
         doc = {"key_hash": key_hash(study.cell_key(cell)), "results": {}, "seconds": {"total": 0}}
@@ -135,10 +178,12 @@ def test_a_diverged_cell_is_logged_and_the_study_goes_on(tmp_path, monkeypatch):
         return doc
 
     monkeypatch.setattr(st, "run_cell", fake_run_cell)
+    monkeypatch.setattr(st, "run_lr_stage", lambda *a, **k: {})
+    monkeypatch.setattr(st, "mean_shape_results", lambda *a, **k: [])
     monkeypatch.setattr(st, "write_report", lambda study: tmp_path / "study.md")
     said = []
     out = st.run_study(study, only=("losses",), log=said.append)
-    assert out["ran"] == ran == ["losses__a__300w__seed0", "losses__a__300w__seed1"]
-    assert out["failed"] == ["losses__b__300w__seed0", "losses__b__300w__seed1"]
+    assert out["ran"] == ran == ["losses__l2_s1_max__300w__seed0", "losses__l2_s1_max__300w__seed1"]
+    assert out["failed"] == ["losses__w_s3_bc__300w__seed0", "losses__w_s3_bc__300w__seed1"]
     assert out["remaining"] == out["failed"]  # not stored: a later run retries them
     assert any("diverged (non-finite loss nan at step 3)" in m for m in said)

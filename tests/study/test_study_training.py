@@ -1,20 +1,11 @@
-import math
-
 import numpy as np
 import pytest
 import torch
 
 from otmark.datasets import load
 from otmark.models import tiny_kwargs
-from otmark.study.cells import Setting, TrainSize, experiment_config
-from otmark.study.training import (
-    PROBE_SKIP,
-    PROBE_STEPS,
-    StepPlan,
-    convert_samples,
-    planned_steps,
-    train_model,
-)
+from otmark.study.cells import experiment_config
+from otmark.study.training import convert_samples, split_validation, train_model
 from otmark.synth.writers import synthesize
 
 
@@ -44,78 +35,81 @@ def test_convert_samples_uses_the_public_wflw_to_68_selection(wflw):
     assert convert_samples(samples, "wflw")[0] is samples[0]  # same scheme: untouched
 
 
-def _cfg(root, loss="l2"):
-    size = TrainSize(
-        input_size=64,
-        heatmap_size=16,
-        batch_size=4,
-        model_kwargs=tiny_kwargs("hrnet_w18"),
-        augment=False,
-    )
+def test_split_validation_holds_out_faces_whatever_the_order(w300):
+    faces = list(load("300w", w300, "train"))
+    train, val = split_validation(faces, 3)
+    assert len(val) == 3 and len(train) == len(faces) - 3
+    assert not {s.id for s in train} & {s.id for s in val}
+    assert [s.id for s in train] == [s.id for s in faces if s in train]  # input order kept
+    again_train, again_val = split_validation(faces[::-1], 3)
+    assert {s.id for s in again_val} == {s.id for s in val}  # by id, not by position
+    assert {s.id for s in split_validation(faces, 3, seed=1)[1]} != {s.id for s in val}
+    with pytest.raises(ValueError, match="cannot hold out 8 validation faces from 8"):
+        split_validation(faces, 8)
+
+
+def _cfg(root, **optim):
+    overrides = {
+        "codec": {"input_size": 64, "heatmap_size": 16},
+        "model": {"kwargs": tiny_kwargs("hrnet_w18")},
+        "augment": {"enabled": False},
+        "optim": {"batch_size": 4, "lr": 2e-3, **optim},
+        "train": {"amp": "none", "channels_last": False, "progress": False},
+        "data": {"num_workers": 0},
+    }
     return experiment_config(
-        "t", "hrnet_w18", Setting(loss, 1, "get_bc"), size, 0, "300w", str(root), device="cpu"
+        "t", "hrnet_w18", "l2_s1_bc", overrides, 0, "300w", str(root), device="cpu"
     )
 
 
-def test_step_plan_warms_up_then_decays_to_zero():
-    # hand-worked: warm-up 2 steps, 4 steps in all
-    plan = StepPlan(4, warmup=2)
-    got = [plan.factor(s) for s in range(5)]
-    want = [0.5, (1 + math.cos(math.pi / 4)) / 2, 0.5, (1 + math.cos(0.75 * math.pi)) / 2, 0.0]
-    np.testing.assert_allclose(got, want, atol=1e-12)
-    assert StepPlan(None, warmup=4).factor(1) == 0.5  # total unknown yet: warm-up only
-    assert StepPlan(10, warmup=0).factor(0) == 1.0
-
-
-def test_planned_steps_counts_validation_and_margin():
-    # 0.95 * 100 s / (0.5 s * 1.25) = 152 more steps after the 13 done
-    assert planned_steps(13, 0.5, 100.0, 0.25) == 165
-    assert planned_steps(13, 0.5, -5.0, 0.25) == 14  # over budget already: one more step
-
-
-def test_keep_last_and_checkpoint_round_trip(w300, tmp_path):
+def test_fixed_steps_anneal_to_zero_and_the_checkpoint_round_trips(w300, tmp_path):
     from otmark.inference import Detector
 
     train = list(load("300w", w300, "train"))[:4]
     val = list(load("300w", w300, "common"))[:2]
+    cfg = _cfg(w300, schedule="warmup_cosine", steps=2, warmup_steps=1)
     out = train_model(
-        _cfg(w300), train, val, steps=2, checkpoint=tmp_path / "m.pt", log=lambda m: None
+        cfg, train, val, checkpoint=tmp_path / "m.pt", log=lambda m: None, keep_every=1
     )
-    # 4 faces, batch 4: one step per epoch, validated after each
-    assert [(r["epoch"], r["steps"]) for r in out.history] == [(1, 1), (2, 2)]
-    assert out.best_epoch == 2 and out.scheme == "300w"
-    assert out.history[-1]["lr"] == 0.0  # the cosine reached 0 at the last step
-    assert all(np.isfinite(r["val_NME"]) and r["train_loss"] > 0 for r in out.history)
-    # the file on disk predicts exactly what the returned model predicts
+    # 4 faces, batch 4: one step an epoch; validated once, at the end
+    assert (out.steps, out.epochs, out.stopped_at_plateau) == (2, 2, None)
+    assert [r["step"] for r in out.history] == [2] and out.history[-1]["lr"] == 0.0
+    assert out.val_nme == out.history[-1]["val_nme"] and np.isfinite(out.val_nme)
+    assert [s for s, _ in out.snapshots] == [1, 2]
+    for k, v in out.model.state_dict().items():  # the last snapshot is the final model
+        assert torch.equal(out.snapshots[-1][1][k], v.cpu())
     image = val[0].load_image()
     box = np.array([[8.0, 8.0, 56.0, 56.0]])
     ref = Detector.from_model(out.model, out.scheme, out.codec, device="cpu").predict(image, box)
     disk = Detector.from_checkpoint(out.checkpoint, device="cpu").predict(image, box)
     np.testing.assert_allclose(disk, ref, atol=1e-5)
-    assert torch.load(out.checkpoint, weights_only=False)["config"]["optim"]["epochs"] == 2
+    assert torch.load(out.checkpoint, weights_only=False)["config"]["optim"]["steps"] == 2
 
 
-def test_keep_best_and_time_budget(w300):
+def test_a_plateau_run_validates_every_n_steps_and_stops(w300):
     train = list(load("300w", w300, "train"))[:4]
     val = list(load("300w", w300, "common"))[:2]
-    out = train_model(_cfg(w300), train, val, steps=3, log=lambda m: None, keep="best")
-    nmes = [r["val_NME"] for r in out.history]
-    assert out.best_epoch == int(np.argmin(nmes)) + 1
-    # a budget of 0 minutes is used up by the first step: training stops after it
-    short = train_model(_cfg(w300), train, val, minutes=0.0, log=lambda m: None)
-    assert len(short.history) == 1 and short.history[0]["steps"] == 1
-    with pytest.raises(ValueError, match="keep"):
-        train_model(_cfg(w300), train, val, steps=1, keep="first")
-    with pytest.raises(ValueError, match="steps or minutes"):
-        train_model(_cfg(w300), train, val)
+    cfg = _cfg(
+        w300,
+        schedule="constant_then_decay",
+        max_steps=20,
+        plateau={
+            "enabled": True,
+            "val_every": 1,
+            "patience_steps": 1,
+            "min_improvement": 0.99,  # any improvement below 99 %: a plateau
+            "decay_steps": 1,
+        },
+    )
+    out = train_model(cfg, train, val, log=lambda m: None)
+    # validations at 1, 2: at step 2 the best improved by < 99 % over step 1; one decay step
+    assert out.steps == 3 and out.stopped_at_plateau is True
+    assert [r["step"] for r in out.history] == [1, 2, 3]
+    assert [r["lr"] for r in out.history] == [2e-3, 0.0, 0.0]
+    assert all(r["train_loss"] > 0 and np.isfinite(r["val_nme"]) for r in out.history)
 
 
-def test_a_budgeted_run_plans_its_steps_after_a_probe(w300):
+def test_the_epoch_recipe_is_refused(w300):
     train = list(load("300w", w300, "train"))[:4]
-    val = list(load("300w", w300, "common"))[:2]
-    said = []
-    out = train_model(_cfg(w300), train, val, minutes=0.08, log=said.append, warmup=2)
-    plans = [m for m in said if "planned" in m]
-    assert len(plans) == 1
-    total = int(plans[0].split("planned ")[1].split()[0])
-    assert PROBE_SKIP + PROBE_STEPS < total and out.history[-1]["steps"] <= total
+    with pytest.raises(ValueError, match="needs a per-step schedule"):
+        train_model(_cfg(w300), train, train, log=lambda m: None)

@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="M",
-        help="wall-clock training budget: the number of steps is planned from it after a "
-        "few timed steps (default: 10, about 13 min in total on 2 CPU cores)",
+        help="wall-clock training budget: warm-up, then a cosine re-planned after every step "
+        "from the measured step times so that it anneals to 0 when the budget is used, "
+        "however busy the machine (default: 10, about 13 min in total on 2 CPU cores)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     add_threads_argument(parser)
@@ -57,8 +58,8 @@ def options_from_args(args: argparse.Namespace):
     from pathlib import Path
 
     from otmark.study.benchmark import BenchmarkSize
-    from otmark.study.cells import TrainSize
-    from otmark.study.quickstart import QuickstartOptions
+    from otmark.study.cells import merge
+    from otmark.study.quickstart import TRAIN, QuickstartOptions
 
     if args.tiny:
         from otmark.models import tiny_kwargs
@@ -71,15 +72,15 @@ def options_from_args(args: argparse.Namespace):
             benchmark=BenchmarkSize(
                 w300_train=12, wflw_train=6, vw_videos=1, vw_frames=6, image_size=64
             ),
-            train=TrainSize(
-                input_size=64,
-                heatmap_size=16,
-                steps=3,
-                warmup=1,
-                batch_size=4,
-                model_kwargs=tiny_kwargs("hrnet_w18"),
-                val_limit=8,
+            train=merge(
+                TRAIN,
+                {
+                    "codec": {"input_size": 64, "heatmap_size": 16},
+                    "optim": {"steps": 2, "warmup_steps": 1, "batch_size": 4},
+                    "model": {"kwargs": tiny_kwargs("hrnet_w18")},
+                },
             ),
+            val_faces=2,
             overlays=4,
             protocol_limit=8,
         )

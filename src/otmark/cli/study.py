@@ -47,6 +47,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on a real dataset in its official layout instead of generating it, e.g. "
         "300w=data/300W (repeatable: 300w, wflw, 300vw); results go to <profile>-real/",
     )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only the I-th of N parts of the cells (1-based: 1/4 ... 4/4; decoder-only "
+        "variants stay together), e.g. one part per SLURM array task or GPU",
+    )
+    parser.add_argument(
+        "--lr-only",
+        action="store_true",
+        help="only choose the learning rate of each loss (the stage before the cells; run it "
+        "once before starting shards)",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="write the report and summary.json from the cell files of these result folders "
+        "(e.g. those of several shards or machines) into the study's results folder",
+    )
     parser.add_argument("--list", action="store_true", help="list the cells and their state")
     parser.add_argument(
         "--report-only",
@@ -80,8 +101,20 @@ def run(args: argparse.Namespace) -> int:
             f"--only {bad[0]}: no such experiment in {study.source} "
             f"(experiments: {', '.join(sorted(names))})"
         )
+    shard = None
+    if args.shard is not None:
+        from otmark.study.shard import ShardError, parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ShardError as exc:
+            raise CLIError(str(exc)) from None
+    if args.merge:
+        return _merge(study, args.merge)
     if args.list:
-        cells = study.cells()
+        from otmark.study.runner import shard_cells
+
+        cells = shard_cells(study.cells(), shard)
         for c in cells:
             state = "done" if is_done(study, c) else "todo"
             print(f"{state}  {c.id}  ({c.experiment.model}, {c.setting.label})")
@@ -91,9 +124,41 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         print(f"wrote {write_report(study)}")
         return 0
-    result = run_study(study, args.max_cells, args.minutes, tuple(args.only))
+    from otmark.study.lr_select import LrSelectionError
+
+    try:
+        result = run_study(
+            study, args.max_cells, args.minutes, tuple(args.only), shard=shard, lr_only=args.lr_only
+        )
+    except LrSelectionError as exc:  # every candidate rate diverged: nothing to train with
+        raise CLIError(f"{study.source}: learning-rate stage: {exc}") from None
+    if args.lr_only:
+        print(f"learning rates: {result['lr']}")
     print(
         f"ran {len(result['ran'])} cells, {len(result['remaining'])} remaining; "
         f"table: {result['report']}"
     )
+    return 0
+
+
+def _merge(study, folders: list[str]) -> int:
+    """Report and summary.json of the union of the cells stored in ``folders``."""
+    from pathlib import Path
+
+    from otmark.study.report import write_report
+    from otmark.study.shard import MergeError, merge_cell_files
+
+    try:
+        docs = merge_cell_files(folders)
+    except MergeError as exc:
+        raise CLIError(str(exc)) from None
+    known = {c.id for c in study.cells()}
+    foreign = sorted(d["cell"] for d in docs if d["cell"] not in known)
+    if foreign:
+        raise CLIError(
+            f"--merge: {len(foreign)} cell(s) are not cells of {study.source}: "
+            f"{', '.join(foreign[:3])}"
+        )
+    report = write_report(study, docs=docs, folders=[Path(f) for f in folders])
+    print(f"merged {len(docs)} cells from {len(folders)} folders; table: {report}")
     return 0

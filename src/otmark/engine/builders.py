@@ -5,6 +5,8 @@ Each works on its own (the quickstart and the study call them from Python).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -100,10 +102,60 @@ def build_optimizer(cfg: ExperimentConfig, model: torch.nn.Module) -> torch.opti
     return torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
 
 
-def build_scheduler(cfg: ExperimentConfig, optimizer: torch.optim.Optimizer):
-    """Multi-step schedule stepped once per epoch (lr x gamma at each milestone epoch)."""
-    return torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma
+def build_scheduler(
+    cfg: ExperimentConfig,
+    optimizer: torch.optim.Optimizer,
+    clock: Callable[[], float] | None = None,
+):
+    """The learning-rate schedule of ``cfg.optim``.
+
+    ``multistep``: ``MultiStepLR``, stepped once per epoch (lr x gamma at each milestone).
+    Otherwise an :class:`otmark.engine.schedule.ScheduledLR`, stepped after every optimizer
+    step, over the schedule of ``optim.schedule`` by ``optim.steps``, by
+    ``optim.budget_minutes`` (timed with ``clock``) or, with ``optim.plateau.enabled``, over
+    a :class:`otmark.engine.plateau.PlateauRule` (:func:`build_plateau_rule`).
+    ``clock`` (default ``time.perf_counter``, looked up at the call) times a budget.
+    """
+    from otmark.engine.schedule import ScheduledLR, make_schedule
+
+    clock = clock or time.perf_counter
+    o = cfg.optim
+    if not o.per_step:
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(o.milestones), gamma=o.gamma
+        )
+    if o.plateau.enabled:
+        return ScheduledLR(optimizer, build_plateau_rule(cfg), clock)
+    schedule = make_schedule(
+        o.schedule,
+        steps=o.steps,
+        budget_s=None if o.budget_minutes is None else 60.0 * o.budget_minutes,
+        warmup_steps=o.warmup_steps,
+        decay_steps=o.decay_steps,
+        shape=o.decay_shape,
+        final=o.final_factor,
+        min_decay_steps=o.min_decay_steps,
+        window=o.step_time_window,
+        max_steps=o.max_steps,
+    )
+    return ScheduledLR(optimizer, schedule, clock)
+
+
+def build_plateau_rule(cfg: ExperimentConfig):
+    """The :class:`otmark.engine.plateau.PlateauRule` of ``optim.plateau`` (cap
+    ``optim.max_steps``, warm-up ``optim.warmup_steps``, decay shape ``optim.decay_shape``)."""
+    from otmark.engine.plateau import PlateauRule
+
+    o, p = cfg.optim, cfg.optim.plateau
+    return PlateauRule(
+        val_every=p.val_every,
+        patience_steps=p.patience_steps,
+        decay_steps=p.decay_steps,
+        max_steps=int(o.max_steps),
+        min_improvement=p.min_improvement,
+        warmup_steps=o.warmup_steps,
+        shape=o.decay_shape,
+        final=o.final_factor,
     )
 
 

@@ -7,8 +7,8 @@ The dict (shared with :func:`otmark.models.load_model_from_checkpoint`)::
     optimizer, scheduler, scaler (fp16 only), epoch (completed epochs), step (batches already
     done in epoch ``epoch`` when interrupted inside it, else 0), config (plain dict),
     rng {torch, cuda, numpy, python}, history (list of per-epoch log rows), best_nme, metrics,
-    mid_epoch (True when written inside an epoch), reason (``epoch``, ``periodic``, ``signal``
-    or ``exception``), partial (inside an epoch: ``position`` = local samples already
+    mid_epoch (True when written inside an epoch), reason (``epoch``, ``periodic``, ``signal``,
+    ``exception`` or ``validation``), partial (inside an epoch: ``position`` = local samples already
     consumed, ``loss_sum``, ``images``, ``seconds`` of the steps done).
 """
 

@@ -80,11 +80,51 @@ class LossConfig:
     kwargs: dict = field(default_factory=dict)
 
 
+#: ``optim.schedule`` values: ``multistep`` is stepped once per epoch, the others per step
+SCHEDULES = ("multistep", "warmup_cosine", "constant_then_decay")
+
+
+@dataclass
+class PlateauConfig:
+    """Train to the validation plateau (:class:`otmark.engine.plateau.PlateauRule`).
+
+    Attributes:
+        enabled: stop at the plateau (``optim.schedule`` must be ``constant_then_decay`` and
+            ``optim.max_steps`` the cap).
+        val_every: validate on the validation split every N optimizer steps.
+        patience_steps: window of the improvement test (steps).
+        min_improvement: relative improvement of the best validation NME over the window
+            below which the run is on its plateau (0.02 = 2 %).
+        decay_steps: length of the final decay after the plateau.
+        keep_checkpoints: also keep the weights of every validation (``steps/stepNNNNNN.pt``
+            in the run folder).
+    """
+
+    enabled: bool = False
+    val_every: int = 100
+    patience_steps: int = 400
+    min_improvement: float = 0.02
+    decay_steps: int = 100
+    keep_checkpoints: bool = False
+
+
 @dataclass
 class OptimConfig:
-    """Adam with a multi-step learning-rate schedule (stepped once per epoch).
+    """Adam and its learning-rate schedule.
 
     ``batch_size`` is the global batch: each of N DDP processes loads ``batch_size / N``.
+
+    ``schedule``: ``multistep`` (the HRNet recipe: ``epochs`` epochs, the rate times ``gamma``
+    at each of ``milestones``, stepped once per epoch) or a per-step schedule of
+    :mod:`otmark.engine.schedule`, stepped after every optimizer step:
+    ``warmup_cosine`` (``warmup_steps`` linear warm-up, then a cosine to ``final_factor``) or
+    ``constant_then_decay`` (warm-up, constant, then a ``decay_shape`` decay over the last
+    ``decay_steps`` steps). A per-step schedule runs either ``steps`` steps or for
+    ``budget_minutes`` of wall-clock time (re-planned after every step from the median of the
+    last ``step_time_window`` step times; at least ``min_decay_steps`` decay steps; at most
+    ``max_steps`` steps), or, with ``plateau.enabled``, until the validation plateau (cap
+    ``max_steps``). ``epochs`` and ``milestones`` are ignored by per-step schedules.
+    ``lr_candidates``: the rates a learning-rate selection tries (``otmark study``).
     """
 
     lr: float = 1e-4
@@ -93,6 +133,30 @@ class OptimConfig:
     milestones: list = field(default_factory=lambda: [30, 50])
     gamma: float = 0.1
     batch_size: int = 16
+    schedule: str = "multistep"
+    warmup_steps: int = 0
+    steps: int | None = None
+    budget_minutes: float | None = None
+    decay_steps: int = 0
+    decay_shape: str = "linear"
+    final_factor: float = 0.0
+    min_decay_steps: int = 10
+    step_time_window: int = 20
+    max_steps: int | None = None
+    lr_candidates: list = field(default_factory=list)
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+
+    def __post_init__(self) -> None:
+        # YAML reads 1e-3 (no dot) as a string: accept it like the float fields do
+        self.lr_candidates = [
+            float(v) if isinstance(v, str) and _looks_like_float(v) else v
+            for v in self.lr_candidates
+        ]
+
+    @property
+    def per_step(self) -> bool:
+        """Whether the schedule is stepped after every optimizer step (not ``multistep``)."""
+        return self.schedule != "multistep"
 
 
 _AUGMENT = AugmentConfig()
@@ -355,6 +419,8 @@ def _build(cls: type, data: dict, source: str, prefix: str = "") -> Any:
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         if is_dataclass(default):
             kwargs[key] = _build(type(default), value or {}, source, f"{prefix}{key}.")
+        elif default is None and "float" in str(f.type):
+            kwargs[key] = None if value is None else _coerce(value, 0.0, sub)
         elif default is None:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ConfigError(f"{sub}: expected an integer or null, got {value!r}")
@@ -467,6 +533,7 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     _choice(cfg.data.on_error, list(ON_ERROR_MODES), f"{source}: data.on_error", "mode")
     for msg in value_problems(cfg):
         raise ConfigError(f"{source}: {msg}")
+    _validate_schedule(cfg, source)
     try:
         augment_config(cfg)
     except ValueError as exc:
@@ -536,6 +603,99 @@ def value_problems(cfg: ExperimentConfig) -> list[str]:
             f"(set codec.heatmap_size = {c.input_size // MODEL_OUTPUT_STRIDE})"
         )
     return problems
+
+
+def _validate_schedule(cfg: ExperimentConfig, source: str) -> None:
+    """The ``optim`` schedule options (see :class:`OptimConfig`); the numbers shared with the
+    multi-step recipe (``optim.lr``, ``optim.batch_size``...) are :func:`value_problems`'s."""
+    from otmark.engine.schedule import DECAY_SHAPES
+
+    o, p = cfg.optim, cfg.optim.plateau
+    _choice(o.schedule, list(SCHEDULES), f"{source}: optim.schedule", "schedule")
+    _choice(o.decay_shape, list(DECAY_SHAPES), f"{source}: optim.decay_shape", "decay shape")
+    per_step = "a per-step schedule (optim.schedule: warmup_cosine or constant_then_decay)"
+    checks = [
+        (o.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+        (o.decay_steps >= 0, "optim.decay_steps must be >= 0"),
+        (
+            _finite(o.final_factor) and 0.0 <= o.final_factor < 1.0,
+            "optim.final_factor must be in [0, 1)",
+        ),
+        (o.min_decay_steps >= 1, "optim.min_decay_steps must be >= 1"),
+        (o.step_time_window >= 1, "optim.step_time_window must be >= 1"),
+        (o.steps is None or o.steps >= 1, "optim.steps must be >= 1"),
+        (o.max_steps is None or o.max_steps >= 1, "optim.max_steps must be >= 1"),
+        (
+            o.budget_minutes is None or (_finite(o.budget_minutes) and o.budget_minutes > 0),
+            "optim.budget_minutes must be a finite number > 0",
+        ),
+        (
+            all(_is_rate(v) for v in o.lr_candidates),
+            f"optim.lr_candidates must be finite numbers > 0, got {o.lr_candidates}",
+        ),
+        (
+            len(set(o.lr_candidates)) == len(o.lr_candidates),
+            f"optim.lr_candidates has duplicates: {o.lr_candidates}",
+        ),
+    ]
+    if o.schedule == "multistep":
+        for name in ("steps", "budget_minutes", "max_steps"):
+            checks.append((getattr(o, name) is None, f"optim.{name} needs {per_step}"))
+        checks.append((not p.enabled, f"optim.plateau needs {per_step}"))
+    elif p.enabled:
+        checks += [
+            (
+                o.schedule == "constant_then_decay",
+                "optim.plateau: the plateau rule trains at the peak rate, then decays: set "
+                "optim.schedule: constant_then_decay",
+            ),
+            (o.max_steps is not None, "optim.plateau needs optim.max_steps (the cap)"),
+            (
+                o.steps is None and o.budget_minutes is None,
+                "optim.plateau: the plateau decides the length; leave optim.steps and "
+                "optim.budget_minutes out (optim.max_steps is the cap)",
+            ),
+            (cfg.train.val_every > 0, "optim.plateau validates: train.val_every must be > 0"),
+            (p.val_every >= 1, "optim.plateau.val_every must be >= 1"),
+            (
+                p.patience_steps >= p.val_every,
+                "optim.plateau.patience_steps must be >= optim.plateau.val_every",
+            ),
+            (0.0 <= p.min_improvement < 1.0, "optim.plateau.min_improvement must be in [0, 1)"),
+            (p.decay_steps >= 1, "optim.plateau.decay_steps must be >= 1"),
+            (
+                o.max_steps is None or o.max_steps >= o.warmup_steps + p.decay_steps,
+                "optim.max_steps must cover optim.warmup_steps + optim.plateau.decay_steps",
+            ),
+        ]
+    else:
+        checks.append(
+            (
+                (o.steps is None) != (o.budget_minutes is None),
+                f"optim.schedule {o.schedule}: give exactly one of optim.steps and "
+                "optim.budget_minutes (or enable optim.plateau)",
+            )
+        )
+        if o.steps is not None:
+            checks.append((o.steps > o.warmup_steps, "optim.steps must be > optim.warmup_steps"))
+        if o.schedule == "constant_then_decay":
+            checks.append(
+                (o.decay_steps >= 1, "optim.decay_steps must be >= 1 for constant_then_decay")
+            )
+            if o.steps is not None:
+                checks.append(
+                    (
+                        o.steps >= o.warmup_steps + o.decay_steps,
+                        "optim.steps must cover optim.warmup_steps + optim.decay_steps",
+                    )
+                )
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {msg}")
+
+
+def _is_rate(v: Any) -> bool:
+    return _finite(v) and v > 0
 
 
 def augment_config(cfg: ExperimentConfig):

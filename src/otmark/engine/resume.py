@@ -6,7 +6,9 @@ Three kinds of keys (dotted paths of :meth:`ExperimentConfig.to_dict`):
   scheme: a change is refused, the weights or targets would not mean the same thing;
 - :data:`FREE` keys (paths, workers, logging, checkpoint cadence): changed silently;
 - every other key (optimiser, schedule, batch size, epochs, augmentation, seed, splits...):
-  allowed only with ``--resume-override``, and logged.
+  allowed only with ``--resume-override``, and logged; except a change of the kind of
+  schedule (multi-step vs per-step, fixed length vs time budget, plateau rule on or off),
+  whose saved state cannot drive the new one: refused like the fixed keys.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ FREE = frozenset(
         "train.tensorboard",
         "train.threads",
         "train.checkpoint_every",
+        "optim.lr_candidates",
+        "optim.plateau.keep_checkpoints",
     }
 )
 _MISSING = "<absent>"
@@ -68,16 +72,33 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(old: dict, new: dict) -> tuple[list[Change], list[Change]]:
-    """``(fixed, overridable)`` changes between two config dicts (free keys left out)."""
+    """``(fixed, overridable)`` changes between two config dicts (free keys left out). A key
+    that the old config lacks (written before the option existed) and that the new one sets to
+    its default is no change."""
     a, b = flatten(old), flatten(new)
+    defaults = flatten(ExperimentConfig().to_dict())
     fixed, other = [], []
     for key in sorted(set(a) | set(b)):
         va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
-        if va == vb or key in FREE:
+        if va == vb or key in FREE or (va is _MISSING and defaults.get(key, _MISSING) == vb):
             continue
         change = Change(key, va, vb)
         (fixed if key.startswith(FIXED) else other).append(change)
     return fixed, other
+
+
+def schedule_kind(config: dict) -> str:
+    """What a checkpoint's schedule state is for: ``multistep``, or a per-step schedule by
+    ``steps``, by ``budget`` or to the ``plateau`` (see :class:`otmark.engine.config.OptimConfig`).
+    """
+    o = config.get("optim", {})
+    if o.get("schedule", "multistep") == "multistep":
+        return "multistep"
+    if o.get("plateau", {}).get("enabled", False):
+        return "per-step to the plateau"
+    if o.get("budget_minutes") is not None:
+        return "per-step by a time budget"
+    return "per-step by steps"
 
 
 def check_resume(
@@ -88,7 +109,16 @@ def check_resume(
 
     Raises :class:`ResumeRefused` (one line listing the differences, naming ``path``).
     """
-    fixed, other = config_changes(old_config, cfg.to_dict())
+    new_config = cfg.to_dict()
+    fixed, other = config_changes(old_config, new_config)
+    old_kind, new_kind = schedule_kind(old_config), schedule_kind(new_config)
+    if old_kind != new_kind:
+        raise ResumeRefused(
+            f"{path}: cannot resume, the checkpoint's schedule is {old_kind} and the config's "
+            f"is {new_kind}: "
+            + "; ".join(str(c) for c in other if c.key.startswith("optim."))
+            + " (start a new run in another train.output_dir)"
+        )
     if fixed:
         raise ResumeRefused(
             f"{path}: cannot resume, the config changed what the checkpoint holds: "
@@ -105,12 +135,25 @@ def check_resume(
 
 
 def apply_optim_settings(cfg: ExperimentConfig, optimizer, scheduler) -> None:
-    """Make a restored Adam + multi-step schedule follow the config's ``optim`` section.
+    """Make a restored Adam and its schedule follow the config's ``optim`` section.
 
-    The schedule's base lr, milestones and gamma come from the config; the current lr is the
-    new base lr decayed for the epochs already done (``scheduler.last_epoch``).
+    Multi-step: the schedule's base lr, milestones and gamma come from the config; the current
+    lr is the new base lr decayed for the epochs already done (``scheduler.last_epoch``).
+    Per-step (:class:`~otmark.engine.schedule.ScheduledLR`, built from the current config, so
+    its shape and length are already the new ones): the peak rate ``optim.lr`` replaces the
+    saved one and the next step's rate is the new peak times the schedule's factor at the
+    step reached (the steps taken, a budget's timing and a plateau's state are kept).
     """
+    from otmark.engine.schedule import ScheduledLR
+
     o = cfg.optim
+    if isinstance(scheduler, ScheduledLR):
+        for group in optimizer.param_groups:
+            group["initial_lr"] = o.lr
+            group["weight_decay"] = o.weight_decay
+        scheduler.base_lrs = [o.lr for _ in optimizer.param_groups]
+        scheduler.refresh()
+        return
     milestones = sorted(o.milestones)
     scheduler.milestones = Counter(milestones)
     scheduler.gamma = o.gamma

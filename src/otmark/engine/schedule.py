@@ -454,14 +454,18 @@ class ScheduledLR:
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"steps": self.steps, "base_lrs": list(self.base_lrs)}
-        if isinstance(self.schedule, BudgetedSchedule):
+        if hasattr(self.schedule, "state_dict"):  # budgeted schedule, plateau rule
             state["schedule"] = self.schedule.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.steps = int(state["steps"])
         self.base_lrs = [float(v) for v in state["base_lrs"]]
-        if isinstance(self.schedule, BudgetedSchedule):
+        if hasattr(self.schedule, "load_state_dict"):
+            if "schedule" not in state:
+                raise ValueError(
+                    f"the saved schedule state has no {type(self.schedule).__name__} state"
+                )
             self.schedule.load_state_dict(state["schedule"])
         self._last, self._pending_val = self.clock(), 0.0
         self._apply()

@@ -10,6 +10,7 @@ import math
 import os
 import random
 import signal
+import time
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -26,7 +27,13 @@ from otmark.engine.checkpoint import (
     unwrap,
     write_text_atomic,
 )
-from otmark.engine.config import ConfigError, ExperimentConfig, dump_config, value_problems
+from otmark.engine.config import (
+    ConfigError,
+    ExperimentConfig,
+    _validate_schedule,
+    dump_config,
+    value_problems,
+)
 from otmark.engine.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -43,6 +50,7 @@ from otmark.engine.precision import (  # noqa: F401 (amp_dtype_for, cpu_has_nati
 )
 from otmark.engine.resume import ResumeRefused, apply_optim_settings, check_resume
 from otmark.engine.sampler import EpochSampler
+from otmark.engine.stepping import StepRun
 
 
 class TrainingInterrupted(Exception):
@@ -88,9 +96,9 @@ def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
             signal.signal(s, h)
 
 
-def _format_row(row: dict, epochs: int) -> str:
+def _format_row(row: dict, epochs: int | str) -> str:
     parts = [
-        f"epoch {row['epoch']}/{epochs}",
+        f"epoch {row['epoch']}/{epochs}" + (f" (step {row['steps']})" if "steps" in row else ""),
         f"loss {row['train_loss']:.5g}",
         f"lr {row['lr']:.3g}",
         f"{row['images_per_s']:.1f} img/s",
@@ -108,7 +116,16 @@ def train(
 ) -> dict:
     """Run (or resume) the experiment ``cfg``; returns a summary dict with ``epochs``,
     ``best_nme``, ``best_path`` (None when no ``best.pt`` was written), ``last_metrics`` (rank 0
-    only), ``output_dir`` and this process's ``rank``.
+    only), ``output_dir`` and this process's ``rank``; with a per-step schedule
+    (``optim.schedule`` not ``multistep``) also ``steps`` and ``stopped_at_plateau`` (None
+    without the plateau rule).
+
+    Per-step schedules: the :class:`~otmark.engine.schedule.ScheduledLR` is stepped after every
+    optimizer step and the run stops when the schedule is done (:class:`StepRun`); a plateau
+    run validates every ``optim.plateau.val_every`` steps, writes ``last.pt`` there (and
+    ``steps/stepNNNNNN.pt`` with ``optim.plateau.keep_checkpoints``) and logs a row with
+    ``step``. Every checkpoint holds the schedule's state, so a resumed run (from the end of an
+    epoch or from inside one) continues it.
 
     ``resume`` continues from ``last.pt``; a config that changes the architecture, loss, codec,
     dataset or scheme is refused, other changes need ``resume_override`` (see
@@ -146,6 +163,7 @@ def _train(
     problems = value_problems(cfg)
     if problems:
         raise ConfigError(f"config {cfg.name!r}: {problems[0]}")
+    _validate_schedule(cfg, f"config {cfg.name!r}")
     device = info.device
     amp_dtype = amp_dtype_for(cfg.train.amp, device)
     seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.threads)
@@ -187,7 +205,7 @@ def _train(
             apply_optim_settings(cfg, optimizer, scheduler)
         start_epoch = int(ckpt["epoch"])
         partial = _partial_of(ckpt, local_bs, info.world)
-        history = [r for r in ckpt.get("history", []) if r.get("epoch", 0) <= start_epoch]
+        history = _resumed_history(ckpt.get("history", []), start_epoch, scheduler)
         best = ckpt.get("best_nme") if ckpt.get("best_nme") is not None else math.inf
         step = int(ckpt.get("step", 0)) if partial else 0
         log(f"resuming {last_path} at epoch {start_epoch + 1}, step {step}")
@@ -227,6 +245,43 @@ def _train(
         vs = EpochSampler(len(val_ds), 0, info.rank, info.world, shuffle=False)
         val_loader = builders.build_loader(val_ds, vs, local_bs, workers, 0, pin)
 
+    per_step = cfg.optim.per_step
+    # mutable run state shared with the hooks: the best validation NME, whether best.pt was
+    # written, and the current epoch with its mid-epoch checkpoint writer
+    state = {"best": best, "best_written": best_path.is_file() and resume}
+    current: dict = {"epoch": start_epoch, "snapshot": None}
+    run: StepRun | None = None
+    if per_step:
+
+        def validate_now() -> float:
+            metrics = evaluate(
+                unwrap(net),
+                val_loader,
+                device,
+                decoder=cfg.codec.decoder,
+                softmax=cfg.codec.softmax,
+                amp_dtype=amp_dtype,
+                channels_last=cfg.train.channels_last,
+                info=info,
+            )
+            net.train()
+            return all_reduce_sum([metrics["NME"] if metrics else 0.0], info)[0]
+
+        def on_validation(row: dict) -> None:
+            _checkpoint_at_validation(cfg, row, current, runlog, state)
+            nme = "-" if row["val_nme"] is None else f"{row['val_nme']:.3f}%"
+            phase = run.rule.phase(row["step"]) if run is not None and run.rule else ""
+            log(f"step {row['step']}: val NME {nme}  lr {row['lr']:.3g}  ({phase})")
+            barrier(info)
+
+        run = StepRun(
+            scheduler,
+            cfg.optim.steps,
+            validate_now if val_loader is not None else None,
+            on_validation,
+        )
+        loss_fn = run.wrap_loss(loss_fn)
+
     ckpt_common = dict(
         model_name=cfg.model.name,
         model_kwargs=builders.model_kwargs(cfg, num_landmarks),
@@ -238,11 +293,15 @@ def _train(
         config=cfg.to_dict(),
     )
     epochs = cfg.optim.epochs
+    shown_epochs: int | str = "?" if per_step else epochs
     every = cfg.train.checkpoint_every
     last_metrics: dict | None = None
-    best_written = best_path.is_file() and resume
     with stop_on_signals() as received:
-        for epoch in range(start_epoch, epochs):
+        epoch = start_epoch - 1
+        while True:
+            epoch += 1
+            if run.done if run is not None else epoch >= epochs:
+                break
             p = partial if epoch == start_epoch and partial else {}
             pos0, images0, secs0 = p.get("position", 0), p.get("images", 0), p.get("seconds", 0.0)
             res = EpochResult(
@@ -253,20 +312,23 @@ def _train(
 
             def snapshot(
                 reason: str,
+                path: Path = last_path,
+                metrics: dict | None = None,
                 epoch=epoch,
                 res=res,
                 pos0=pos0,
                 images0=images0,
                 secs0=secs0,
-                best_now=best,
             ):
+                """Write a mid-epoch checkpoint (``last.pt`` unless ``path``) at ``res``."""
                 return save_checkpoint(
-                    last_path,
+                    path,
                     model=model,
                     epoch=epoch,
                     step=res.steps,
                     history=runlog.rows,
-                    best_nme=_finite(best_now),
+                    best_nme=_finite(state["best"]),
+                    metrics=metrics,
                     reason=reason,
                     partial={
                         "position": pos0 + res.images - images0,
@@ -277,10 +339,13 @@ def _train(
                     **ckpt_common,
                 )
 
+            current.update(epoch=epoch, snapshot=snapshot)
+
             def periodic(r: EpochResult, snapshot=snapshot) -> None:
                 if every > 0 and info.is_main and r.steps % every == 0:
                     snapshot("periodic")
 
+            signalled = False
             try:
                 train_one_epoch(
                     net,
@@ -291,18 +356,24 @@ def _train(
                     amp_dtype=amp_dtype,
                     scaler=scaler,
                     channels_last=cfg.train.channels_last,
-                    should_stop=lambda: bool(received),
+                    scheduler=scheduler if per_step else None,
+                    should_stop=lambda: _should_stop(run, received),
                     info=info,
                     progress=cfg.train.progress,
-                    desc=f"epoch {epoch + 1}/{epochs}",
+                    desc=f"epoch {epoch + 1}/{shown_epochs}",
                     result=res,
                     on_step=periodic,
                 )
-                if not res.interrupted:
+                # a per-step run also ends its epoch early when the schedule is done
+                signalled = res.interrupted and bool(received)
+                if not signalled:
+                    finished = run.done if run is not None else epoch + 1 == epochs
+                    t_val = time.perf_counter()
                     row, metrics = _finish_epoch(
                         cfg,
                         epoch,
-                        epochs,
+                        finished,
+                        run is not None and run.rule is not None,
                         res,
                         secs0,
                         optimizer,
@@ -312,60 +383,117 @@ def _train(
                         amp_dtype,
                         info,
                     )
+                    if per_step:  # the next step's interval includes this validation
+                        row["steps"] = scheduler.steps
+                        scheduler.add_validation_seconds(time.perf_counter() - t_val)
             except Exception as exc:
                 if info.is_main:
                     _save_after_error(snapshot, exc, last_path, epoch, res.steps, log)
                 raise
-            if res.interrupted:
+            if signalled:
                 if info.is_main:
                     snapshot("signal")
                 barrier(info)
                 raise TrainingInterrupted(received[0] if received else signal.SIGTERM, last_path)
-            with warnings.catch_warnings():  # resumed after the epoch's last step: no step here
-                warnings.filterwarnings(
-                    "ignore", "Detected call of `lr_scheduler.step", UserWarning
-                )
-                scheduler.step()
+            if not per_step:
+                with warnings.catch_warnings():  # resumed after the epoch's last step
+                    warnings.filterwarnings(
+                        "ignore", "Detected call of `lr_scheduler.step", UserWarning
+                    )
+                    scheduler.step()
             if metrics is not None:
                 last_metrics = metrics
             if info.is_main:
                 runlog.append(row)
-                log(_format_row(row, epochs))
-                improved = "val_NME" in row and row["val_NME"] < best
+                log(_format_row(row, shown_epochs))
+                improved = "val_NME" in row and row["val_NME"] < state["best"]
                 if improved:
-                    best = row["val_NME"]
+                    state["best"] = row["val_NME"]
                 common = dict(
                     model=model,
                     epoch=epoch + 1,
                     step=0,
                     history=runlog.rows,
-                    best_nme=_finite(best),
+                    best_nme=_finite(state["best"]),
                     metrics=last_metrics or {},
                     **ckpt_common,
                 )
                 save_checkpoint(last_path, **common)
                 if improved:
                     save_checkpoint(best_path, **common)
-                    best_written = True
+                    state["best_written"] = True
             barrier(info)
             if received:
                 raise TrainingInterrupted(received[0], last_path)
     if runlog is not None:
         runlog.close()
-    return {
-        "epochs": epochs,
-        "best_nme": _finite(best),
-        "best_path": str(best_path) if best_written and best_path.is_file() else None,
+    summary = {
+        "epochs": epoch if per_step else epochs,
+        "best_nme": _finite(state["best"]),
+        "best_path": str(best_path) if state["best_written"] and best_path.is_file() else None,
         "last_metrics": last_metrics,
         "output_dir": str(out),
         "rank": info.rank,
     }
+    if run is not None:
+        summary.update(steps=run.steps, stopped_at_plateau=run.stopped_at_plateau)
+    return summary
+
+
+def _should_stop(run: StepRun | None, received: list) -> bool:
+    """After every optimizer step: the run's validation and stop (on every process, even when
+    a signal arrived: its validation is collective), or a signal."""
+    done = run.after_step() if run is not None else False
+    return done or bool(received)
+
+
+def _resumed_history(rows: list[dict], start_epoch: int, scheduler) -> list[dict]:
+    """The log rows of a checkpoint that precede the resumed position: epoch rows up to
+    ``start_epoch``, validation rows (with ``step``) up to the schedule's restored step."""
+    steps = getattr(scheduler, "steps", None)
+    out = []
+    for r in rows:
+        if "step" in r and steps is not None:
+            if r["step"] <= steps:
+                out.append(r)
+        elif r.get("epoch", 0) <= start_epoch:
+            out.append(r)
+    return out
+
+
+def _checkpoint_at_validation(
+    cfg: ExperimentConfig, row: dict, current: dict, runlog: RunLog | None, state: dict
+) -> None:
+    """A plateau run's validation (rank 0): log the row, write ``last.pt`` at this step (a
+    mid-epoch checkpoint through the epoch's ``current["snapshot"]``, with the schedule's
+    state), ``best.pt`` when better, ``steps/stepNNNNNN.pt`` with ``plateau.keep_checkpoints``.
+    """
+    if runlog is None:
+        return
+    out = cfg.output_path
+    logged = {"epoch": current["epoch"] + 1, "step": row["step"], "lr": row["lr"]}
+    logged.update(train_loss=row["train_loss"], val_NME=row["val_nme"])
+    runlog.append(logged)
+    val = row["val_nme"]
+    improved = val is not None and val < state["best"]
+    if improved:
+        state["best"] = val
+    snapshot = current["snapshot"]
+    metrics = {"NME": val} if val is not None else {}
+    snapshot("validation", metrics=metrics)
+    if improved:
+        snapshot("validation", path=out / "best.pt", metrics=metrics)
+        state["best_written"] = True
+    if cfg.optim.plateau.keep_checkpoints:
+        snapshot("validation", path=out / "steps" / f"step{row['step']:06d}.pt", metrics=metrics)
 
 
 def _finish_epoch(
-    cfg, epoch, epochs, res, secs0, optimizer, net, val_loader, device, amp_dtype, info
+    cfg, epoch, last, plateau_run, res, secs0, optimizer, net, val_loader, device, amp_dtype, info
 ) -> tuple[dict, dict | None]:
-    """The epoch's log row (losses summed over processes) and its validation metrics."""
+    """The epoch's log row (losses summed over processes) and its validation metrics (every
+    ``train.val_every`` epochs and after the ``last`` one; never for a plateau run, which
+    validates every ``optim.plateau.val_every`` steps instead)."""
     loss_sum, images, seconds = all_reduce_sum(
         [res.loss_sum, float(res.images), secs0 + res.seconds], info
     )
@@ -378,7 +506,8 @@ def _finish_epoch(
     }
     metrics = None
     ve = cfg.train.val_every
-    if val_loader is not None and ((epoch + 1) % ve == 0 or epoch + 1 == epochs):
+    due = ve > 0 and (epoch + 1) % ve == 0
+    if val_loader is not None and not plateau_run and (due or last):
         metrics = evaluate(
             unwrap(net),
             val_loader,

@@ -2,12 +2,17 @@
 settings, seeds, sizes), its cells, and where each cell's JSON is stored.
 
 A study config (YAML, e.g. ``otmark/configs/study/paper.yaml``) names the benchmark size, the
-training size, the seeds, the settings (loss, sigma, decoder, CoordConv) and the experiments;
-each experiment crosses a model, a training dataset, landmark schemes and settings with the
-seeds, and lists the protocols its models are evaluated on. One *cell* = one experiment,
-setting, scheme and seed = one training run + its evaluations, stored as a small JSON file
-under ``results/<profile>/`` (``profile`` = ``cpu`` or ``gpu``: each has its own sizes). A cell
-whose JSON exists with the same definition is done (:func:`is_done`).
+seeds, the settings (packaged config names such as ``w_s3_bc``, :mod:`otmark.study.cells`),
+the experiments, and ``train``: an engine-config fragment (``codec`` sizes, ``optim``
+schedule and plateau rule, ``model.kwargs``, ``train.amp`` ...) merged onto every cell's
+packaged config. Each cell's config is built and validated by the engine's config system when
+the study config is loaded, so a bad value is reported like ``otmark train`` reports it.
+
+One *cell* = one experiment, setting, scheme and seed = one training run + its evaluations,
+stored as a small JSON file under ``results/<profile>/`` (``profile`` = ``cpu`` or ``gpu``:
+each has its own sizes). A cell whose JSON exists with the same definition is done
+(:func:`is_done`). The learning rate of each loss is chosen first on a validation split
+(``lr_select``; :mod:`otmark.study.lr_stage`) and stored in ``results/<profile>/lr/``.
 """
 
 from __future__ import annotations
@@ -17,24 +22,30 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import yaml
 
 from otmark.study.benchmark import FOLDERS, BenchmarkSize
-from otmark.study.cells import Setting, TrainSize
+from otmark.study.cells import Setting, experiment_config, merge, setting_of
 
-#: validation split (logged every epoch, never used to pick weights) per training dataset
-VAL_SPLITS = {"300w": "common", "wflw": "test"}
+#: training datasets of the study
+TRAIN_ON = ("300w", "wflw")
 #: thresholds of the CED curves stored in the cell JSON
 CED_THETAS = np.round(np.linspace(0.0, 0.3, 61), 6)
-FORMAT = "otmark-study-cell-1"
+FORMAT = "otmark-study-cell-2"
+#: what every study run sets (quiet, no DataLoader workers: the study runs many short runs)
+STUDY_DEFAULTS: dict = {
+    "data": {"num_workers": 0},
+    "train": {"progress": False, "tensorboard": False},
+}
 
 
 @dataclass(frozen=True)
 class Experiment:
     """One block of the study: ``model`` trained on ``train_on`` (converted to each of
-    ``schemes``) with each of ``settings``, evaluated on ``protocols``."""
+    ``schemes``) with each of ``settings``, evaluated on ``protocols``; ``seeds`` (optional)
+    replaces the study's seeds for this block."""
 
     name: str
     model: str
@@ -42,6 +53,7 @@ class Experiment:
     settings: tuple[str, ...]
     schemes: tuple[str, ...]
     protocols: tuple[str, ...]
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,15 +61,40 @@ class Cell:
     """One training run of the study."""
 
     experiment: Experiment
-    setting_name: str
     setting: Setting
     scheme: str
     seed: int
 
     @property
+    def setting_name(self) -> str:
+        return self.setting.name
+
+    @property
     def id(self) -> str:
         """File stem: ``<experiment>__<setting>__<scheme>__seed<seed>``."""
-        return f"{self.experiment.name}__{self.setting_name}__{self.scheme}__seed{self.seed}"
+        return f"{self.experiment.name}__{self.setting.name}__{self.scheme}__seed{self.seed}"
+
+    @property
+    def training_id(self) -> str:
+        """Cells with the same training id share one trained model (decoder-only variants)."""
+        loss, sigma, cc = self.setting.training
+        return (
+            f"{self.experiment.name}__{loss}_s{sigma:g}{'_cc' if cc else ''}__{self.scheme}"
+            f"__seed{self.seed}"
+        )
+
+
+@dataclass(frozen=True)
+class LrSelect:
+    """The learning-rate stage: per loss, ``setting`` (one per loss) of ``model`` trained on
+    ``train_on`` with seed ``seed`` and each of ``optim.lr_candidates``, with ``train``
+    (an engine-config fragment, e.g. a shorter schedule) merged onto the study's ``train``."""
+
+    model: str
+    train_on: str
+    seed: int
+    settings: dict  # loss -> setting name
+    train: dict
 
 
 @dataclass(frozen=True)
@@ -70,11 +107,14 @@ class StudyConfig:
     data: Path
     profile: str
     benchmark: BenchmarkSize
-    train: TrainSize
+    train: dict
     seeds: tuple[int, ...]
-    settings: dict
+    setting_seeds: dict
     experiments: tuple[Experiment, ...]
     device: str
+    val_faces: int
+    score_every: int
+    lr_select: LrSelect
     data_roots: dict = field(default_factory=dict)
 
     @property
@@ -83,29 +123,131 @@ class StudyConfig:
         generated datasets (the cells are then not comparable with the generated ones)."""
         return self.results / (self.profile + ("-real" if self.data_roots else ""))
 
+    def seeds_of(self, exp: Experiment, setting: str) -> tuple[int, ...]:
+        """The seeds of ``setting`` in ``exp``: the experiment's ``seeds`` if given, else
+        ``setting_seeds[setting]`` if given, else the study's ``seeds``."""
+        if exp.seeds is not None:
+            return exp.seeds
+        return tuple(self.setting_seeds.get(setting, self.seeds))
+
     def cells(self) -> list[Cell]:
         """All cells, seed-major (every setting of seed 0 first: a partial study is balanced)."""
         out = []
-        for seed in self.seeds:
+        seeds = sorted(
+            {
+                s
+                for exp in self.experiments
+                for name in exp.settings
+                for s in self.seeds_of(exp, name)
+            }
+        )
+        for seed in seeds:
             for exp in self.experiments:
                 for s in exp.settings:
+                    if seed not in self.seeds_of(exp, s):
+                        continue
+                    setting = setting_of(exp.train_on, s, self.source)
                     for scheme in exp.schemes:
-                        out.append(Cell(exp, s, self.settings[s], scheme, seed))
+                        out.append(Cell(exp, setting, scheme, seed))
         return out
 
-    def cell_key(self, cell: Cell) -> dict:
-        """What a cell's result depends on (a stored JSON with another key is recomputed)."""
+    def cell_config(self, cell: Cell, root: str = "<root>", lr: float | None = None):
+        """The engine config of ``cell`` (validated)."""
+        exp = cell.experiment
+        return experiment_config(
+            cell.id,
+            exp.model,
+            cell.setting.name,
+            merge(STUDY_DEFAULTS, self.train),
+            cell.seed,
+            exp.train_on,
+            root,
+            device=self.device,
+            lr=lr,
+            where=f"{self.source}: experiments.{exp.name}",
+        )
+
+    def lr_path(self, loss: str) -> Path:
+        return self.results_dir / "lr" / f"{loss}.json"
+
+    def lr_key(self, loss: str) -> dict:
+        """What the learning-rate choice of ``loss`` depends on."""
+        sel = self.lr_select
+        cfg = lr_select_config(self, loss, "<root>", None)
         key = {
-            "experiment": asdict(cell.experiment),
-            "setting": asdict(cell.setting),
-            "scheme": cell.scheme,
-            "seed": cell.seed,
+            "loss": loss,
+            "model": sel.model,
+            "train_on": sel.train_on,
+            "seed": sel.seed,
+            "setting": sel.settings[loss],
+            "config": _portable(cfg.to_dict()),
             "benchmark": asdict(self.benchmark),
-            "train": self.train.to_dict(),
+            "val_faces": self.val_faces,
         }
         if self.data_roots:
             key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
         return key
+
+    def lr_of(self, loss: str) -> dict | None:
+        """The stored learning-rate choice of ``loss`` (``{"lr", "lr_candidates", "val_nme",
+        ...}``), None when not chosen yet or chosen under another definition."""
+        path = self.lr_path(loss)
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return None
+        return doc if doc.get("key_hash") == key_hash(self.lr_key(loss)) else None
+
+    def cell_key(self, cell: Cell) -> dict:
+        """What a cell's result depends on (a stored JSON with another key is recomputed);
+        includes the learning rate chosen for its loss (None before it is chosen)."""
+        choice = self.lr_of(cell.setting.loss)
+        lr = None if choice is None else choice["lr"]
+        cfg = self.cell_config(cell, lr=lr)
+        key = {
+            "experiment": asdict(cell.experiment),
+            "setting": cell.setting.name,
+            "scheme": cell.scheme,
+            "seed": cell.seed,
+            "config": _portable(cfg.to_dict()),
+            "lr": lr,
+            "benchmark": asdict(self.benchmark),
+            "val_faces": self.val_faces,
+            "score_every": self.score_every,
+        }
+        if self.data_roots:
+            key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
+        return key
+
+
+def lr_select_config(study: StudyConfig, loss: str, root: str, lr: float | None):
+    """The engine config of the learning-rate run of ``loss`` at rate ``lr``."""
+    sel = study.lr_select
+    return experiment_config(
+        f"lr__{loss}",
+        sel.model,
+        sel.settings[loss],
+        merge(merge(STUDY_DEFAULTS, study.train), sel.train),
+        sel.seed,
+        sel.train_on,
+        root,
+        device=study.device,
+        lr=lr,
+        where=f"{study.source}: lr_select",
+    )
+
+
+def _portable(d: dict) -> dict:
+    """A config dict without what does not change results (paths, device, names)."""
+    d = json.loads(json.dumps(d))
+    d.pop("name", None)
+    d.pop("description", None)
+    d["data"].pop("root", None)
+    for k in ("output_dir", "device", "progress", "tensorboard"):
+        d["train"].pop(k, None)
+    return d
 
 
 def _req(raw: dict, key: str, where: str):
@@ -130,6 +272,40 @@ def resolve_study_config(path: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"{path}: no such study config (packaged: {', '.join(known)})")
 
 
+def _read(p: Path) -> dict:
+    from otmark.engine.config import ConfigError, _read_yaml
+
+    try:
+        return _read_yaml(p)
+    except ConfigError as exc:  # the engine's YAML reader and its messages
+        raise ValueError(str(exc)) from None
+
+
+def _ints(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of integers, got {value!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+        raise ValueError(f"{where}: seeds must be integers >= 0, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+KNOWN_KEYS = {
+    "name",
+    "results",
+    "data",
+    "benchmark",
+    "train",
+    "gpu",
+    "seeds",
+    "setting_seeds",
+    "val_faces",
+    "score_every",
+    "lr_select",
+    "settings",
+    "experiments",
+}
+
+
 def load_study_config(
     path: str | os.PathLike, device: str = "auto", data_roots: dict | None = None
 ) -> StudyConfig:
@@ -139,33 +315,16 @@ def load_study_config(
     ``train``) when CUDA is available, else ``cpu``. ``data_roots`` (``{"300w": "data/300W",
     ...}``) runs the study on real datasets in their official layouts instead of generating
     them: each named dataset is read from its folder (must exist), the others are generated.
+    Every cell's engine config is built and validated here.
     """
     import torch
 
     p = resolve_study_config(path)
     where = str(p)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{where}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: a study config must be a YAML mapping")
-    known = {
-        "name",
-        "results",
-        "data",
-        "benchmark",
-        "train",
-        "gpu",
-        "seeds",
-        "settings",
-        "experiments",
-    }
-    unknown = sorted(set(raw) - known)
+    raw = _read(p)
+    unknown = sorted(set(raw) - KNOWN_KEYS)
     if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; valid: {sorted(known)}")
+        raise ValueError(f"{where}: unknown keys {unknown}; valid: {sorted(KNOWN_KEYS)}")
     use_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     profile = "gpu" if use_gpu else "cpu"
     bench = dict(raw.get("benchmark") or {})
@@ -173,32 +332,29 @@ def load_study_config(
     if use_gpu:
         gpu = raw.get("gpu") or {}
         bench.update(gpu.get("benchmark") or {})
-        train.update(gpu.get("train") or {})
-    settings_raw = _req(raw, "settings", where)
-    settings = {
-        str(k): Setting.from_dict(v or {}, f"{where}: settings.{k}")
-        for k, v in settings_raw.items()
-    }
+        train = merge(train, gpu.get("train") or {})
+    names = [str(s) for s in _req(raw, "settings", where) or []]
     exps = []
     for name, e in (_req(raw, "experiments", where) or {}).items():
         w = f"{where}: experiments.{name}"
         if not isinstance(e, dict):
             raise ValueError(f"{w}: expected a mapping")
         train_on = str(e.get("train_on", "300w"))
-        if train_on not in VAL_SPLITS:
-            raise ValueError(f"{w}.train_on: must be one of {sorted(VAL_SPLITS)}")
-        names = tuple(str(s) for s in _req(e, "settings", w))
-        missing = [s for s in names if s not in settings]
+        if train_on not in TRAIN_ON:
+            raise ValueError(f"{w}.train_on: must be one of {list(TRAIN_ON)}")
+        used = tuple(str(s) for s in _req(e, "settings", w))
+        missing = [s for s in used if s not in names]
         if missing:
-            raise ValueError(f"{w}.settings: {missing} not defined under settings")
+            raise ValueError(f"{w}.settings: {missing} not listed under settings")
         exps.append(
             Experiment(
                 str(name),
                 str(_req(e, "model", w)),
                 train_on,
-                names,
+                used,
                 tuple(str(s) for s in e.get("schemes", [train_on])),
                 tuple(str(x) for x in _req(e, "protocols", w)),
+                _ints(e["seeds"], f"{w}.seeds") if "seeds" in e else None,
             )
         )
     roots = {}
@@ -210,23 +366,87 @@ def load_study_config(
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"data root {name}={folder}: no such folder")
         roots[name] = Path(folder)
-    seeds = tuple(int(s) for s in raw.get("seeds", [0, 1, 2]))
-    if not seeds or not exps:
-        raise ValueError(f"{where}: needs at least one seed and one experiment")
-    return StudyConfig(
+    seeds = _ints(raw.get("seeds", [0, 1, 2]), f"{where}: seeds")
+    setting_seeds = {
+        str(k): _ints(v, f"{where}: setting_seeds.{k}")
+        for k, v in (raw.get("setting_seeds") or {}).items()
+    }
+    bad = sorted(set(setting_seeds) - set(names))
+    if bad:
+        raise ValueError(f"{where}: setting_seeds: {bad} not listed under settings")
+    if not exps:
+        raise ValueError(f"{where}: needs at least one experiment")
+    val_faces = raw.get("val_faces", 128)
+    score_every = raw.get("score_every", 0)
+    for key, value in (("val_faces", val_faces), ("score_every", score_every)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{where}: {key} must be an integer >= 0, got {value!r}")
+    if val_faces < 1:
+        raise ValueError(f"{where}: val_faces must be >= 1 (held-out training faces)")
+    lr_raw = dict(raw.get("lr_select") or {})
+    if use_gpu:  # gpu: {lr_select: {train: ...}} merged onto lr_select.train
+        gpu_sel = (raw.get("gpu") or {}).get("lr_select") or {}
+        lr_raw["train"] = merge(lr_raw.get("train") or {}, gpu_sel.get("train") or {})
+    lw = f"{where}: lr_select"
+    unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"})
+    if unknown:
+        raise ValueError(f"{lw}: unknown keys {unknown}")
+    sel_settings = [str(s) for s in lr_raw.get("settings", [])]
+    sel_on = str(lr_raw.get("train_on", exps[0].train_on))
+    by_loss: dict[str, str] = {}
+    for s in sel_settings:
+        loss = setting_of(sel_on, s, lw).loss
+        if loss in by_loss:
+            raise ValueError(f"{lw}.settings: two settings for loss {loss}: {by_loss[loss]}, {s}")
+        by_loss[loss] = s
+    lr_select = LrSelect(
+        model=str(lr_raw.get("model", exps[0].model)),
+        train_on=sel_on,
+        seed=int(lr_raw.get("seed", seeds[0])),
+        settings=by_loss,
+        train=dict(lr_raw.get("train") or {}),
+    )
+    study = StudyConfig(
         name=str(raw.get("name", p.stem)),
         source=where,
         results=Path(raw.get("results", f"results/study/{p.stem}")),
         data=Path(raw.get("data", "runs/study/data")),
         profile=profile,
         benchmark=BenchmarkSize.from_dict(bench, f"{where}: benchmark"),
-        train=TrainSize.from_dict(train, f"{where}: train"),
+        train=train,
         seeds=seeds,
-        settings=settings,
+        setting_seeds=setting_seeds,
         experiments=tuple(exps),
         device=device,
+        val_faces=val_faces,
+        score_every=score_every,
+        lr_select=lr_select,
         data_roots=roots,
     )
+    _check(study)
+    return study
+
+
+def _check(study: StudyConfig) -> None:
+    """Build (and so validate) every cell's config and every learning-rate run's config."""
+    cells = study.cells()
+    losses = set()
+    for cell in cells:
+        study.cell_config(cell)
+        losses.add(cell.setting.loss)
+    missing = sorted(losses - set(study.lr_select.settings))
+    if missing:
+        raise ValueError(
+            f"{study.source}: lr_select.settings: no setting for loss(es) {missing} (one "
+            "setting per loss trains the learning-rate candidates)"
+        )
+    for loss in study.lr_select.settings:
+        cfg = lr_select_config(study, loss, "<root>", None)
+        if len(cfg.optim.lr_candidates) < 3:
+            raise ValueError(
+                f"{study.source}: optim.lr_candidates: the learning-rate stage needs at least "
+                f"3 candidates, got {cfg.optim.lr_candidates}"
+            )
 
 
 def key_hash(key: dict) -> str:

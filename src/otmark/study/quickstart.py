@@ -1,13 +1,17 @@
 """``otmark quickstart``: generated data -> HRNetV2-W18 (W loss, sigma 3, GET_BC) -> report.
 
 Steps: generate the default benchmark unless it is there (:mod:`otmark.study.benchmark`);
-train within a wall-clock budget (:func:`otmark.study.training.train_model`); evaluate the model
+train the packaged ``300w_w_s3_bc`` config with the engine's per-step recipe within a
+wall-clock budget (``optim.schedule: warmup_cosine``, ``optim.budget_minutes``: warm-up, then a
+cosine re-planned after every step so that it reaches 0 when the budget is used, however busy
+the machine; :func:`otmark.study.training.train_model`); evaluate the model
 and the mean-shape baseline on the 300W test set, occlusion-large, 300W -> WFLW and blur-large;
 write ``report.md``, ``results.json``, CED plots and landmark overlays under ``out``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -18,11 +22,29 @@ import torch
 
 from otmark.atomic import write_json_atomic
 from otmark.study.benchmark import BenchmarkSize, ensure_benchmark
-from otmark.study.cells import RECOMMENDED, TrainSize, experiment_config
+from otmark.study.cells import RECOMMENDED, experiment_config, merge, setting_of
 from otmark.study.log import say
 
 #: protocols of the quickstart report (the first one gives the headline ratio)
 PROTOCOLS = ("300w-test", "occlusion-large", "300w-wflw", "blur-large")
+
+#: the quickstart's training: an engine-config fragment merged onto ``300w_w_s3_bc``. 128 px
+#: input and 32x32 heatmaps (a 2-core CPU trains about 4x more steps than at 256 px); sigma
+#: 1.5 heatmap pixels = the paper's sigma 3 on 64x64 maps, the same width relative to the face;
+#: the schedule's budget is set from ``--minutes``.
+TRAIN = {
+    "codec": {"input_size": 128, "heatmap_size": 32, "sigma": 1.5},
+    "optim": {
+        "lr": 2e-3,
+        "batch_size": 8,
+        "schedule": "warmup_cosine",
+        "warmup_steps": 50,
+        "min_decay_steps": 50,
+        "step_time_window": 20,
+    },
+    "train": {"amp": "auto", "channels_last": True, "progress": False, "tensorboard": False},
+    "data": {"num_workers": 0},
+}
 
 
 @dataclass
@@ -31,10 +53,13 @@ class QuickstartOptions:
 
     Attributes:
         out: output folder (data in ``out/data``, the model in ``out/model.pt``).
-        minutes: wall-clock training budget: the number of steps is planned from it after a
-            few timed steps (``train.steps`` None), and training stops when it is used up.
+        minutes: wall-clock training budget (``optim.budget_minutes``), unless ``train``
+            gives ``optim.steps``.
         benchmark: size of the generated data.
-        train: training size/recipe (``train.steps`` None: planned from ``minutes``).
+        train: engine-config fragment merged onto the packaged ``300w_w_s3_bc`` config
+            (default :data:`TRAIN`).
+        val_faces: training faces held out for the validation of the final model (at most a
+            fifth of the training faces).
         model: ``otmark.models`` name.
         seed: training seed.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
@@ -45,7 +70,8 @@ class QuickstartOptions:
     out: Path = Path("otmark_quickstart")
     minutes: float = 10.0
     benchmark: BenchmarkSize = field(default_factory=BenchmarkSize)
-    train: TrainSize = field(default_factory=lambda: TrainSize(steps=None))
+    train: dict = field(default_factory=lambda: merge(TRAIN, {}))
+    val_faces: int = 100
     model: str = "hrnet_w18"
     seed: int = 0
     device: str = "auto"
@@ -68,7 +94,7 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     from otmark.metrics import markdown_table
     from otmark.study.plots import overlay_grid, plot_ced
     from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
-    from otmark.study.training import train_model
+    from otmark.study.training import split_validation, train_model
 
     t0 = time.perf_counter()
     out = Path(opts.out)
@@ -76,35 +102,37 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     roots = ensure_benchmark(out / "data", opts.benchmark, log=log)
     t_data = time.perf_counter() - t0
 
-    train = list(datasets.load("300w", roots["300w"], "train"))
-    val = list(datasets.load("300w", roots["300w"], "full"))
+    faces = list(datasets.load("300w", roots["300w"], "train"))
+    # at most a fifth of a small training set is held out
+    held = min(opts.val_faces, max(1, len(faces) // 5))
+    train, val = split_validation(faces, held, opts.seed)
+    overrides = opts.train
+    if "steps" not in overrides.get("optim", {}):
+        overrides = merge(overrides, {"optim": {"budget_minutes": float(opts.minutes)}})
     cfg = experiment_config(
         "quickstart",
         opts.model,
         RECOMMENDED,
-        opts.train,
+        overrides,
         opts.seed,
         "300w",
         str(roots["300w"]),
         device=opts.device,
         output_dir=str(out),
+        where="otmark quickstart",
     )
+    setting = setting_of("300w", RECOMMENDED)
     device = resolve_device(opts.device)
     log(
-        f"training {opts.model} ({RECOMMENDED.label}, {opts.train.input_size} px, "
+        f"training {opts.model} ({setting.label}, {cfg.codec.input_size} px, "
         f"{len(train)} faces) on {device}, "
-        + (f"for at most {opts.minutes:g} min" if opts.minutes is not None else "no time budget")
+        + (
+            f"{cfg.optim.steps} steps"
+            if cfg.optim.steps is not None
+            else f"{opts.minutes:g} min (warm-up, then a cosine re-planned after every step)"
+        )
     )
-    trained = train_model(
-        cfg,
-        train,
-        val,
-        steps=opts.train.steps,
-        minutes=opts.minutes,
-        checkpoint=out / "model.pt",
-        log=log,
-        warmup=opts.train.warmup,
-    )
+    trained = train_model(cfg, train, val, checkpoint=out / "model.pt", log=log)
     t_train = time.perf_counter() - t0 - t_data
 
     log(f"evaluating on {', '.join(PROTOCOLS)}")
@@ -120,7 +148,7 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     }
     for name in PROTOCOLS:
         curves = {
-            f"{opts.model} {RECOMMENDED.label}": _curve(model_eval[name]),
+            f"{opts.model} {setting.label}": _curve(model_eval[name]),
             "mean shape": _curve(mean_eval[name]),
         }
         files[f"ced_{name}"] = plot_ced(out / f"ced_{name}.png", curves, f"{name}: CED")
@@ -143,15 +171,23 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     total = time.perf_counter() - t0
     result = {
         "model": opts.model,
-        "setting": RECOMMENDED.label,
-        "train": opts.train.to_dict(),
+        "setting": setting.label,
+        "train": {
+            "input_size": cfg.codec.input_size,
+            "heatmap_size": cfg.codec.heatmap_size,
+            "sigma": cfg.codec.sigma,
+            "batch_size": cfg.optim.batch_size,
+            "lr": cfg.optim.lr,
+            "optim": dataclasses.asdict(cfg.optim),
+        },
         "benchmark": asdict(opts.benchmark),
         "device": str(device),
         "hardware": _hardware(device),
         "torch_threads": torch.get_num_threads(),
         "train_faces": len(train),
-        "epochs_run": len(trained.history),
-        "steps_run": trained.history[-1]["steps"] if trained.history else 0,
+        "epochs_run": trained.epochs,
+        "steps_run": trained.steps,
+        "val_nme": trained.val_nme,
         "history": trained.history,
         "summary": {
             n: {"model": model_eval[n].summary, "mean_shape": mean_eval[n].summary}
@@ -201,7 +237,8 @@ def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_tabl
         f"generated 300W faces ({result['train']['input_size']} px input, "
         f"{result['train']['heatmap_size']}x{result['train']['heatmap_size']} heatmaps, "
         f"{result['steps_run']} steps of {result['train']['batch_size']} images in "
-        f"{result['epochs_run']} epochs, warm-up + cosine learning rate, final weights) on "
+        f"{result['epochs_run']} epochs, warm-up + cosine learning rate re-planned to the "
+        "time budget, final weights) on "
         f"{result['device']} ({result['hardware']}, {result['torch_threads']} torch threads).",
         "",
         f"Wall time: data {sec['data']:.0f} s, training {sec['train']:.0f} s, evaluation "

@@ -1,16 +1,38 @@
-"""The report of a study: ``study.md`` (NME mean +- std over seeds per experiment and protocol)
-and CED plots, from the stored cell JSONs."""
+"""The report of a study: ``study.md``, CED plots and ``summary.json``, from the stored cell
+JSONs (of one results folder, or of several merged: :func:`otmark.study.shard.
+merge_cell_files`).
+
+``study.md`` has, per experiment: the NME table (mean ± std over seeds, the mean shape's row,
+``FR^L_0.05``, the steps and whether each run stopped at its plateau), the learning rates, and
+the paired comparisons of :data:`COMPARISONS` (:mod:`otmark.study.stats`): per protocol the
+mean per-image difference with its bootstrap interval (images resampled, seeds kept
+together), the per-seed wins, the difference of the degradations (perturbed - clean on the
+same images) and the perturbed NMEs at a matched clean NME along the runs' checkpoints.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
-from dataclasses import asdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
+
+#: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
+COMPARISONS = (
+    ("w_s3_bc", "l2_s1_max"),  # the paper's recommendation against the vanilla baseline
+    ("w_s3_bc", "js_s3_bc"),  # W against JS at equal sigma
+    ("w_s1_bc", "js_s1_bc"),
+    ("w_s3_bc", "w_s1_bc"),  # a larger sigma (judge local precision with FR^L_0.05)
+    ("l2_s3_max", "l2_s1_max"),
+    ("l2_s1_bc", "l2_s1_max"),  # decoder only
+    ("w_s3_bc_cc", "w_s3_bc"),  # CoordConv
+)
+BOOTSTRAP_SEED = 0
 
 
 def load_results(study: StudyConfig) -> list[dict]:
@@ -19,6 +41,26 @@ def load_results(study: StudyConfig) -> list[dict]:
     for cell in study.cells():
         if is_done(study, cell):
             out.append(json.loads(cell_path(study, cell).read_text(encoding="utf-8")))
+    return out
+
+
+def load_mean_shapes(folders: Sequence[Path]) -> dict:
+    """``(experiment, scheme) -> mean-shape document`` from ``mean_shape__*.json`` files."""
+    out = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("mean_shape__*.json")):
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            out.setdefault((doc["experiment"], doc["scheme"]), doc)
+    return out
+
+
+def load_lrs(folders: Sequence[Path]) -> dict:
+    """``loss -> learning-rate choice`` from ``lr/*.json`` files."""
+    out = {}
+    for folder in folders:
+        for path in sorted((Path(folder) / "lr").glob("*.json")):
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            out.setdefault(doc["loss"], doc)
     return out
 
 
@@ -31,32 +73,134 @@ def mean_std(values: list[float]) -> str:
     return f"{m:.2f} ± {s} ({len(values)})"
 
 
-def aggregate(study: StudyConfig, docs: list[dict]) -> dict:
-    """``experiment -> row label -> protocol -> {"nme": [per seed], "ced": [per seed]}``."""
-    table: dict = {}
+def _row(d: dict) -> str:
+    row = f"{d['model']} {d['label']}"
+    if len(d["key"]["experiment"]["schemes"]) > 1:
+        row += f" [{d['scheme']}]"
+    return row
+
+
+def _by_experiment(docs: list[dict]) -> dict:
+    out: dict = {}
     for d in docs:
-        k = d["key"]
-        exp = k["experiment"]
-        row = f"{exp['model']} {d['label']}"
-        if len(exp["schemes"]) > 1:
-            row += f" [{k['scheme']}]"
-        rows = table.setdefault(exp["name"], {})
-        for proto, r in d["results"].items():
-            slot = rows.setdefault(row, {}).setdefault(proto, {"nme": [], "ced": []})
-            slot["nme"].append(r["summary"]["NME"])
-            slot["ced"].append(r["ced_image"])
-    return table
+        out.setdefault(d["experiment"], []).append(d)
+    return out
 
 
-def write_report(study: StudyConfig) -> Path:
-    """``study.md`` (NME mean ± std (n seeds) per experiment and protocol) and CED plots (mean
-    curve over seeds) in the results folder."""
+def _per_image(record: dict, ids: list[str]) -> np.ndarray:
+    table = dict(zip(record["ids"], record["nme_per_image"]))
+    return np.array([table[i] for i in ids], dtype=np.float64)
+
+
+def compare(docs: list[dict], a: str, b: str, scheme: str, protocol: str) -> dict | None:
+    """The paired comparison of settings ``a`` and ``b`` on ``protocol`` (cells of one
+    experiment and scheme, on the seeds both have); None when one side is missing."""
+    from otmark.study.scoring import clean_counterpart
+    from otmark.study.stats import at_matched_clean, bootstrap_mean_ci, per_seed_wins
+
+    runs = {(d["setting"], d["seed"]): d for d in docs if d["scheme"] == scheme}
+    seeds = sorted({s for (n, s) in runs if n == a} & {s for (n, s) in runs if n == b})
+    if not seeds or protocol not in runs[(a, seeds[0])]["results"]:
+        return None
+    ids = sorted(runs[(a, seeds[0])]["results"][protocol]["ids"])
+    pa = np.stack([_per_image(runs[(a, s)]["results"][protocol], ids) for s in seeds])
+    pb = np.stack([_per_image(runs[(b, s)]["results"][protocol], ids) for s in seeds])
+    out = {
+        "seeds": seeds,
+        "diff": bootstrap_mean_ci(pa - pb, BOOTSTRAP_SEED),
+        "wins": per_seed_wins(pa, pb),
+    }
+    clean = clean_counterpart(protocol)
+    if clean in runs[(a, seeds[0])].get("clean", {}):
+        ca = np.stack([_per_image(runs[(a, s)]["clean"][clean], ids) for s in seeds])
+        cb = np.stack([_per_image(runs[(b, s)]["clean"][clean], ids) for s in seeds])
+        out["degradation"] = bootstrap_mean_ci((pa - ca) - (pb - cb), BOOTSTRAP_SEED)
+        curves = {}
+        for name in (a, b):
+            curves[name] = [
+                (
+                    [c["nme"][clean] for c in runs[(name, s)]["checkpoints"]],
+                    [c["nme"][protocol] for c in runs[(name, s)]["checkpoints"]],
+                )
+                for s in seeds
+            ]
+        matched = at_matched_clean(curves[a] + curves[b])
+        k = len(seeds)
+        out["matched"] = {
+            "clean": matched.target,
+            a: _finite_mean(matched.perturbed[:k]),
+            b: _finite_mean(matched.perturbed[k:]),
+        }
+    return out
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN when none: no run reached the matched clean NME)."""
+    v = values[np.isfinite(values)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def _fmt_ci(iv) -> str:
+    mark = " *" if iv.excludes_zero() else ""
+    return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]{mark}"
+
+
+def _summary_cells(docs: list[dict]) -> list[dict]:
+    cells = []
+    for d in sorted(docs, key=lambda d: d["cell"]):
+        cells.append(
+            {
+                "setting": d["setting"],
+                "seed": d["seed"],
+                "lr": d["lr"],
+                "lr_candidates": d["lr_candidates"],
+                "steps": d["steps"],
+                "stopped_at_plateau": bool(d["stopped_at_plateau"]),
+                "nme": {p: r["summary"]["NME"] for p, r in d["results"].items()},
+                "history": [
+                    {k: r[k] for k in ("step", "train_loss", "val_nme")} for r in d["history"]
+                ],
+                "experiment": d["experiment"],
+                "model": d["model"],
+                "scheme": d["scheme"],
+            }
+        )
+    return cells
+
+
+def summary_data(docs: list[dict], mean_shapes: dict) -> dict:
+    """The ``summary.json`` dict (:mod:`otmark.study.summary`): the mean shape of each
+    protocol (from the training dataset's own scheme) and one entry per cell."""
+    mean = {}
+    for (_, scheme), doc in sorted(mean_shapes.items()):
+        native = doc.get("train_on") == scheme
+        for p, r in doc["results"].items():
+            if native or p not in mean:
+                mean.setdefault(p, r["summary"]["NME"])
+    cells = [c for c in _summary_cells(docs) if set(c["nme"]) <= set(mean)]
+    return {"mean_shape": mean, "cells": cells}
+
+
+def write_report(
+    study: StudyConfig,
+    docs: list[dict] | None = None,
+    out: Path | None = None,
+    folders: Sequence[Path] | None = None,
+) -> Path:
+    """``study.md``, CED plots and ``summary.json`` in ``out`` (default: the results folder).
+
+    ``docs``: the cell documents (default: the study's current cells); ``folders``: where the
+    mean-shape and learning-rate files are (default: the results folder).
+    """
     from otmark.atomic import write_text_atomic
     from otmark.study.plots import plot_ced
+    from otmark.study.summary import write_summary
 
-    docs = load_results(study)
-    table = aggregate(study, docs)
-    out = study.results_dir
+    docs = load_results(study) if docs is None else docs
+    out = Path(out or study.results_dir)
+    folders = list(folders or [study.results_dir])
+    mean_shapes = load_mean_shapes(folders)
+    lrs = load_lrs(folders)
     secs = sum(d["seconds"]["total"] for d in docs)
     hw = sorted({d["hardware"] for d in docs})
     lines = [
@@ -64,44 +208,113 @@ def write_report(study: StudyConfig) -> Path:
         "",
         f"{len(docs)} of {len(study.cells())} cells done; summed cell wall time "
         f"{secs / 3600:.2f} h on {', '.join(hw) or '-'}. NME in %, mean ± sample std (number "
-        "of seeds). "
+        "of seeds). Benchmark: "
+        + json.dumps(study.benchmark.__dict__)
         + (
-            "Real datasets: "
-            + json.dumps({k: str(v) for k, v in study.data_roots.items()})
-            + "; generated benchmark for the others: "
+            "; real datasets: " + json.dumps({k: str(v) for k, v in study.data_roots.items()})
             if study.data_roots
-            else "Benchmark: "
+            else ""
         )
-        + json.dumps(asdict(study.benchmark))
-        + "; training: "
-        + json.dumps(study.train.to_dict())
-        + ".",
+        + f"; validation: {study.val_faces} faces held out of the training split.",
         "",
+        "## Learning rates (chosen on the validation split)",
+        "",
+        "| loss | setting | lr | candidates | validation NME per candidate |",
+        "|---|---|---:|---|---|",
     ]
+    for loss, doc in sorted(lrs.items()):
+        vals = ", ".join("-" if v is None else f"{v:.2f}" for v in doc["val_nme"])
+        lines.append(
+            f"| {loss} | {doc['setting']} | {doc['lr']:g} | {doc['lr_candidates']} | {vals} |"
+        )
+    lines.append("")
+    by_exp = _by_experiment(docs)
     for exp in study.experiments:
-        rows = table.get(exp.name, {})
-        lines += [
-            f"## {exp.name}",
-            "",
-            "| | " + " | ".join(exp.protocols) + " |",
-            "|---|" + "---:|" * len(exp.protocols),
-        ]
-        for row, protos in rows.items():
-            cells = [mean_std(protos.get(p, {}).get("nme", [])) for p in exp.protocols]
-            lines.append(f"| {row} | " + " | ".join(cells) + " |")
-        lines.append("")
-        for p in exp.protocols:
-            curves = {
-                row: (CED_THETAS.tolist(), np.mean(protos[p]["ced"], axis=0).tolist())
-                for row, protos in rows.items()
-                if p in protos
-            }
-            if curves:
-                name = f"ced_{exp.name}_{p}.png"
-                plot_ced(out / name, curves, f"{exp.name}: {p} (mean over seeds)")
-                lines.append(f"![{exp.name} {p}]({name})")
-        lines.append("")
+        exp_docs = by_exp.get(exp.name, [])
+        lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
     path = out / "study.md"
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, "\n".join(lines))
+    data = summary_data(docs, mean_shapes)
+    if data["mean_shape"]:
+        write_summary(out / "summary.json", data)
     return path
+
+
+def _experiment_section(exp, docs: list[dict], mean_shapes: dict, out: Path, plot_ced) -> list:
+    rows: dict = {}
+    for d in sorted(docs, key=lambda d: d["cell"]):
+        slot = rows.setdefault(_row(d), {"docs": []})
+        slot["docs"].append(d)
+    protos = list(exp.protocols)
+    lines = [
+        f"## {exp.name}",
+        "",
+        "NME (%) per protocol; FR^L_0.05 (%) on the first protocol; steps and plateau stops.",
+        "",
+        "| | " + " | ".join(protos) + f" | FR^L_0.05 {protos[0]} | steps | at plateau |",
+        "|---|" + "---:|" * (len(protos) + 3),
+    ]
+    for scheme in exp.schemes:
+        ms = mean_shapes.get((exp.name, scheme))
+        if ms is not None:
+            suffix = f" [{scheme}]" if len(exp.schemes) > 1 else ""
+            cells = [
+                f"{ms['results'][p]['summary']['NME']:.2f}" if p in ms["results"] else "–"
+                for p in protos
+            ]
+            lines.append(f"| mean shape{suffix} | " + " | ".join(cells) + " | | | |")
+    for row, slot in rows.items():
+        ds = slot["docs"]
+        cells = [mean_std([d["results"][p]["summary"]["NME"] for d in ds]) for p in protos]
+        fr = mean_std([d["results"][protos[0]]["summary"]["FR^L_0.05"] for d in ds])
+        steps = "/".join(str(d["steps"]) for d in ds)
+        plateau = f"{sum(bool(d['stopped_at_plateau']) for d in ds)}/{len(ds)}"
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {fr} | {steps} | {plateau} |")
+    lines.append("")
+    comp = []
+    for scheme in exp.schemes:
+        for a, b in COMPARISONS:
+            for p in protos:
+                res = compare(docs, a, b, scheme, p)
+                if res is None:
+                    continue
+                deg = _fmt_ci(res["degradation"]) if "degradation" in res else "–"
+                m = res.get("matched")
+                matched = (
+                    f"{m[a]:.2f} vs {m[b]:.2f} at clean {m['clean']:.2f}"
+                    if m and all(math.isfinite(v) for v in m.values())
+                    else "–"
+                )
+                label = f"{a} − {b}" + (f" [{scheme}]" if len(exp.schemes) > 1 else "")
+                comp.append(
+                    f"| {label} | {p} | {_fmt_ci(res['diff'])} | {res['wins']} | {deg} | "
+                    f"{matched} |"
+                )
+    if comp:
+        lines += [
+            "Paired comparisons (NME points, A − B, negative: A better; 95 % bootstrap "
+            "interval, images resampled with their seeds; * = the interval excludes 0); wins = "
+            "seeds where A's mean NME is lower; degradation = (perturbed − clean) of A minus "
+            "that of B on the same images; matched = perturbed NME of A vs B where the clean "
+            "NME of the same images is equal along the runs' checkpoints.",
+            "",
+            "| A − B | protocol | mean difference | wins | degradation difference | matched |",
+            "|---|---|---|---|---|---|",
+            *comp,
+            "",
+        ]
+    for p in protos:
+        curves = {
+            row: (
+                CED_THETAS.tolist(),
+                np.mean([d["results"][p]["ced_image"] for d in slot["docs"]], axis=0).tolist(),
+            )
+            for row, slot in rows.items()
+        }
+        if curves:
+            name = f"ced_{exp.name}_{p}.png"
+            plot_ced(out / name, curves, f"{exp.name}: {p} (mean over seeds)")
+            lines.append(f"![{exp.name} {p}]({name})")
+    lines.append("")
+    return lines

@@ -1,14 +1,29 @@
-"""``otmark study``: run the cells of a study that are not done, one JSON per cell, resumable.
+"""``otmark study``: the learning-rate stage, then the cells that are not done, one JSON per
+cell, resumable and splittable over several processes (``--shard I/N``).
+
+1. **Learning rate per loss** (:func:`run_lr_stage`): for every loss of the cells to run, the
+   study's ``lr_select`` setting is trained once per ``optim.lr_candidates`` rate and scored
+   on the validation split (faces held out of the training split, never a test protocol);
+   :func:`otmark.study.lr_select.select_lr` keeps the best. Stored in
+   ``<results>/lr/<loss>.json`` (each candidate's run in ``<results>/lr/<loss>/``), so an
+   interrupted stage resumes.
+2. **Cells** (:func:`run_cell`): the cell's engine config (packaged config + the study's
+   ``train`` fragment + the chosen rate) trained by
+   :func:`otmark.study.training.train_model` on the training split minus the validation
+   faces (to the validation plateau with the paper config), then scored on its protocols and
+   on the clean counterpart of every perturbed protocol (the same images, not perturbed), at
+   the end and at the weights kept every ``score_every`` steps.
+3. **Mean shape** (:func:`mean_shape_results`): the mean training shape scored on the same
+   protocols, in ``<results>/mean_shape__<experiment>__<scheme>.json``.
 
 An interrupted study continues where it stopped (a cell whose JSON exists with the same
-definition is skipped, :func:`otmark.study.config.is_done`), so a long study can be finished
-over several runs (and the JSONs committed). The report is written by
-:mod:`otmark.study.report`.
+definition is skipped, :func:`otmark.study.config.is_done`). The report and ``summary.json``
+are written by :mod:`otmark.study.report`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import platform
 import time
@@ -17,61 +32,141 @@ from typing import TYPE_CHECKING
 
 from otmark.atomic import write_json_atomic
 from otmark.study.benchmark import ensure_benchmark
-from otmark.study.cells import experiment_config
 from otmark.study.config import (
     CED_THETAS,
     FORMAT,
-    VAL_SPLITS,
     Cell,
+    Experiment,
     StudyConfig,
     cell_path,
     is_done,
     key_hash,
+    lr_select_config,
 )
 from otmark.study.log import say
 from otmark.study.report import write_report
 
 if TYPE_CHECKING:
+    from otmark.study.shard import Shard
     from otmark.study.training import TrainedModel
 
 
-def training_key(cell: Cell) -> tuple:
+def training_key(cell: Cell) -> str:
     """What a cell's *training* depends on: the decoder only changes evaluation, so cells that
-    differ only in it (``L2 σ1 GET_MAX`` and ``L2 σ1 GET_BC``) share one trained model."""
-    s = cell.setting
-    return (cell.experiment.name, s.loss, s.sigma, s.coordconv, cell.scheme, cell.seed)
+    differ only in it (``l2_s1_max`` and ``l2_s1_bc``) share one trained model."""
+    return cell.training_id
 
 
-def train_cell(study: StudyConfig, cell: Cell, roots: dict, log=say) -> TrainedModel:
-    """Train the model of ``cell`` on its training dataset (``roots``: dataset -> folder) with
-    the study's recipe; returns :class:`otmark.study.training.TrainedModel`."""
+def training_data(study: StudyConfig, dataset: str, scheme: str, roots: dict) -> tuple:
+    """``(train, val)`` samples of ``dataset``'s training split in ``scheme``: ``val`` are the
+    study's ``val_faces`` faces held out of it (seed 0), ``train`` the others."""
     from otmark import datasets
-    from otmark.study.training import convert_samples, train_model
+    from otmark.study.training import convert_samples, split_validation
+
+    samples = list(datasets.load(dataset, roots[dataset], "train"))
+    train, val = split_validation(samples, study.val_faces, 0, f"{roots[dataset]} ({dataset})")
+    return convert_samples(train, scheme), convert_samples(val, scheme)
+
+
+# ---------------------------------------------------------------------------------------------
+# learning rate per loss
+
+
+def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
+    """Choose (or read) the learning rate of each loss of ``losses``; returns loss -> the
+    stored choice (``{"lr", "lr_candidates", "val_nme", ...}``)."""
+    from otmark.study.lr_select import select_lr
+    from otmark.study.training import train_model
+
+    out = {}
+    sel = study.lr_select
+    for loss in sorted(losses):
+        done = study.lr_of(loss)
+        if done is not None:
+            out[loss] = done
+            continue
+        key = study.lr_key(loss)
+        train, val = training_data(study, sel.train_on, sel.train_on, roots)
+        root = str(roots[sel.train_on])
+        candidates = lr_select_config(study, loss, root, None).optim.lr_candidates
+        log(f"learning rate of {loss} ({sel.settings[loss]}): candidates {candidates}")
+
+        def train_and_validate(lr: float, loss=loss, key=key, train=train, val=val, root=root):
+            part = study.lr_path(loss).with_suffix("") / f"lr{lr:g}.json"
+            digest = key_hash({**key, "lr": lr})
+            if part.is_file():
+                doc = json.loads(part.read_text(encoding="utf-8"))
+                if doc.get("key_hash") == digest:
+                    return _nme_or_inf(doc["val_nme"])
+            log(f"  lr {lr:g}")
+            cfg = lr_select_config(study, loss, root, lr)
+            try:
+                trained = train_model(cfg, train, val, log=log)
+                nme, steps, history = trained.val_nme, trained.steps, trained.history
+            except FloatingPointError as exc:
+                log(f"  lr {lr:g} diverged ({exc})")
+                nme, steps, history = float("inf"), None, []
+            write_json_atomic(
+                part,
+                {
+                    "lr": lr,
+                    "val_nme": nme if nme == nme and nme != float("inf") else None,
+                    "steps": steps,
+                    "history": history,
+                    "key_hash": digest,
+                },
+            )
+            return nme
+
+        choice = select_lr(train_and_validate, candidates)
+        doc = {
+            "loss": loss,
+            "setting": sel.settings[loss],
+            **choice.to_dict(),
+            "split": f"{study.val_faces} faces held out of the {sel.train_on} training split",
+            "key": key,
+            "key_hash": key_hash(key),
+        }
+        write_json_atomic(study.lr_path(loss), doc)
+        log(f"  {loss}: lr {choice.lr:g} (validation NME {dict(choice.table)})")
+        out[loss] = doc
+    return out
+
+
+def _nme_or_inf(v) -> float:
+    return float("inf") if v is None else float(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# cells
+
+
+def train_cell(study: StudyConfig, cell: Cell, roots: dict, lr: float, log=say) -> TrainedModel:
+    """Train the model of ``cell`` on its training split (``roots``: dataset -> folder) with
+    the study's recipe at peak rate ``lr``."""
+    from otmark.study.training import train_model
 
     exp = cell.experiment
-    root = roots[exp.train_on]
-    train = convert_samples(list(datasets.load(exp.train_on, root, "train")), cell.scheme)
-    val = list(datasets.load(exp.train_on, root, VAL_SPLITS[exp.train_on]))
-    val = convert_samples(val[: study.train.val_limit or None], cell.scheme)
-    cfg = experiment_config(
-        cell.id,
-        exp.model,
-        cell.setting,
-        study.train,
-        cell.seed,
-        exp.train_on,
-        str(root),
-        device=study.device,
-    )
-    return train_model(
-        cfg,
-        train,
-        val,
-        steps=study.train.steps,
-        minutes=study.train.minutes,
-        log=log,
-        warmup=study.train.warmup,
-    )
+    train, val = training_data(study, exp.train_on, cell.scheme, roots)
+    cfg = study.cell_config(cell, str(roots[exp.train_on]), lr)
+    return train_model(cfg, train, val, log=log, keep_every=study.score_every)
+
+
+def score_snapshots(trained: TrainedModel, protocols: dict, device) -> list[dict]:
+    """Mean NME (%) of every protocol at each kept snapshot but the last (the final model is
+    scored in full): ``[{"step", "nme": {protocol: NME}}]``."""
+    import copy
+
+    from otmark.study.scoring import evaluate_model
+
+    rows = []
+    model = copy.deepcopy(trained.model)
+    for step, state in trained.snapshots[:-1]:
+        model.load_state_dict(state)
+        model.eval()
+        evals = evaluate_model(model, trained.scheme, trained.codec, protocols, device)
+        rows.append({"step": step, "nme": {n: ev.summary["NME"] for n, ev in evals.items()}})
+    return rows
 
 
 def run_cell(
@@ -88,14 +183,19 @@ def run_cell(
     last trained model by :func:`training_key`, so a cell that differs from the previous one
     only in its decoder is evaluated on the same weights instead of retrained.
     """
+    import dataclasses
+
     import torch
 
     from otmark.device import resolve_device
-    from otmark.metrics import ced
-    from otmark.study.scoring import evaluate_model, load_protocols
+    from otmark.study.scoring import evaluate_model, evaluation_record, load_protocols
+    from otmark.study.scoring import with_clean_counterparts as with_clean
 
     t0 = time.perf_counter()
     exp = cell.experiment
+    choice = study.lr_of(cell.setting.loss)
+    if choice is None:
+        raise ValueError(f"{cell.id}: no learning rate chosen for {cell.setting.loss} yet")
     tkey = training_key(cell)
     shared = trained_models is not None and tkey in trained_models
     if shared:
@@ -104,7 +204,7 @@ def run_cell(
         trained = dataclasses.replace(trained, codec=codec)
         log(f"  same training as {trained_by} (only the decoder differs)")
     else:
-        trained = train_cell(study, cell, roots, log=log)
+        trained = train_cell(study, cell, roots, choice["lr"], log=log)
         trained_by = cell.id
         if trained_models is not None:
             trained_models.clear()
@@ -112,19 +212,14 @@ def run_cell(
     t_train = time.perf_counter() - t0
     missing = [p for p in exp.protocols if p not in cache]
     cache.update(load_protocols(missing, roots))
+    protocols = with_clean({p: cache[p] for p in exp.protocols})
     device = resolve_device(study.device)
-    evals = evaluate_model(
-        trained.model, trained.scheme, trained.codec, {p: cache[p] for p in exp.protocols}, device
+    evals = evaluate_model(trained.model, trained.scheme, trained.codec, protocols, device)
+    records = {name: evaluation_record(ev, CED_THETAS) for name, ev in evals.items()}
+    checkpoints = score_snapshots(trained, protocols, device)
+    checkpoints.append(
+        {"step": trained.steps, "nme": {n: r["summary"]["NME"] for n, r in records.items()}}
     )
-    results = {
-        name: {
-            "num_images": int(ev.errors.shape[0]),
-            "num_points": int(ev.errors.shape[1]),
-            "summary": ev.summary,
-            "ced_image": [round(v, 5) for v in ced(ev.errors, CED_THETAS, per="image").tolist()],
-        }
-        for name, ev in evals.items()
-    }
     key = study.cell_key(cell)
     doc = {
         "format": FORMAT,
@@ -132,7 +227,19 @@ def run_cell(
         "cell": cell.id,
         "key": key,
         "key_hash": key_hash(key),
+        "experiment": exp.name,
+        "model": exp.model,
+        "setting": cell.setting.name,
         "label": cell.setting.label,
+        "scheme": cell.scheme,
+        "seed": cell.seed,
+        "lr": choice["lr"],
+        "lr_candidates": choice["lr_candidates"],
+        "lr_val_nme": choice["val_nme"],
+        "steps": trained.steps,
+        "epochs": trained.epochs,
+        "stopped_at_plateau": trained.stopped_at_plateau,
+        "val_nme": trained.val_nme,
         "device": str(device),
         "hardware": (
             torch.cuda.get_device_name(device)
@@ -144,10 +251,97 @@ def run_cell(
         "trained_by": trained_by,
         "history": trained.history,
         "ced_thetas": CED_THETAS.tolist(),
-        "results": results,
+        "results": {n: r for n, r in records.items() if n in exp.protocols},
+        "clean": {n: r for n, r in records.items() if n not in exp.protocols},
+        "checkpoints": checkpoints,
     }
     write_json_atomic(cell_path(study, cell), doc)
     return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# mean shape
+
+
+def mean_shape_path(study: StudyConfig, exp: Experiment, scheme: str):
+    return study.results_dir / f"mean_shape__{exp.name}__{scheme}.json"
+
+
+def mean_shape_results(study: StudyConfig, roots: dict, cache: dict, log=say) -> list:
+    """Score the mean training shape (of the training split minus the validation faces) on
+    every experiment's protocols and their clean counterparts; stored per experiment and
+    scheme (skipped when stored with the same definition). Returns the paths."""
+    from otmark.study.scoring import evaluate_mean_shape, evaluation_record, load_protocols
+    from otmark.study.scoring import with_clean_counterparts as with_clean
+
+    paths = []
+    for exp in study.experiments:
+        if not all(d in roots for d in _datasets_of(exp)):
+            continue
+        for scheme in exp.schemes:
+            path = mean_shape_path(study, exp, scheme)
+            key = {
+                "experiment": exp.name,
+                "scheme": scheme,
+                "protocols": list(exp.protocols),
+                "benchmark": str(study.benchmark),
+                "val_faces": study.val_faces,
+                "data_roots": {k: str(v) for k, v in sorted(study.data_roots.items())},
+            }
+            paths.append(path)
+            if path.is_file():
+                try:
+                    if json.loads(path.read_text(encoding="utf-8")).get("key_hash") == key_hash(
+                        key
+                    ):
+                        continue
+                except json.JSONDecodeError:
+                    pass
+            train, _ = training_data(study, exp.train_on, scheme, roots)
+            missing = [p for p in exp.protocols if p not in cache]
+            cache.update(load_protocols(missing, roots))
+            protocols = with_clean({p: cache[p] for p in exp.protocols})
+            evals = evaluate_mean_shape(train, protocols)
+            records = {n: evaluation_record(ev, CED_THETAS) for n, ev in evals.items()}
+            write_json_atomic(
+                path,
+                {
+                    "format": "otmark-study-mean-shape-1",
+                    "experiment": exp.name,
+                    "train_on": exp.train_on,
+                    "scheme": scheme,
+                    "key": key,
+                    "key_hash": key_hash(key),
+                    "results": {n: r for n, r in records.items() if n in exp.protocols},
+                    "clean": {n: r for n, r in records.items() if n not in exp.protocols},
+                },
+            )
+            log(
+                f"mean shape ({exp.name}, {scheme}): "
+                + ", ".join(f"{n} {r['summary']['NME']:.2f}%" for n, r in records.items())
+            )
+    return paths
+
+
+def _datasets_of(exp: Experiment) -> set:
+    from otmark.study.scoring import protocol_spec
+
+    return {exp.train_on} | {protocol_spec(p).dataset for p in exp.protocols}
+
+
+# ---------------------------------------------------------------------------------------------
+# the study
+
+
+def shard_cells(cells: list[Cell], shard: Shard | None) -> list[Cell]:
+    """The cells of ``shard`` (all when None); decoder-only variants stay together."""
+    if shard is None:
+        return cells
+    from otmark.study.shard import ShardItem, select_shard
+
+    items = [ShardItem(c.id, c.seed, c.training_id) for c in cells]
+    keep = {it.key for it in select_shard(items, shard)}
+    return [c for c in cells if c.id in keep]
 
 
 def run_study(
@@ -156,52 +350,69 @@ def run_study(
     minutes: float | None = None,
     only: tuple[str, ...] = (),
     log: Callable[[str], None] = say,
+    shard: Shard | None = None,
+    lr_only: bool = False,
 ) -> dict:
-    """Run the cells not yet done (optionally only experiments ``only``), at most ``max_cells``
-    of them or until ``minutes`` have passed (checked between cells), then write the report.
+    """Run the learning-rate stage and the cells not yet done (optionally only experiments
+    ``only``, only the cells of ``shard``), at most ``max_cells`` of them or until
+    ``minutes`` have passed (checked between cells), then write the report and
+    ``summary.json``. ``lr_only``: stop after the learning-rate stage.
 
     A cell whose training diverges (non-finite loss) is logged, not stored, and skipped.
 
     Returns ``{"ran": [...], "skipped": [...], "failed": [...], "remaining": [...],
-    "report": path}``.
+    "report": path, "lr": {loss: lr}}``.
     """
     t0 = time.perf_counter()
-    cells = [c for c in study.cells() if not only or c.experiment.name in only]
+    cells = shard_cells([c for c in study.cells() if not only or c.experiment.name in only], shard)
     todo = [c for c in cells if not is_done(study, c)]
     skipped = [c.id for c in cells if c not in todo]
+    part = f", shard {shard}" if shard is not None else ""
     log(
-        f"study {study.name} ({study.profile} profile): {len(cells)} cells, "
+        f"study {study.name} ({study.profile} profile{part}): {len(cells)} cells, "
         f"{len(skipped)} already done, {len(todo)} to run; results in {study.results_dir}"
     )
     ran: list[str] = []
     failed: list[str] = []
-    if todo:
-        datasets_needed = {c.experiment.train_on for c in todo}
-        from otmark.study.scoring import protocol_spec
-
+    chosen: dict = {}
+    losses = {c.setting.loss for c in todo}
+    if todo and (lr_only or max_cells != 0):
+        datasets_needed = {c.experiment.train_on for c in todo} | {study.lr_select.train_on}
         for c in todo:
-            datasets_needed.update(protocol_spec(p).dataset for p in c.experiment.protocols)
+            datasets_needed |= _datasets_of(c.experiment)
         generate = tuple(sorted(datasets_needed - set(study.data_roots)))
         roots = ensure_benchmark(study.data, study.benchmark, generate, log=log) if generate else {}
         roots.update(study.data_roots)
-        cache: dict = {}
-        trained_models: dict = {}
-        for i, cell in enumerate(todo):
-            if max_cells is not None and len(ran) >= max_cells:
-                break
-            if minutes is not None and time.perf_counter() - t0 >= 60 * minutes:
-                log(f"time limit of {minutes:g} min reached")
-                break
-            log(f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, {cell.setting.label})")
-            try:
-                doc = run_cell(study, cell, roots, cache, log=log, trained_models=trained_models)
-            except FloatingPointError as exc:  # a diverged training: stays to do, study goes on
-                log(f"  {cell.id} diverged ({exc}); not stored, the study continues")
-                failed.append(cell.id)
-                continue
-            ran.append(cell.id)
-            nmes = ", ".join(f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items())
-            log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")
+        if max_cells != 0 or lr_only:
+            chosen = run_lr_stage(study, losses, roots, log=log)
+        if not lr_only and max_cells != 0:
+            cache: dict = {}
+            mean_shape_results(study, roots, cache, log=log)
+            trained_models: dict = {}
+            todo = [c for c in cells if not is_done(study, c)]  # the keys now carry the rates
+            for i, cell in enumerate(todo):
+                if max_cells is not None and len(ran) >= max_cells:
+                    break
+                if minutes is not None and time.perf_counter() - t0 >= 60 * minutes:
+                    log(f"time limit of {minutes:g} min reached")
+                    break
+                log(
+                    f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, "
+                    f"{cell.setting.label})"
+                )
+                try:
+                    doc = run_cell(
+                        study, cell, roots, cache, log=log, trained_models=trained_models
+                    )
+                except FloatingPointError as exc:  # a diverged training: stays to do
+                    log(f"  {cell.id} diverged ({exc}); not stored, the study continues")
+                    failed.append(cell.id)
+                    continue
+                ran.append(cell.id)
+                nmes = ", ".join(
+                    f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items()
+                )
+                log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")
     remaining = [c.id for c in cells if not is_done(study, c)]
     report = write_report(study)
     log(f"{len(remaining)} cells remaining; report: {report}")
@@ -211,4 +422,5 @@ def run_study(
         "failed": failed,
         "remaining": remaining,
         "report": report,
+        "lr": {k: v["lr"] for k, v in chosen.items()},
     }

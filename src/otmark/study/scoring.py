@@ -89,10 +89,13 @@ def evaluate_model(
     from otmark.inference import Detector
 
     detector = Detector.from_model(model, scheme, codec, device=device)
-    return {
-        name: score_predictions(p, predict_protocol(detector, p), scheme)
-        for name, p in protocols.items()
-    }
+    done: dict = {}  # one Protocol object under several names is evaluated once
+    out = {}
+    for name, p in protocols.items():
+        if id(p) not in done:
+            done[id(p)] = score_predictions(p, predict_protocol(detector, p), scheme)
+        out[name] = done[id(p)]
+    return out
 
 
 def evaluate_mean_shape(train_samples, protocols: Mapping) -> dict:
@@ -105,3 +108,58 @@ def evaluate_mean_shape(train_samples, protocols: Mapping) -> dict:
         boxes = np.stack([p.box(i) for i in range(len(p))])
         out[name] = score_predictions(p, mean.predict_boxes(boxes), mean.scheme)
     return out
+
+
+#: suffix of a perturbed protocol's clean counterpart (the same images, not perturbed)
+CLEAN_SUFFIX = ":clean"
+
+
+def with_clean_counterparts(protocols: Mapping) -> dict:
+    """``protocols`` plus, for each perturbed one (occlusion, blur), ``"<name>:clean"``: the
+    same samples (same images, same boxes) without the perturbation, so the degradation can
+    be measured per image (perturbed - clean on the same images)."""
+    import dataclasses
+
+    from otmark.protocols import Protocol
+
+    out = dict(protocols)
+    shared: dict = {}  # occlusion-medium and -large share one clean protocol object
+    for name, p in protocols.items():
+        if p.spec.perturbation is None:
+            continue
+        same = (p.spec.dataset, p.spec.split, p.spec.model_scheme, p.spec.strict, tuple(p.ids))
+        if same not in shared:
+            spec = dataclasses.replace(
+                p.spec,
+                name=name + CLEAN_SUFFIX,
+                perturbation=None,
+                level=None,
+                description=f"{name} without the perturbation (same images)",
+            )
+            shared[same] = Protocol(spec, p.samples, p.box_source)
+        out[name + CLEAN_SUFFIX] = shared[same]
+    return out
+
+
+def clean_counterpart(name: str) -> str:
+    """The name of the clean counterpart of protocol ``name``."""
+    return name + CLEAN_SUFFIX
+
+
+def evaluation_record(evaluation, thetas) -> dict:
+    """The JSON record of one :class:`otmark.protocols.Evaluation`: size, the paper's columns
+    (plus ``FR^L_0.05``), the image-wise CED at ``thetas`` and the per-image NME (%) with the
+    image ids."""
+    from otmark.metrics import ced, failure_rate
+
+    errors = evaluation.errors
+    summary = dict(evaluation.summary)
+    summary["FR^L_0.05"] = 100.0 * float(failure_rate(errors, 0.05, per="landmark"))
+    return {
+        "num_images": int(errors.shape[0]),
+        "num_points": int(errors.shape[1]),
+        "summary": summary,
+        "ced_image": [round(v, 5) for v in ced(errors, thetas, per="image").tolist()],
+        "ids": list(evaluation.ids),
+        "nme_per_image": [round(100.0 * float(v), 6) for v in errors.mean(axis=1)],
+    }
