@@ -1,4 +1,5 @@
-"""otmark.datasets.validity: the per-sample check on hand-made samples, and the screen."""
+"""otmark.datasets.validity: the screen over a split, and the rules it takes from
+``check_sample`` (missing points, box normalisers) on hand-made samples."""
 
 from pathlib import Path
 
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 
 from otmark.datasets import ImageRef, Sample
+from otmark.datasets.check import check_sample
 from otmark.datasets.errors import DatasetError
-from otmark.datasets.validity import sample_problem, screen_samples
+from otmark.datasets.validity import screen_samples
 from otmark.schemes import get_scheme
 
 K = get_scheme("300w").num_points
@@ -24,41 +26,73 @@ def _sample(tmp_path: Path, name: str, lm=None, size=(64, 48), scheme="300w", **
     return Sample(ImageRef(path), np.asarray(lm, float), scheme, id=name, **kw)
 
 
+def _problem(sample, **kw) -> str | None:
+    """The problems the screen reports for one sample (None when it keeps it)."""
+    return "; ".join(check_sample(sample, **kw)) or None
+
+
 def test_a_good_sample_passes(tmp_path):
-    assert sample_problem(_sample(tmp_path, "ok")) is None
+    assert _problem(_sample(tmp_path, "ok")) is None
 
 
 def test_each_problem_is_named(tmp_path):
     lm = np.random.default_rng(1).uniform(10, 40, (K, 2))
     zero = lm.copy()
     zero[J] = zero[I]
-    assert "normaliser" in sample_problem(_sample(tmp_path, "z", zero))
-    assert "is 0" in sample_problem(_sample(tmp_path, "z", zero))
+    assert "inter-ocular distance" in _problem(_sample(tmp_path, "z", zero))
+    assert "is 0 px" in _problem(_sample(tmp_path, "z", zero))
     far = lm.copy()
     far[3] = (-70, 20)  # more than one 64-px image width left of the image
-    assert "far outside the 64x48 image" in sample_problem(_sample(tmp_path, "far", far))
+    assert "outside the 64x48 image" in _problem(_sample(tmp_path, "far", far))
     near = lm.copy()
     near[3] = (-60, 20)  # less than one width outside: a face cut by the border is fine
-    assert sample_problem(_sample(tmp_path, "near", near)) is None
+    assert _problem(_sample(tmp_path, "near", near)) is None
     inf = lm.copy()
     inf[0, 0] = np.inf
-    assert sample_problem(_sample(tmp_path, "inf", inf)) == "landmarks contain inf"
-    assert sample_problem(_sample(tmp_path, "nan", np.full((K, 2), np.nan))).startswith("no land")
-    assert "3x2 px" in sample_problem(_sample(tmp_path, "tiny", lm / 20, size=(3, 2)))
+    assert _problem(_sample(tmp_path, "inf", inf)) == "landmarks contain NaN or infinite values"
+    assert _problem(_sample(tmp_path, "inf", inf), missing_ok=True) == (
+        "landmarks contain infinite values"
+    )
+    nan = _sample(tmp_path, "nan", np.full((K, 2), np.nan))
+    assert _problem(nan, missing_ok=True).startswith("no landmark is annotated")
+    assert "3x2 pixels" in _problem(_sample(tmp_path, "tiny", lm / 20, size=(3, 2)))
     bad = _sample(tmp_path, "bad")
     Path(bad.image.path).write_bytes(b"not an image")
-    assert sample_problem(bad) == "not a readable image"
-    assert sample_problem(bad, decode=False) is None
+    assert _problem(bad) == "not a readable image"
+    assert _problem(bad, decode=False) is None
     gone = Sample(ImageRef(tmp_path / "gone.png"), lm, "300w", id="gone")
-    assert sample_problem(gone) == "image file does not exist"
+    assert _problem(gone) == "image file does not exist"
+
+
+def test_missing_points_only_where_allowed(tmp_path):
+    """NaN in x and y marks a missing point for training; scoring needs every point."""
+    lm = np.random.default_rng(1).uniform(10, 40, (K, 2))
+    lm[[5, 9]] = np.nan
+    s = _sample(tmp_path, "miss", lm)
+    assert _problem(s, missing_ok=True) is None
+    assert _problem(s) == "landmarks contain NaN or infinite values"
+    half = lm.copy()
+    half[5] = (12.0, np.nan)
+    assert _problem(_sample(tmp_path, "half", half), missing_ok=True).startswith(
+        "point 5 has one NaN coordinate"
+    )
+    eye = np.random.default_rng(1).uniform(10, 40, (K, 2))
+    eye[I] = np.nan
+    assert "an eye corner is missing" in _problem(_sample(tmp_path, "eye", eye), missing_ok=True)
+    far = lm.copy()
+    far[3] = (-70, 20)  # the range check still sees the annotated points
+    assert "outside the 64x48 image" in _problem(_sample(tmp_path, "f", far), missing_ok=True)
 
 
 def test_box_scheme_normaliser_uses_box_size(tmp_path):
     k = get_scheme("aflw").num_points
     lm = np.random.default_rng(2).uniform(10, 40, (k, 2))
-    assert sample_problem(_sample(tmp_path, "a", lm, scheme="aflw")) is None
+    ok = _sample(tmp_path, "a", lm, scheme="aflw", attributes={"box_size": 30.0})
+    assert _problem(ok) is None
     s = _sample(tmp_path, "b", lm, scheme="aflw", attributes={"box_size": 0.0})
-    assert "normaliser" in sample_problem(s)
+    assert "box_size 0 px is below 1 px" in _problem(s)
+    # no box_size and no face box: the validation NME would have no normaliser
+    assert "has none" in _problem(_sample(tmp_path, "c", lm, scheme="aflw"))
 
 
 def test_screen_raise_skip_and_fraction(tmp_path):

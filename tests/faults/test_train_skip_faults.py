@@ -45,10 +45,11 @@ def _one_pixel(path):
 
 DAMAGE = {
     # name: (file under the data root, damage, words of the reason)
-    "undecodable image": ("afw/img2_0.png", _corrupt_image, "not a readable image"),
-    "zero inter-ocular": ("ibug/val1.pts", _zero_interocular, "normaliser"),
-    "landmarks far outside": ("helen/trainset/img1_1.pts", _far_outside, "far outside"),
-    "1x1 image": ("lfpw/trainset/img0_2.png", _one_pixel, "too small"),
+    # a PNG signature without the end marker: the truncation check names it before decoding
+    "undecodable image": ("afw/img2_0.png", _corrupt_image, "PNG file is truncated"),
+    "zero inter-ocular": ("ibug/val1.pts", _zero_interocular, "inter-ocular distance"),
+    "landmarks far outside": ("helen/trainset/img1_1.pts", _far_outside, "image size outside"),
+    "1x1 image": ("lfpw/trainset/img0_2.png", _one_pixel, "smaller than 8x8"),
 }
 
 
@@ -108,7 +109,7 @@ def test_evaluate_on_error(tiny_data, tmp_path, capsys):
     code, out, err = _evaluate(capsys, root, tmp_path / "a")
     assert code == 2
     line = one_error_line(err, "evaluate")
-    assert str(root / "ibug" / "val2.png") in line and "normaliser" in line
+    assert str(root / "ibug" / "val2.png") in line and "inter-ocular distance" in line
     assert not (tmp_path / "a" / "results.json").exists()
 
     code, out, err = _evaluate(capsys, root, tmp_path / "b", "--on-error", "skip")
