@@ -17,13 +17,13 @@ K = get_scheme("300w").num_points
 I, J = get_scheme("300w").normaliser_indices
 
 
-def _sample(tmp_path: Path, name: str, lm=None, size=(64, 48), scheme="300w", **kw) -> Sample:
+def _sample(tmp_path: Path, name: str, lm=None, size=(64, 48), scheme="300w", id=None, **kw):
     path = tmp_path / f"{name}.png"
     cv2.imwrite(str(path), np.full((size[1], size[0], 3), 90, np.uint8))
     if lm is None:
         rng = np.random.default_rng(0)
         lm = rng.uniform(10, 40, (K, 2))
-    return Sample(ImageRef(path), np.asarray(lm, float), scheme, id=name, **kw)
+    return Sample(ImageRef(path), np.asarray(lm, float), scheme, id=id or name, **kw)
 
 
 def _problem(sample, **kw) -> str | None:
@@ -108,3 +108,39 @@ def test_screen_raise_skip_and_fraction(tmp_path):
     assert lines[-1] == "split x: skipped 1 of 10 samples (10.0%)"
     with pytest.raises(DatasetError, match="more than data.max_bad_fraction = 0.05"):
         screen_samples(samples, "split x", "skip", 0.05, log=lambda _: None)
+
+
+def test_screen_names_faces_of_one_image_by_id_and_keeps_missing_points_if_asked(tmp_path):
+    a = _sample(tmp_path, "img", id="face-a")
+    b = _sample(tmp_path, "img", id="face-b")
+    b.landmarks[[2, 7]] = np.nan
+    c = _sample(tmp_path, "img", id="face-c")
+    c.landmarks[J] = c.landmarks[I]
+    lines = []
+    res = screen_samples([a, b, c], "split y", "skip", 1.0, log=lines.append)
+    where = str(a.image.path)
+    assert res.samples == [a]
+    assert res.skipped == [
+        (f"{where} (id face-b)", "landmarks contain NaN or infinite values"),
+        (f"{where} (id face-c)", f"inter-ocular distance (points {I}, {J}) is 0 px, below 1 px: "
+         "the NME is undefined"),
+    ]  # fmt: skip
+    res = screen_samples([a, b, c], "split y", "skip", 1.0, log=lines.append, missing_ok=True)
+    assert res.samples == [a, b] and [w for w, _ in res.skipped] == [f"{where} (id face-c)"]
+
+
+def test_screen_decodes_video_frames(tmp_path):
+    """Video frames are checked too (each video read once): a frame beyond the end is named."""
+    path = tmp_path / "vid.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for _ in range(3):
+        writer.write(np.full((48, 64, 3), 90, np.uint8))
+    writer.release()
+    lm = np.random.default_rng(0).uniform(10, 40, (K, 2))
+    frames = [Sample(ImageRef(path, frame=f), lm, "300w", id=f"v/{f}") for f in (0, 2, 5)]
+    res = screen_samples(frames, "split v", "skip", 1.0, log=lambda _: None)
+    assert res.samples == frames[:2]
+    assert res.skipped == [
+        (f"{path}@5 (id v/5)", "frame 5 could not be decoded: frames decoded 3, announced 3 "
+         "(truncated video?)"),
+    ]  # fmt: skip

@@ -122,3 +122,60 @@ def test_evaluate_on_error(tiny_data, tmp_path, capsys):
     doc = json.loads((tmp_path / "c" / "results.json").read_text())
     assert len(doc["per_image_nme"]) == 3 and all(np.isfinite(list(doc["per_image_nme"].values())))
     assert [s["sample"] for s in doc["skipped"]] == [str(root / "ibug" / "val2.png")]
+
+
+def _cut_in_half(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _all_coincide(path):
+    pts = _read_pts(path)
+    _write_pts(path, np.full_like(pts, 30.0))
+
+
+def test_check_data_and_train_skip_reject_the_same_samples(tiny_data, tmp_path, capsys):
+    """One per-sample check: ``check-data`` and ``train --on-error skip`` name the same samples
+    with the same problems, on data with several kinds of damage in both splits."""
+    root = copy_tree(tiny_data, tmp_path / "300W")
+    _cut_in_half(root / "afw" / "img2_0.png")  # truncated PNG
+    _one_pixel(root / "lfpw" / "trainset" / "img0_2.png")  # 1x1 image (landmarks outside too)
+    _far_outside(root / "helen" / "trainset" / "img1_1.pts")
+    _all_coincide(root / "lfpw" / "trainset" / "img0_0.pts")
+    _zero_interocular(root / "ibug" / "val1.pts")
+    _corrupt_image(root / "ibug" / "val3.png")
+
+    code, out, _ = run_cli(
+        capsys, "check-data", "--dataset", "300w", "--root", str(root), "--show", "50",
+        "--split", "train", "--split", "challenge",
+    )  # fmt: skip
+    assert code == 1
+    by_check: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        if line.startswith("  "):
+            where, problem = line.strip().split(": ", 1)
+            by_check.setdefault(where, []).append(problem)
+
+    raw = tiny_raw(root, tmp_path / "run", optim={"epochs": 1}, data={"max_bad_fraction": 0.6})
+    config = write_yaml(tmp_path / "c.yaml", raw)
+    code, out, err = run_cli(capsys, "train", "--config", str(config), "--on-error", "skip")
+    assert code == 0, err
+    by_train = dict(
+        line[len("skipped ") :].split(": ", 1)
+        for line in out.splitlines()
+        if line.startswith("skipped ")
+    )
+    expected = {
+        "afw/img2_0.png": "PNG file is truncated",
+        "lfpw/trainset/img0_2.png": "image is 1x1 pixels",
+        "helen/trainset/img1_1.png": "more than one image size outside",
+        "lfpw/trainset/img0_0.png": "all landmarks coincide",
+        "ibug/val1.png": "inter-ocular distance",
+        "ibug/val3.png": "PNG file is truncated",
+    }
+    assert set(by_check) == set(by_train) == {str(root / rel) for rel in expected}
+    for rel, words in expected.items():
+        assert words in by_train[str(root / rel)]
+    assert {k: "; ".join(v) for k, v in by_check.items()} == by_train
+    assert "training split 'train': skipped 4 of 8 samples" in out
+    assert "validation split 'challenge': skipped 2 of 4 samples" in out
