@@ -179,3 +179,39 @@ def test_check_data_and_train_skip_reject_the_same_samples(tiny_data, tmp_path, 
     assert {k: "; ".join(v) for k, v in by_check.items()} == by_train
     assert "training split 'train': skipped 4 of 8 samples" in out
     assert "validation split 'challenge': skipped 2 of 4 samples" in out
+
+
+def test_missing_points_train_but_are_refused_where_scored(tiny_data, tmp_path, monkeypatch):
+    """Points NaN in x and y are missing points in the training split (the run trains, finite
+    loss); in the validation split they are refused before any work (the NME needs them)."""
+    from otmark.datasets.errors import DatasetError
+    from otmark.engine import builders, trainer
+    from otmark.engine.config import config_from_dict
+
+    load = builders.build_samples
+
+    def with_missing(split_name):
+        def build(cfg, split, limit=None):
+            samples = load(cfg, split, limit)
+            if split == split_name:
+                samples[0].landmarks = samples[0].landmarks.copy()
+                samples[0].landmarks[[3, 20]] = np.nan
+            return samples
+
+        return build
+
+    monkeypatch.setattr(builders, "build_samples", with_missing("train"))
+    cfg = config_from_dict(tiny_raw(tiny_data, tmp_path / "a", optim={"epochs": 1}))
+    lines = []
+    trainer.train(cfg, log=lines.append)
+    assert not [line for line in lines if line.startswith("skipped")]
+    assert load_ckpt(tmp_path / "a" / "last.pt")["epoch"] == 1
+    [row] = [line.split() for line in lines if line.startswith("epoch 1/1")]
+    assert np.isfinite(float(row[row.index("loss") + 1]))
+
+    monkeypatch.setattr(builders, "build_samples", with_missing("challenge"))
+    cfg = config_from_dict(tiny_raw(tiny_data, tmp_path / "b", optim={"epochs": 1}))
+    with pytest.raises(DatasetError, match="landmarks contain NaN or infinite values") as err:
+        trainer.train(cfg, log=lambda _: None)
+    assert "validation split 'challenge'" in str(err.value)
+    assert not (tmp_path / "b").exists()
