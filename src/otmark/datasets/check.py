@@ -287,7 +287,8 @@ def sample_problems(
     """:func:`check_sample` of every sample: ``problems[i]`` belongs to ``samples[i]``.
 
     Each image is decoded once: video frames by reading each video once from the start (no
-    seeking), other images one by one on ``workers`` threads (default: up to 8, the CPU count).
+    seeking), images inside container files (COFW ``.mat``) in order on one thread, image files
+    on ``workers`` threads (default: up to 8, the CPU count).
     ``progress(n)`` is called after each ``n`` samples checked.
     """
     found: dict[int, list[str]] = {}
@@ -307,16 +308,24 @@ def sample_problems(
             if progress is not None:
                 progress(1)
     rest = [i for i in range(len(samples)) if i not in found]
+    # images inside a container file are read in order on one thread (a v5 .mat is loaded
+    # whole, once, into a small cache: parallel first reads would each load it)
+    members = [i for i in rest if samples[i].image.member is not None]
+    files = [i for i in rest if samples[i].image.member is None]
 
     def one(i: int) -> list[str]:
         return check_sample(samples[i], scheme, decode=decode, missing_ok=missing_ok)
 
     workers = workers or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, problems in zip(rest, pool.map(one, rest), strict=True):
+        for i, problems in zip(files, pool.map(one, files), strict=True):
             found[i] = problems
             if progress is not None:
                 progress(1)
+    for i in members:
+        found[i] = one(i)
+        if progress is not None:
+            progress(1)
     return [found[i] for i in range(len(samples))]
 
 
