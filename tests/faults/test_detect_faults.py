@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from otmark.cli.main import main
+from otmark.datasets.check import MIN_IMAGE_SIDE
 from otmark.inference import read_results_json
 from otmark.models import create_model
 from otmark.schemes import get_scheme
@@ -283,3 +284,56 @@ def test_corrupt_image_no_traceback_in_a_real_process(tmp_path, ckpt):
         f"otmark detect: error: {folder / 'b.jpg'}: JPEG file is truncated (no end marker; "
         f"{(folder / 'b.jpg').stat().st_size} bytes)"
     ]
+
+
+# --- images too small to be a face crop (--whole-image) -------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (MIN_IMAGE_SIDE - 1, 64)])
+def test_whole_image_smaller_than_the_minimum_refused(tmp_path, ckpt, capsys, shape):
+    image = _png(tmp_path / "tiny.png", 0, shape)
+    out = _out_with_previous(tmp_path)
+    rc, _, err = _detect(ckpt, image, out, capsys, "--whole-image")
+    assert rc == 2
+    h, w = shape
+    assert _one_error_line(err) == (
+        f"otmark detect: error: {image}: image is {w}x{h} pixels, "
+        f"smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+    )
+    assert (out / "landmarks.json").read_text() == PREVIOUS
+    # with a face finder the same image is no crop: it gives no face, and exit 0
+    rc, text, err = _detect(ckpt, image, tmp_path / "found", capsys, "--finder", "haar")
+    assert rc == 0, err
+    assert "0 face(s)" in text
+
+
+def test_whole_image_skip_records_the_small_image(tmp_path, ckpt, capsys):
+    folder = tmp_path / "imgs"
+    _png(folder / "a.png", 0)
+    _png(folder / "b.png", 1, (1, 1))
+    _png(folder / "c.png", 2, (MIN_IMAGE_SIDE, MIN_IMAGE_SIDE))  # the minimum itself is used
+    out = tmp_path / "out"
+    rc, text, err = _detect(ckpt, folder, out, capsys, "--whole-image", "--on-error", "skip")
+    assert rc == 0, err
+    doc = json.loads((out / "landmarks.json").read_text())
+    assert [i["source"] for i in doc["items"]] == ["a.png", "c.png"]
+    small = f"image is 1x1 pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+    assert doc["skipped"] == [{"source": "b.png", "reason": small}]
+    assert f"otmark detect: warning: skipped b.png: {small}" in err
+    assert "2 image(s)/frame(s), 2 face(s) (0 without a face, 1 skipped)" in text
+
+
+def test_whole_image_video_with_tiny_frames_refused(tmp_path, ckpt, capsys):
+    path = tmp_path / "tiny.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (16, 4))
+    for _ in range(3):
+        writer.write(np.full((4, 16, 3), 100, np.uint8))
+    writer.release()
+    out = _out_with_previous(tmp_path)
+    rc, _, err = _detect(ckpt, path, out, capsys, "--whole-image", "--no-overlay")
+    assert rc == 2
+    line = _one_error_line(err)
+    assert line.endswith(
+        f"{path}: frame 0: image is 16x4 pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+    )
+    assert (out / "landmarks.json").read_text() == PREVIOUS

@@ -45,10 +45,11 @@ def _one_pixel(path):
 
 DAMAGE = {
     # name: (file under the data root, damage, words of the reason)
-    "undecodable image": ("afw/img2_0.png", _corrupt_image, "not a readable image"),
-    "zero inter-ocular": ("ibug/val1.pts", _zero_interocular, "normaliser"),
-    "landmarks far outside": ("helen/trainset/img1_1.pts", _far_outside, "far outside"),
-    "1x1 image": ("lfpw/trainset/img0_2.png", _one_pixel, "too small"),
+    # a PNG signature without the end marker: the truncation check names it before decoding
+    "undecodable image": ("afw/img2_0.png", _corrupt_image, "PNG file is truncated"),
+    "zero inter-ocular": ("ibug/val1.pts", _zero_interocular, "inter-ocular distance"),
+    "landmarks far outside": ("helen/trainset/img1_1.pts", _far_outside, "image size outside"),
+    "1x1 image": ("lfpw/trainset/img0_2.png", _one_pixel, "smaller than 8x8"),
 }
 
 
@@ -108,7 +109,7 @@ def test_evaluate_on_error(tiny_data, tmp_path, capsys):
     code, out, err = _evaluate(capsys, root, tmp_path / "a")
     assert code == 2
     line = one_error_line(err, "evaluate")
-    assert str(root / "ibug" / "val2.png") in line and "normaliser" in line
+    assert str(root / "ibug" / "val2.png") in line and "inter-ocular distance" in line
     assert not (tmp_path / "a" / "results.json").exists()
 
     code, out, err = _evaluate(capsys, root, tmp_path / "b", "--on-error", "skip")
@@ -121,3 +122,96 @@ def test_evaluate_on_error(tiny_data, tmp_path, capsys):
     doc = json.loads((tmp_path / "c" / "results.json").read_text())
     assert len(doc["per_image_nme"]) == 3 and all(np.isfinite(list(doc["per_image_nme"].values())))
     assert [s["sample"] for s in doc["skipped"]] == [str(root / "ibug" / "val2.png")]
+
+
+def _cut_in_half(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _all_coincide(path):
+    pts = _read_pts(path)
+    _write_pts(path, np.full_like(pts, 30.0))
+
+
+def test_check_data_and_train_skip_reject_the_same_samples(tiny_data, tmp_path, capsys):
+    """One per-sample check: ``check-data`` and ``train --on-error skip`` name the same samples
+    with the same problems, on data with several kinds of damage in both splits."""
+    root = copy_tree(tiny_data, tmp_path / "300W")
+    _cut_in_half(root / "afw" / "img2_0.png")  # truncated PNG
+    _one_pixel(root / "lfpw" / "trainset" / "img0_2.png")  # 1x1 image (landmarks outside too)
+    _far_outside(root / "helen" / "trainset" / "img1_1.pts")
+    _all_coincide(root / "lfpw" / "trainset" / "img0_0.pts")
+    _zero_interocular(root / "ibug" / "val1.pts")
+    _corrupt_image(root / "ibug" / "val3.png")
+
+    code, out, _ = run_cli(
+        capsys, "check-data", "--dataset", "300w", "--root", str(root), "--show", "50",
+        "--split", "train", "--split", "challenge",
+    )  # fmt: skip
+    assert code == 1
+    by_check: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        if line.startswith("  "):
+            where, problem = line.strip().split(": ", 1)
+            by_check.setdefault(where, []).append(problem)
+
+    raw = tiny_raw(root, tmp_path / "run", optim={"epochs": 1}, data={"max_bad_fraction": 0.6})
+    config = write_yaml(tmp_path / "c.yaml", raw)
+    code, out, err = run_cli(capsys, "train", "--config", str(config), "--on-error", "skip")
+    assert code == 0, err
+    by_train = dict(
+        line[len("skipped ") :].split(": ", 1)
+        for line in out.splitlines()
+        if line.startswith("skipped ")
+    )
+    expected = {
+        "afw/img2_0.png": "PNG file is truncated",
+        "lfpw/trainset/img0_2.png": "image is 1x1 pixels",
+        "helen/trainset/img1_1.png": "more than one image size outside",
+        "lfpw/trainset/img0_0.png": "all landmarks coincide",
+        "ibug/val1.png": "inter-ocular distance",
+        "ibug/val3.png": "PNG file is truncated",
+    }
+    assert set(by_check) == set(by_train) == {str(root / rel) for rel in expected}
+    for rel, words in expected.items():
+        assert words in by_train[str(root / rel)]
+    assert {k: "; ".join(v) for k, v in by_check.items()} == by_train
+    assert "training split 'train': skipped 4 of 8 samples" in out
+    assert "validation split 'challenge': skipped 2 of 4 samples" in out
+
+
+def test_missing_points_train_but_are_refused_where_scored(tiny_data, tmp_path, monkeypatch):
+    """Points NaN in x and y are missing points in the training split (the run trains, finite
+    loss); in the validation split they are refused before any work (the NME needs them)."""
+    from otmark.datasets.errors import DatasetError
+    from otmark.engine import builders, trainer
+    from otmark.engine.config import config_from_dict
+
+    load = builders.build_samples
+
+    def with_missing(split_name):
+        def build(cfg, split, limit=None):
+            samples = load(cfg, split, limit)
+            if split == split_name:
+                samples[0].landmarks = samples[0].landmarks.copy()
+                samples[0].landmarks[[3, 20]] = np.nan
+            return samples
+
+        return build
+
+    monkeypatch.setattr(builders, "build_samples", with_missing("train"))
+    cfg = config_from_dict(tiny_raw(tiny_data, tmp_path / "a", optim={"epochs": 1}))
+    lines = []
+    trainer.train(cfg, log=lines.append)
+    assert not [line for line in lines if line.startswith("skipped")]
+    assert load_ckpt(tmp_path / "a" / "last.pt")["epoch"] == 1
+    [row] = [line.split() for line in lines if line.startswith("epoch 1/1")]
+    assert np.isfinite(float(row[row.index("loss") + 1]))
+
+    monkeypatch.setattr(builders, "build_samples", with_missing("challenge"))
+    cfg = config_from_dict(tiny_raw(tiny_data, tmp_path / "b", optim={"epochs": 1}))
+    with pytest.raises(DatasetError, match="landmarks contain NaN or infinite values") as err:
+        trainer.train(cfg, log=lambda _: None)
+    assert "validation split 'challenge'" in str(err.value)
+    assert not (tmp_path / "b").exists()

@@ -1,28 +1,38 @@
 """Per-sample sanity checks: what makes a sample unusable for training or scoring.
 
+This is the one per-sample check of otmark: ``otmark check-data`` (:func:`check_samples`) and
+the ``--on-error raise|skip`` screening of ``otmark train`` and ``otmark evaluate``
+(:func:`otmark.datasets.validity.screen_samples`) both call :func:`check_sample`.
+
 :func:`check_sample` returns the problems of one sample (an empty list when it is usable):
 
-- landmarks that are not ``(K, 2)`` finite numbers for the scheme, or that all coincide;
+- landmarks that are not ``(K, 2)`` finite numbers for the scheme, or that all coincide; with
+  ``missing_ok`` (training) a point NaN in both coordinates is a missing point, while infinite
+  values, half-NaN points and samples with every point missing stay problems;
 - an NME normaliser that is zero, near zero or undefined: the inter-ocular distance
   (:func:`otmark.schemes.normaliser`) below :data:`MIN_NORMALISER_PX` pixels or below
-  :data:`MIN_NORMALISER_FRACTION` of the landmarks' extent; for box-normalised schemes (AFLW) a
-  box size below :data:`MIN_NORMALISER_PX`, or neither ``box_size`` nor a face box;
+  :data:`MIN_NORMALISER_FRACTION` of the landmarks' extent, or a missing eye corner; for
+  box-normalised schemes (AFLW) a box size below :data:`MIN_NORMALISER_PX`, or neither
+  ``box_size`` nor a face box;
 - a face box with non-finite values or no area;
 - when the image is decoded (the default): an image that cannot be read or is truncated, one
-  smaller than :data:`MIN_IMAGE_SIDE` pixels on a side, and landmarks more than one image size
-  outside the image (x outside ``[-W, 2W]`` or y outside ``[-H, 2H]``).
+  smaller than :data:`MIN_IMAGE_SIDE` pixels on a side (:func:`image_size_problem`), and
+  landmarks more than one image size outside the image (x outside ``[-W, 2W]`` or y outside
+  ``[-H, 2H]``).
 
 :func:`truncated_image` (:func:`truncation` on bytes) finds JPEG/PNG files cut short (which
 decoders fill silently).
-:func:`check_samples` runs it over a split (decoding each video once, front to back) and
-:func:`sample_location` names a sample's file for messages (``path``, ``path@frame`` or
-``path:member[index]``). The same checks back ``otmark check-data`` and can back a loader's
-``--on-error skip``.
+:func:`sample_problems` runs it over a split, decoding each image once (each video once, front
+to back; image files on a few threads); :func:`check_samples` pairs the problems with
+:func:`sample_location`, which names a sample's file for messages (``path``, ``path@frame`` or
+``path:member[index]``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +51,20 @@ MIN_NORMALISER_FRACTION = 0.02
 MAX_OUTSIDE_IMAGES = 1.0
 
 
-def sample_location(sample: Sample) -> str:
+def sample_location(sample: Sample, with_id: bool = False) -> str:
     """The sample's file for messages: ``path``, ``path@frame`` (video) or
-    ``path:member[index]`` (an image inside a container file)."""
+    ``path:member[index]`` (an image inside a container file); ``with_id`` appends
+    `` (id <id>)`` when the id is not already part of it (faces sharing one image)."""
     ref = sample.image
     if ref.member is not None:
-        return f"{ref.path}:{ref.member}[{int(ref.frame or 0)}]"
-    if ref.frame is not None:
-        return f"{ref.path}@{int(ref.frame)}"
-    return str(ref.path)
+        where = f"{ref.path}:{ref.member}[{int(ref.frame or 0)}]"
+    elif ref.frame is not None:
+        where = f"{ref.path}@{int(ref.frame)}"
+    else:
+        where = str(ref.path)
+    if with_id and sample.id and sample.id not in where:
+        return f"{where} (id {sample.id})"
+    return where
 
 
 #: how a complete file of each format ends (decoders fill a truncated JPEG with grey silently)
@@ -93,12 +108,42 @@ def _decode(sample: Sample) -> tuple[np.ndarray | None, str | None]:
     return image, None
 
 
+def image_size_problem(width: int, height: int) -> str | None:
+    """A problem when an image is smaller than :data:`MIN_IMAGE_SIDE` on a side, else None."""
+    if min(width, height) >= MIN_IMAGE_SIDE:
+        return None
+    return f"image is {width}x{height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+
+
+def _landmark_problems(lm: np.ndarray, scheme, missing_ok: bool) -> list[str]:
+    """Shape and finiteness of ``lm``; with ``missing_ok`` a point NaN in x and y is missing."""
+    if lm.shape != (scheme.num_points, 2):
+        return [
+            f"landmarks have shape {lm.shape}, scheme {scheme.name} needs ({scheme.num_points}, 2)"
+        ]
+    if not missing_ok:
+        return [] if np.isfinite(lm).all() else ["landmarks contain NaN or infinite values"]
+    if np.isinf(lm).any():
+        return ["landmarks contain infinite values"]
+    nan = np.isnan(lm)
+    half = np.flatnonzero(nan.any(axis=1) & ~nan.all(axis=1))
+    if len(half):
+        return [f"point {int(half[0])} has one NaN coordinate (a missing point is NaN in x and y)"]
+    if nan.all():
+        return ["no landmark is annotated (all are NaN)"]
+    return []
+
+
 def _normaliser_problems(sample: Sample, lm: np.ndarray, scheme) -> list[str]:
     if scheme.normaliser_kind == INTEROCULAR:
         i, j = scheme.normaliser_indices
         d = float(normaliser(lm[None], scheme)[0])
-        extent = float(np.max(lm.max(axis=0) - lm.min(axis=0)))
-        what = f"inter-ocular distance (points {i}, {j}) is {d:.3g} px"
+        present = lm[~np.isnan(lm).any(axis=1)]
+        extent = float(np.max(present.max(axis=0) - present.min(axis=0)))
+        what = f"inter-ocular distance (points {i}, {j})"
+        if not np.isfinite(d):
+            return [f"{what} is undefined: an eye corner is missing (NaN), the NME is undefined"]
+        what = f"{what} is {d:.3g} px"
         if d < MIN_NORMALISER_PX:
             return [f"{what}, below {MIN_NORMALISER_PX:g} px: the NME is undefined"]
         if d < MIN_NORMALISER_FRACTION * extent:
@@ -124,7 +169,8 @@ def _normaliser_problems(sample: Sample, lm: np.ndarray, scheme) -> list[str]:
 def _range_problems(lm: np.ndarray, width: int, height: int) -> list[str]:
     lo = -MAX_OUTSIDE_IMAGES * np.array([width, height])
     hi = (1 + MAX_OUTSIDE_IMAGES) * np.array([width, height])
-    outside = np.any((lm < lo) | (lm > hi), axis=1)
+    with np.errstate(invalid="ignore"):
+        outside = np.any((lm < lo) | (lm > hi), axis=1)
     if not outside.any():
         return []
     j = int(np.flatnonzero(outside)[0])
@@ -141,6 +187,7 @@ def check_sample(
     *,
     decode: bool = True,
     image: np.ndarray | None = None,
+    missing_ok: bool = False,
 ) -> list[str]:
     """The problems of one sample, each a short sentence without the file name; ``[]`` if usable.
 
@@ -149,23 +196,24 @@ def check_sample(
         scheme: landmark scheme (default: ``sample.scheme``).
         decode: also decode the image and check its size and the landmark range.
         image: the already decoded ``(H, W, 3)`` image (skips decoding; implies ``decode``).
+        missing_ok: a point whose x and y are both NaN is a missing point, not a problem (for
+            training, whose targets leave such points out); infinite values, a point with one
+            NaN coordinate, all points missing or a missing eye corner (no normaliser) remain
+            problems. Without it (scoring: the NME needs every point) any NaN is a problem.
     Returns:
         problems, e.g. ``["inter-ocular distance (points 36, 45) is 0 px, below 1 px: ..."]``;
         name the sample with :func:`sample_location`.
     """
     s = get_scheme(scheme or sample.scheme)
-    problems: list[str] = []
     lm = np.asarray(sample.landmarks, dtype=np.float64)
-    if lm.shape != (s.num_points, 2):
-        problems.append(
-            f"landmarks have shape {lm.shape}, scheme {s.name} needs ({s.num_points}, 2)"
-        )
-    elif not np.isfinite(lm).all():
-        problems.append("landmarks contain NaN or infinite values")
-    elif np.ptp(lm, axis=0).max() <= 0:
-        problems.append("all landmarks coincide: the face has no extent")
-    else:
-        problems += _normaliser_problems(sample, lm, s)
+    problems = _landmark_problems(lm, s, missing_ok)
+    usable = not problems
+    if usable:
+        present = lm[~np.isnan(lm).any(axis=1)]
+        if np.ptp(present, axis=0).max() <= 0:
+            problems.append("all landmarks coincide: the face has no extent")
+        else:
+            problems += _normaliser_problems(sample, lm, s)
     if sample.box is not None:
         box = np.asarray(sample.box, dtype=np.float64).reshape(-1)
         if box.shape != (4,) or not np.isfinite(box).all():
@@ -179,11 +227,10 @@ def check_sample(
         if problem is not None:
             return problems + [problem]
     height, width = np.asarray(image).shape[:2]
-    if min(height, width) < MIN_IMAGE_SIDE:
-        problems.append(
-            f"image is {width}x{height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
-        )
-    if lm.shape == (s.num_points, 2) and np.isfinite(lm).all():
+    problem = image_size_problem(width, height)
+    if problem is not None:
+        problems.append(problem)
+    if usable:
         problems += _range_problems(lm, width, height)
     return problems
 
@@ -228,17 +275,21 @@ def _video_images(samples: Sequence[Sample]) -> Iterable[tuple[int, np.ndarray |
                 cap.release()
 
 
-def check_samples(
+def sample_problems(
     samples: Sequence[Sample],
     scheme: str | None = None,
     *,
     decode: bool = True,
+    missing_ok: bool = False,
+    workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> list[tuple[str, str]]:
-    """``(location, problem)`` of every problem of ``samples`` (in sample order).
+) -> list[list[str]]:
+    """:func:`check_sample` of every sample: ``problems[i]`` belongs to ``samples[i]``.
 
-    Video frames are decoded by reading each video once from the start (no seeking); other
-    images are decoded one by one. ``progress(n)`` is called after each ``n`` samples checked.
+    Each image is decoded once: video frames by reading each video once from the start (no
+    seeking), images inside container files (COFW ``.mat``) in order on one thread, image files
+    on ``workers`` threads (default: up to 8, the CPU count).
+    ``progress(n)`` is called after each ``n`` samples checked.
     """
     found: dict[int, list[str]] = {}
     video = [
@@ -249,15 +300,43 @@ def check_samples(
         for j, img, problem in _video_images(subset):
             i = video[j]
             if img is None:
-                found[i] = check_sample(samples[i], scheme, decode=False) + [problem]
+                found[i] = check_sample(samples[i], scheme, decode=False, missing_ok=missing_ok) + [
+                    problem
+                ]
             else:
-                found[i] = check_sample(samples[i], scheme, image=img)
+                found[i] = check_sample(samples[i], scheme, image=img, missing_ok=missing_ok)
             if progress is not None:
                 progress(1)
-    for i, s in enumerate(samples):
-        if i in found:
-            continue
-        found[i] = check_sample(s, scheme, decode=decode)
+    rest = [i for i in range(len(samples)) if i not in found]
+    # images inside a container file are read in order on one thread (a v5 .mat is loaded
+    # whole, once, into a small cache: parallel first reads would each load it)
+    members = [i for i in rest if samples[i].image.member is not None]
+    files = [i for i in rest if samples[i].image.member is None]
+
+    def one(i: int) -> list[str]:
+        return check_sample(samples[i], scheme, decode=decode, missing_ok=missing_ok)
+
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for i, problems in zip(files, pool.map(one, files), strict=True):
+            found[i] = problems
+            if progress is not None:
+                progress(1)
+    for i in members:
+        found[i] = one(i)
         if progress is not None:
             progress(1)
-    return [(sample_location(samples[i]), p) for i in range(len(samples)) for p in found.get(i, [])]
+    return [found[i] for i in range(len(samples))]
+
+
+def check_samples(
+    samples: Sequence[Sample],
+    scheme: str | None = None,
+    *,
+    decode: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[str, str]]:
+    """``(location, problem)`` of every problem of ``samples`` (in sample order), from
+    :func:`sample_problems`; locations from :func:`sample_location`."""
+    found = sample_problems(samples, scheme, decode=decode, progress=progress)
+    return [(sample_location(s), p) for s, problems in zip(samples, found) for p in problems]

@@ -146,12 +146,13 @@ def train(
         shutdown_distributed(abandon=not finished)
 
 
-def _screen(ds, what: str, cfg: ExperimentConfig, log) -> None:
-    """Leave out (or raise on) the bad samples of a dataset, in place."""
+def _screen(ds, what: str, cfg: ExperimentConfig, log, missing_ok: bool = False) -> None:
+    """Leave out (or raise on) the bad samples of a dataset, in place (``missing_ok``: the
+    training split, whose targets leave NaN points out; a scored split needs every point)."""
     from otmark.datasets.validity import screen_samples
 
     ds.samples = screen_samples(
-        ds.samples, what, cfg.data.on_error, cfg.data.max_bad_fraction, log
+        ds.samples, what, cfg.data.on_error, cfg.data.max_bad_fraction, log, missing_ok=missing_ok
     ).samples
 
 
@@ -177,7 +178,7 @@ def _train(
         overrides = check_resume(last_path, ckpt.get("config", {}), cfg, resume_override)
 
     train_ds, val_ds = builders.build_datasets(cfg)
-    _screen(train_ds, f"training split {cfg.data.train_split!r}", cfg, log)
+    _screen(train_ds, f"training split {cfg.data.train_split!r}", cfg, log, missing_ok=True)
     if val_ds is not None:
         _screen(val_ds, f"validation split {cfg.data.val_split!r}", cfg, log)
     scheme = builders.scheme_of(train_ds.samples)

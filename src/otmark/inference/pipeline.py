@@ -189,6 +189,7 @@ def run_detection(
     progress: Callable[[FrameResult], None] | None = None,
     recursive: bool = False,
     on_error: str = "raise",
+    min_size: bool | None = None,
 ) -> DetectionRun:
     """Detect landmarks on every image/frame of ``input_path`` and write the outputs.
 
@@ -204,6 +205,9 @@ def run_detection(
         recursive: for a folder, also read the images in its sub-folders.
         on_error: ``"raise"`` (an unreadable image stops the run) or ``"skip"`` (it is left out
             and listed in ``run.report.skipped`` and in ``landmarks.json``).
+        min_size: refuse (or skip) images smaller than
+            :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side, as unreadable ones are;
+            default: when ``boxes_for`` is :func:`whole_image_boxes` (the image is the face crop).
 
     Raises:
         otmark.inference.sources.InputError naming an unreadable input (or, with
@@ -214,7 +218,11 @@ def run_detection(
     out = Path(out_dir)
     kind = input_kind(input_path)
     run = DetectionRun(results=[])
-    frames = iter_frames(input_path, recursive=recursive, on_error=on_error, report=run.report)
+    if min_size is None:
+        min_size = boxes_for is whole_image_boxes
+    frames = iter_frames(
+        input_path, recursive=recursive, on_error=on_error, report=run.report, min_size=min_size
+    )
 
     def consume(pairs: Iterable[tuple[Frame, FrameResult]], on_frame) -> None:
         for frame, result in pairs:

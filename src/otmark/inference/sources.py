@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from otmark.datasets.check import truncation
+from otmark.datasets.check import image_size_problem, truncation
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -168,6 +168,7 @@ def iter_frames(
     recursive: bool = False,
     on_error: str = "raise",
     report: InputReport | None = None,
+    min_size: bool = False,
 ) -> Iterator[Frame]:
     """Frames of any input: an image (one frame), a folder (its images, sorted; with
     ``recursive`` also those in sub-folders) or a video.
@@ -175,7 +176,9 @@ def iter_frames(
     Raises :class:`InputError` naming the offending file; an empty folder is an error too. With
     ``on_error="skip"`` an unreadable image (alone or in a folder) is left out and recorded in
     ``report.skipped``; a video is read up to its first undecodable frame either way (``report``
-    gets its frames decoded and announced).
+    gets its frames decoded and announced). With ``min_size`` (the whole image is the face
+    crop), an image smaller than :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side is
+    refused like an unreadable one, and so is a video whose frames are.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -183,7 +186,12 @@ def iter_frames(
     p = Path(path)
     kind = input_kind(p)
     if kind == "video":
-        yield from iter_video(p, report)
+        for frame in iter_video(p, report):
+            if min_size and frame.frame == 0:
+                h, w = frame.image.shape[:2]
+                if (problem := image_size_problem(w, h)) is not None:
+                    raise InputError(f"{p}: frame 0: {problem}")
+            yield frame
         return
     if kind == "image":
         named = [(p.name, p)]
@@ -198,6 +206,8 @@ def iter_frames(
     for name, f in named:
         try:
             image = read_image(f)
+            if min_size and (problem := image_size_problem(*image.shape[1::-1])) is not None:
+                raise InputError(f"{f}: {problem}")
         except InputError as exc:
             if on_error == "raise":
                 raise
