@@ -9,30 +9,10 @@ import torch
 
 from otmark.cli.main import main
 from otmark.inference import read_results_csv, read_results_json
-from otmark.models import create_model
 from otmark.schemes import get_scheme
 
 SCHEME = "aflw"
 CODEC = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_max"}
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    k = get_scheme(SCHEME).num_points
-    model = create_model("hrnet_tiny", k)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save(
-        {
-            "model_name": "hrnet_tiny",
-            "model_kwargs": {"num_landmarks": k},
-            "model": model.state_dict(),
-            "scheme": SCHEME,
-            "codec": CODEC,
-        },
-        path,
-    )
-    return path
 
 
 def write_png(path, seed, shape=(48, 64)):

@@ -3,36 +3,14 @@
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from otmark.cli.main import main
 from otmark.inference import dlib_available, haar_available, read_results_json
-from otmark.models import create_model
-from otmark.schemes import get_scheme
 from otmark.synth.domains import get_domain
 from otmark.synth.generate import synth_face
 
 SCHEME = "300w"
 CODEC = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_max"}
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    k = get_scheme(SCHEME).num_points
-    model = create_model("hrnet_tiny", k)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save(
-        {
-            "model_name": "hrnet_tiny",
-            "model_kwargs": {"num_landmarks": k},
-            "model": model.state_dict(),
-            "scheme": SCHEME,
-            "codec": CODEC,
-        },
-        path,
-    )
-    return path
 
 
 @pytest.mark.skipif(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 import yaml
 
 
@@ -86,3 +87,17 @@ def tiny_config(data_root: Path, out_dir: Path, **sections) -> dict:
 def write_config(path: Path, cfg: dict) -> Path:
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
+
+
+def record_adam_lrs(mp) -> list[float]:
+    """Patch ``torch.optim.Adam.step`` through ``mp`` (a pytest ``MonkeyPatch``) to record the
+    learning rate of every optimizer step; the list it fills, in step order."""
+    lrs: list[float] = []
+    step = torch.optim.Adam.step
+
+    def recording(self, *args, **kwargs):
+        lrs.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    mp.setattr(torch.optim.Adam, "step", recording)
+    return lrs

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
-from engine_data import tiny_config
+from engine_data import record_adam_lrs, tiny_config
 
 import otmark.engine.trainer as trainer
 from otmark.engine import ConfigError, TrainingInterrupted, config_from_dict, train, validate
@@ -19,15 +19,7 @@ from otmark.engine.schedule import WarmupCosine
 @pytest.fixture
 def used_lrs(monkeypatch):
     """The learning rate of every optimizer step, in order."""
-    lrs = []
-    step = torch.optim.Adam.step
-
-    def recording(self, *args, **kwargs):
-        lrs.append(self.param_groups[0]["lr"])
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", recording)
-    return lrs
+    return record_adam_lrs(monkeypatch)
 
 
 def _cfg(tiny_300w, out, **optim):

@@ -9,15 +9,6 @@ import torch
 from train_helpers import engine_fixtures
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the test machines are small and shared (and results repeatable)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _restore_determinism():
     old = torch.are_deterministic_algorithms_enabled()

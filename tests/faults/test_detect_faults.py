@@ -128,13 +128,20 @@ def test_box_keys_matching_no_image_exit_2_unless_allow_empty(tmp_path, ckpt, ca
     assert _digests(folder, boxes) == before
 
 
-def test_box_file_without_boxes_exit_2_unless_allow_empty(tmp_path, ckpt, capsys):
-    img = _png(tmp_path / "a.png", 0)
+def _box_file_refused(tmp_path, ckpt, capsys, rows: str):
+    """``detect`` of one image ``face.png`` with a box file holding ``rows`` (after the CSV
+    header): exit 2; the image, the box file and the one error line."""
+    img = _png(tmp_path / "face.png", 0)
     boxes = tmp_path / "boxes.csv"
-    boxes.write_text("name,x0,y0,x1,y1\n")
+    boxes.write_text("name,x0,y0,x1,y1\n" + rows)
     rc, _, err = _detect(ckpt, img, tmp_path / "out", capsys, "--boxes", str(boxes))
     assert rc == 2
-    assert f"--boxes {boxes}: the file holds no box; --allow-empty" in _one_error_line(err)
+    return img, boxes, _one_error_line(err)
+
+
+def test_box_file_without_boxes_exit_2_unless_allow_empty(tmp_path, ckpt, capsys):
+    img, boxes, line = _box_file_refused(tmp_path, ckpt, capsys, "")
+    assert f"--boxes {boxes}: the file holds no box; --allow-empty" in line
     assert not (tmp_path / "out").exists()
     args = ("--boxes", str(boxes), "--allow-empty", "--no-overlay")
     rc, _, err = _detect(ckpt, img, tmp_path / "out", capsys, *args)
@@ -209,12 +216,8 @@ def test_box_entirely_outside_the_image_refused(tmp_path, ckpt, capsys):
 
 
 def test_box_file_box_outside_the_image_refused(tmp_path, ckpt, capsys):
-    img = _png(tmp_path / "face.png", 0)
-    boxes = tmp_path / "b.csv"
-    boxes.write_text("name,x0,y0,x1,y1\nface.png,-90,-90,-1,-1\n")
-    rc, _, err = _detect(ckpt, img, tmp_path / "out", capsys, "--boxes", str(boxes))
-    assert rc == 2
-    assert f"--boxes {boxes}: box -90,-90,-1,-1 lies entirely outside" in _one_error_line(err)
+    _, boxes, line = _box_file_refused(tmp_path, ckpt, capsys, "face.png,-90,-90,-1,-1\n")
+    assert f"--boxes {boxes}: box -90,-90,-1,-1 lies entirely outside" in line
 
 
 # --- corrupt images in a folder ---------------------------------------------------------------

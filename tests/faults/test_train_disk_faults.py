@@ -17,23 +17,26 @@ from train_helpers import (
 from otmark.engine import config_from_dict, train
 
 
+def _train_refused(tiny_data, run, tmp_path, capsys) -> tuple[str, str]:
+    """``otmark train`` of the tiny config writing to ``run``: exit 2; stdout and the one line
+    of stderr."""
+    config = write_yaml(tmp_path / "c.yaml", tiny_raw(tiny_data, run))
+    code, out, err = run_cli(capsys, "train", "--config", str(config))
+    assert code == 2
+    return out, one_error_line(err)
+
+
 def test_output_dir_under_a_file(tiny_data, tmp_path, capsys):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
-    config = write_yaml(tmp_path / "c.yaml", tiny_raw(tiny_data, blocker / "run"))
-    code, out, err = run_cli(capsys, "train", "--config", str(config))
-    assert code == 2
-    line = one_error_line(err)
+    out, line = _train_refused(tiny_data, blocker / "run", tmp_path, capsys)
     assert str(blocker) in line and "Not a directory" in line
     assert blocker.read_text() == "x"
 
 
 def test_read_only_output_folder(tiny_data, tmp_path, capsys):
     with tmpfs(tmp_path / "ro", "1m", read_only=True) as ro:
-        config = write_yaml(tmp_path / "c.yaml", tiny_raw(tiny_data, ro / "run"))
-        code, out, err = run_cli(capsys, "train", "--config", str(config))
-        assert code == 2
-        line = one_error_line(err)
+        out, line = _train_refused(tiny_data, ro / "run", tmp_path, capsys)
         assert str(ro / "run") in line and "Read-only file system" in line
         assert "not writable" in line
         assert list(ro.iterdir()) == []
@@ -49,10 +52,7 @@ def test_disk_full_between_last_pt_and_best_pt(tiny_data, tmp_path, capsys):
     room = (int(size * 1.5) // 4096 + 8) * 4096  # + small files (config.yaml, logs)
     with tmpfs(tmp_path / "full", str(room)) as full:
         run = full / "run"
-        config = write_yaml(tmp_path / "c.yaml", tiny_raw(tiny_data, run))
-        code, out, err = run_cli(capsys, "train", "--config", str(config))
-        assert code == 2
-        line = one_error_line(err)
+        out, line = _train_refused(tiny_data, run, tmp_path, capsys)
         assert str(run / "best.pt") in line and "no space left on device" in line
         assert "best.pt" not in out
         assert not (run / "best.pt").exists() and temp_leftovers(run) == []
@@ -65,9 +65,6 @@ def test_disk_full_before_the_first_checkpoint(tiny_data, tmp_path, capsys):
     """No room for any checkpoint: one line naming ``last.pt``; nothing partial is left."""
     with tmpfs(tmp_path / "full", "64k") as full:
         run = full / "run"
-        config = write_yaml(tmp_path / "c.yaml", tiny_raw(tiny_data, run))
-        code, out, err = run_cli(capsys, "train", "--config", str(config))
-        assert code == 2
-        line = one_error_line(err)
+        out, line = _train_refused(tiny_data, run, tmp_path, capsys)
         assert str(run / "last.pt") in line and "no space left on device" in line
         assert not (run / "last.pt").exists() and temp_leftovers(run) == []

@@ -7,8 +7,7 @@ peak rate rescales the rest of the schedule; a change of the kind of schedule is
 import shutil
 
 import pytest
-import torch
-from train_helpers import load_ckpt, same_weights, tiny_raw
+from train_helpers import engine_fixtures, load_ckpt, same_weights, tiny_raw
 
 import otmark.engine.loop as loop
 import otmark.engine.trainer as trainer
@@ -28,15 +27,7 @@ def _raw(tiny_data, out, train_section=None, **optim):
 @pytest.fixture
 def used_lrs(monkeypatch):
     """The learning rate of every optimizer step, in order."""
-    lrs = []
-    step = torch.optim.Adam.step
-
-    def recording(self, *args, **kwargs):
-        lrs.append(self.param_groups[0]["lr"])
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", recording)
-    return lrs
+    return engine_fixtures.record_adam_lrs(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +35,7 @@ def reference(tiny_data, tmp_path_factory):
     """One uninterrupted per-step run and the rate of each of its steps."""
     out = tmp_path_factory.mktemp("ref") / "run"
     with pytest.MonkeyPatch.context() as mp:
-        lrs = []
-        step = torch.optim.Adam.step
-
-        def recording(self, *args, **kwargs):
-            lrs.append(self.param_groups[0]["lr"])
-            return step(self, *args, **kwargs)
-
-        mp.setattr(torch.optim.Adam, "step", recording)
+        lrs = engine_fixtures.record_adam_lrs(mp)
         summary = train(config_from_dict(_raw(tiny_data, out)), log=lambda _: None)
     assert summary["steps"] == STEPS and summary["epochs"] == 2
     assert lrs == pytest.approx([LR * WarmupCosine(STEPS, 2)(i) for i in range(STEPS)])

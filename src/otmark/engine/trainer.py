@@ -255,16 +255,7 @@ def _train(
     if per_step:
 
         def validate_now() -> float:
-            metrics = evaluate(
-                unwrap(net),
-                val_loader,
-                device,
-                decoder=cfg.codec.decoder,
-                softmax=cfg.codec.softmax,
-                amp_dtype=amp_dtype,
-                channels_last=cfg.train.channels_last,
-                info=info,
-            )
+            metrics = _validate(cfg, net, val_loader, device, amp_dtype, info)
             net.train()
             return all_reduce_sum([metrics["NME"] if metrics else 0.0], info)[0]
 
@@ -489,6 +480,21 @@ def _checkpoint_at_validation(
         snapshot("validation", path=out / "steps" / f"step{row['step']:06d}.pt", metrics=metrics)
 
 
+def _validate(cfg: ExperimentConfig, net, val_loader, device, amp_dtype, info) -> dict | None:
+    """Evaluate the unwrapped ``net`` on ``val_loader`` with the run's codec and precision
+    settings; the metrics dict on rank 0, None on the other ranks."""
+    return evaluate(
+        unwrap(net),
+        val_loader,
+        device,
+        decoder=cfg.codec.decoder,
+        softmax=cfg.codec.softmax,
+        amp_dtype=amp_dtype,
+        channels_last=cfg.train.channels_last,
+        info=info,
+    )
+
+
 def _finish_epoch(
     cfg, epoch, last, plateau_run, res, secs0, optimizer, net, val_loader, device, amp_dtype, info
 ) -> tuple[dict, dict | None]:
@@ -509,16 +515,7 @@ def _finish_epoch(
     ve = cfg.train.val_every
     due = ve > 0 and (epoch + 1) % ve == 0
     if val_loader is not None and not plateau_run and (due or last):
-        metrics = evaluate(
-            unwrap(net),
-            val_loader,
-            device,
-            decoder=cfg.codec.decoder,
-            softmax=cfg.codec.softmax,
-            amp_dtype=amp_dtype,
-            channels_last=cfg.train.channels_last,
-            info=info,
-        )
+        metrics = _validate(cfg, net, val_loader, device, amp_dtype, info)
         if metrics is not None:
             row.update({f"val_{k}": v for k, v in metrics.items()})
     return row, metrics

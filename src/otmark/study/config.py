@@ -170,23 +170,27 @@ class StudyConfig:
     def lr_path(self, loss: str) -> Path:
         return self.results_dir / "lr" / f"{loss}.json"
 
+    def _data_key(self) -> dict:
+        """The part of every stored result's key that names the data it is scored on: the
+        benchmark, the validation faces and (when given) the dataset roots."""
+        key = {"benchmark": asdict(self.benchmark), "val_faces": self.val_faces}
+        if self.data_roots:
+            key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
+        return key
+
     def lr_key(self, loss: str) -> dict:
         """What the learning-rate choice of ``loss`` depends on."""
         sel = self.lr_select
         cfg = lr_select_config(self, loss, "<root>", None)
-        key = {
+        return {
             "loss": loss,
             "model": sel.model,
             "train_on": sel.train_on,
             "seed": sel.seed,
             "setting": sel.settings[loss],
             "config": _portable(cfg.to_dict()),
-            "benchmark": asdict(self.benchmark),
-            "val_faces": self.val_faces,
+            **self._data_key(),
         }
-        if self.data_roots:
-            key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
-        return key
 
     def lr_of(self, loss: str) -> dict | None:
         """The stored learning-rate choice of ``loss`` (``{"lr", "lr_candidates", "val_nme",
@@ -206,20 +210,16 @@ class StudyConfig:
         choice = self.lr_of(cell.setting.loss)
         lr = None if choice is None else choice["lr"]
         cfg = self.cell_config(cell, lr=lr)
-        key = {
+        return {
             "experiment": asdict(cell.experiment),
             "setting": cell.setting.name,
             "scheme": cell.scheme,
             "seed": cell.seed,
             "config": _portable(cfg.to_dict()),
             "lr": lr,
-            "benchmark": asdict(self.benchmark),
-            "val_faces": self.val_faces,
             "score_every": self.score_every,
+            **self._data_key(),
         }
-        if self.data_roots:
-            key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
-        return key
 
 
 def lr_select_config(study: StudyConfig, loss: str, root: str, lr: float | None):

@@ -131,6 +131,18 @@ def _fix(uv: np.ndarray) -> np.ndarray:
     return np.round(uv * _ONE).astype(np.int32)
 
 
+def _pixel_box(uv: np.ndarray, shape, pad: int) -> tuple[int, int, int, int] | None:
+    """The pixel box ``(x0, y0, x1, y1)`` (end exclusive) around the points ``uv: (N, 2)``
+    widened by ``pad`` pixels and clipped to an image of ``shape`` (H, W, ...); None when it
+    holds no pixel of the image."""
+    h, w = shape[:2]
+    x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + pad + 1, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
 def _col(rgb, k: float = 1.0) -> tuple[float, float, float]:
     return tuple(float(min(255.0, max(0.0, c * k))) for c in rgb)
 
@@ -178,11 +190,10 @@ class _Painter:
         """Fill a polygon with opacity ``alpha``, touching only its bounding box
         (``projected``: ``pts3[:, :2]`` are already pixels)."""
         uv = pts3[:, :2] if projected else self.uv(pts3)
-        h, w = self.img.shape[:2]
-        x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
-        x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
-        if x1 <= x0 or y1 <= y0:
+        box = _pixel_box(uv, self.img.shape, 1)
+        if box is None:
             return
+        x0, y0, x1, y1 = box
         roi = self.img[y0:y1, x0:x1]
         over = roi.copy()
         cv2.fillPoly(over, [_fix(uv - np.array([x0, y0]))], rgb, cv2.LINE_AA, _SHIFT)
@@ -192,11 +203,10 @@ class _Painter:
         """Fill a polygon with hair: the hair colour times ``k``, lit, with vertical strands
         (a crop of the strand texture) and a soft sheen band."""
         uv = self.uv(pts3)
-        h, w = self.img.shape[:2]
-        x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 1, 0)
-        x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 2, [w, h])
-        if x1 <= x0 or y1 <= y0:
+        box = _pixel_box(uv, self.img.shape, 1)
+        if box is None:
             return
+        x0, y0, x1, y1 = box
         rh, rw = y1 - y0, x1 - x0
         m = np.zeros((rh, rw), np.uint8)
         cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 255, cv2.LINE_AA, _SHIFT)
@@ -329,12 +339,11 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     rings, m = normals.shape[:2]
     uv = p.uv(verts.reshape(-1, 3)).reshape(rings + 1, m, 2)
     depth = p.depth(verts.reshape(-1, 3)).reshape(rings + 1, m)
-    x0, y0 = np.floor(uv.reshape(-1, 2).min(0)).astype(int) - 2
-    x1, y1 = np.ceil(uv.reshape(-1, 2).max(0)).astype(int) + 3
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     mask = np.zeros((h, w), np.uint8)
-    if x1 <= x0 or y1 <= y0:
+    box = _pixel_box(uv.reshape(-1, 2), p.img.shape, 2)
+    if box is None:
         return mask
+    x0, y0, x1, y1 = box
     rh, rw = y1 - y0, x1 - x0
     # normals are smooth: drawn and blurred at half resolution, then upsampled; the mask
     # (silhouette) is drawn at full resolution
@@ -566,11 +575,9 @@ def _draw_eye(p: _Painter, side: str) -> None:
     opening = np.vstack([up, lo[::-1]])
     if f.eye_openness(side) > 0.08:
         uv = p.uv(opening)
-        x0, y0 = np.floor(uv.min(0)).astype(int) - 1
-        x1, y1 = np.ceil(uv.max(0)).astype(int) + 2
-        h, w = p.img.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 > x0 and y1 > y0:
+        box = _pixel_box(uv, p.img.shape, 1)
+        if box is not None:
+            x0, y0, x1, y1 = box
             roi = p.img[y0:y1, x0:x1]
             off = np.array([x0, y0], np.float64)
             patch = roi.copy()
@@ -643,11 +650,10 @@ def _draw_stubble(p: _Painter) -> None:
     cheeks = np.array([[0.8 * f.jaw_hw, y_top + 0.08, -0.1], [-0.8 * f.jaw_hw, y_top + 0.08, -0.1]])
     region = np.vstack([jaw, cheeks[:1], wings, cheeks[1:]])
     uv = p.uv(region)
-    h, w = p.img.shape[:2]
-    x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 3, [w, h])
-    if x1 <= x0 or y1 <= y0:
+    box = _pixel_box(uv, p.img.shape, 2)
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     rh, rw = y1 - y0, x1 - x0
     m = np.zeros((rh, rw), np.float32)
     cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 1.0, cv2.LINE_AA, _SHIFT)

@@ -1,10 +1,13 @@
+"""Fixtures of the whole suite."""
+
 import pytest
 import torch
 
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """Tiny models run fastest on one thread; the CI machine's cores are shared."""
+    """One torch thread: the models under test are tiny, the CI machine's cores are shared, and
+    results are repeatable."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
