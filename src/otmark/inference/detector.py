@@ -197,11 +197,13 @@ class Detector:
     ) -> Detector:
         """Load a training checkpoint (``otmark.models.load_model_from_checkpoint``).
 
-        The checkpoint's metadata gives the scheme and the codec.
+        ``path`` may be ``pretrained``: the packaged model (:mod:`otmark.pretrained`). The
+        checkpoint's metadata gives the scheme and the codec.
         """
         from otmark.models import load_model_from_checkpoint
+        from otmark.pretrained import resolve_checkpoint
 
-        path = Path(path)
+        path = resolve_checkpoint(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint does not exist")
         model, meta = load_model_from_checkpoint(path)
