@@ -100,3 +100,41 @@ def test_repackaging_replaces_atomically(tiny_run, tmp_path):
     second = json.loads((out / "manifest.json").read_text())
     assert second["data"] == {"note": "second"} and first != json.dumps(second)
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "otmark_pretrained.pt"]
+
+
+def test_label_adaptation_is_stored_and_applied(tiny_run, tmp_path):
+    import numpy as np
+
+    from otmark.inference import Detector
+    from otmark.inference.label_adapt import PointOffsets
+    from otmark.schemes import get_scheme
+
+    rng = np.random.default_rng(0)
+    k = get_scheme("300w").num_points
+    preds = rng.uniform(0, 60, (4, k, 2))
+    adapt = PointOffsets.fit(preds, preds + rng.normal(0, 1, (4, k, 2)))
+    # a random network with GET_MAX: its points spread over the crop (a 2-step model's
+    # barycentres all sit near the centre)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "random.pt"
+    codec = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_max"}
+    torch.save(
+        {
+            "model_name": "hrnet_tiny",
+            "model_kwargs": {"num_landmarks": k},
+            "model": create_model("hrnet_tiny", k).state_dict(),
+            "scheme": "300w",
+            "codec": codec,
+        },
+        ckpt,
+    )
+    out = tmp_path / "w"
+    package_checkpoint(ckpt, out, label_adaptation=adapt.to_dict())
+    package_checkpoint(ckpt, tmp_path / "plain")
+    assert json.loads((out / "manifest.json").read_text())["label_adaptation"]["faces"] == 4
+    img = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    box = np.array([[10.0, 10.0, 70.0, 70.0]])
+    plain = Detector.from_checkpoint(tmp_path / "plain", device="cpu").predict(img, box)
+    adapted = Detector.from_checkpoint(out, device="cpu").predict(img, box)
+    np.testing.assert_allclose(adapted, adapt.apply(plain), atol=1e-9)
+    assert not np.allclose(adapted, plain)

@@ -134,6 +134,8 @@ class Detector:
             detector when installed, else OpenCV's Haar cascade; the chosen face first).
         device: where crops are sent before the backend call (``"cpu"``, ``"cuda"``...).
         context: factor applied to the face box side (the training crops' context).
+        adapt: maps decoded points ``(N, K, 2)`` to adapted ones (a label adaptation,
+            :class:`otmark.inference.label_adapt.PointOffsets`); None = unchanged.
     """
 
     def __init__(
@@ -146,6 +148,7 @@ class Detector:
         face_finder: Callable[[np.ndarray], np.ndarray] | None = None,
         device: str | torch.device = "cpu",
         context: float = CONTEXT,
+        adapt: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         from otmark.schemes import get_scheme
 
@@ -161,6 +164,7 @@ class Detector:
         if context <= 0:
             raise ValueError(f"context must be > 0, got {context}")
         self.context = float(context)
+        self.adapt = adapt
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -209,6 +213,10 @@ class Detector:
         model, meta = load_model_from_checkpoint(path)
         scheme, codec = scheme_and_codec(meta, where=str(path))
         kwargs.setdefault("context", meta_context(meta["codec"]))
+        if meta.get("label_adaptation") is not None:
+            from otmark.inference.label_adapt import PointOffsets
+
+            kwargs.setdefault("adapt", PointOffsets.from_dict(meta["label_adaptation"]))
         return cls.from_model(model, scheme, codec, device=device, **kwargs)
 
     @classmethod
@@ -317,6 +325,8 @@ class Detector:
         if self.flip_test:
             perm = self.scheme.flip_permutation
             pts = (pts + heatmaps_to_image(heatmaps[n:], inv[n:], self.codec, perm)) / 2.0
+        if self.adapt is not None:
+            pts = self.adapt(pts)
         return np.split(pts, np.cumsum(counts)[:-1])
 
     def detect(self, image: np.ndarray, boxes: np.ndarray | None = None) -> list[Face]:
