@@ -57,6 +57,17 @@ def meta_context(codec: Mapping[str, Any]) -> float:
     return float(codec.get("context", CONTEXT))
 
 
+def adaptation_from_meta(meta: Mapping[str, Any]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The label adaptation of a model's metadata (its ``label_adaptation`` entry,
+    :class:`otmark.inference.label_adapt.PointOffsets`), or None."""
+    entry = meta.get("label_adaptation")
+    if entry is None:
+        return None
+    from otmark.inference.label_adapt import PointOffsets
+
+    return PointOffsets.from_dict(entry)
+
+
 def crop_faces(
     image: np.ndarray,
     boxes: np.ndarray,
@@ -213,10 +224,7 @@ class Detector:
         model, meta = load_model_from_checkpoint(path)
         scheme, codec = scheme_and_codec(meta, where=str(path))
         kwargs.setdefault("context", meta_context(meta["codec"]))
-        if meta.get("label_adaptation") is not None:
-            from otmark.inference.label_adapt import PointOffsets
-
-            kwargs.setdefault("adapt", PointOffsets.from_dict(meta["label_adaptation"]))
+        kwargs.setdefault("adapt", adaptation_from_meta(meta))
         return cls.from_model(model, scheme, codec, device=device, **kwargs)
 
     @classmethod
@@ -243,6 +251,7 @@ class Detector:
             device = "cuda" if cuda_provider_available() else "cpu"
         backend = OnnxBackend(path, device=device)
         kwargs.setdefault("context", meta_context(meta["codec"]))
+        kwargs.setdefault("adapt", adaptation_from_meta(meta))
         return cls(backend, scheme, codec, device="cpu", **kwargs)
 
     # ------------------------------------------------------------------ inference
