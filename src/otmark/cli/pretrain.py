@@ -96,11 +96,27 @@ def _tiny_overrides() -> list[str]:
         "optim.batch_size=4",
         "data.limit=8",
         "data.val_limit=4",
-        "data.num_workers=0",
+        "data.num_workers=1",
         "train.progress=false",
         "train.tensorboard=false",
         "train.threads=1",
     ]
+
+
+def _print_folder(folder: str, n: int) -> None:
+    print(f"  {folder}: {n} faces", flush=True)
+
+
+def _in_fresh_process(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a spawned process. The generator's OpenCV calls start
+    thread pools that a DataLoader worker forked later from this process can hang or die on;
+    drawing the faces in a child of its own keeps this process clean for training."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,14 +146,15 @@ def run(args: argparse.Namespace) -> int:
         from otmark.atomic import write_json_atomic
 
         print(f"data: writing {args.faces} + {args.val_faces} generated faces to {data_root}")
-        write_pretrain_data(
+        _in_fresh_process(
+            write_pretrain_data,
             data_root,
             args.faces,
             args.val_faces,
             args.image_size,
             args.seed,
             DEFAULT_MIX,
-            progress=lambda folder, n: print(f"  {folder}: {n} faces", flush=True),
+            progress=_print_folder,
         )
         write_json_atomic(stamp, desc)
 
