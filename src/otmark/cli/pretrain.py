@@ -96,7 +96,7 @@ def _tiny_overrides() -> list[str]:
         "optim.batch_size=4",
         "data.limit=8",
         "data.val_limit=4",
-        "data.num_workers=1",
+        "data.num_workers=0",
         "train.progress=false",
         "train.tensorboard=false",
         "train.threads=1",
