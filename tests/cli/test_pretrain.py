@@ -153,3 +153,17 @@ def test_bad_arguments(tmp_path, capsys):
     assert main(["pretrain", "--out", str(tmp_path), "--image-size", "32"]) == 2
     assert "at least 64" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def test_print_config_is_the_packaged_recipe(tmp_path, capsys):
+    import yaml
+
+    assert main(["pretrain", "--out", str(tmp_path / "r"), "--print-config"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["model"]["name"] == "hrnet_w18" and cfg["loss"]["name"] == "wasserstein"
+    # sigma 3 at a 64-px heatmap is 1.5 at the 32-px heatmap of a 128-px crop
+    assert (cfg["codec"]["input_size"], cfg["codec"]["heatmap_size"]) == (128, 32)
+    assert cfg["codec"]["sigma"] * 64 / cfg["codec"]["heatmap_size"] == 3.0
+    assert cfg["codec"]["decoder"] == "get_bc"
+    assert cfg["data"]["root"] == str(tmp_path / "r" / "data" / "300W")
+    assert not (tmp_path / "r").exists()

@@ -4,8 +4,9 @@ Three resumable steps under ``--out``:
 
 1. ``data/300W``: generated faces (:func:`otmark.pretrained.data.write_pretrain_data`); skipped
    when ``data/pretrain_data.json`` records the same arguments;
-2. ``train/``: ``otmark train`` on the packaged config ``pretrained_300w`` (with ``--resume``
-   it continues from ``train/last.pt`` when there is one);
+2. ``train/``: ``otmark train`` on the packaged config ``configs/pretrained/pretrained_300w.yaml``
+   (:func:`default_config`; with ``--resume`` it continues from ``train/last.pt`` when there is
+   one);
 3. ``weights/``: the best checkpoint packaged (:func:`otmark.pretrained.package_checkpoint`);
    ``--install`` also writes it into the weights folder ``pretrained`` resolves to.
 """
@@ -20,8 +21,15 @@ from otmark.cli.errors import CLIError
 
 HELP = "reproduce the packaged model: generate faces, train, package (resumable; hours on CPU)"
 
-CONFIG = "pretrained_300w"
 DATA_STAMP = "pretrain_data.json"
+
+
+def default_config() -> Path:
+    """The packaged recipe (in a folder of its own: it is not one of the paper's experiments
+    that ``otmark train --list-configs`` lists)."""
+    from otmark.engine.config import packaged_config_dir
+
+    return packaged_config_dir() / "pretrained" / "pretrained_300w.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="generator and training seed")
     parser.add_argument(
         "--config",
-        default=CONFIG,
+        default=None,
         metavar="NAME",
-        help="training config, a packaged name or a YAML path (default: %(default)s)",
+        help="training config, a packaged name or a YAML path (default: the packaged "
+        "otmark/configs/pretrained/pretrained_300w.yaml)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved training config (after --set) as YAML and exit",
     )
     parser.add_argument(
         "--set",
@@ -103,6 +117,16 @@ def _tiny_overrides() -> list[str]:
     ]
 
 
+def _overrides(args: argparse.Namespace, data_root: Path) -> list[str]:
+    return [
+        f"data.root={data_root}",
+        f"train.output_dir={Path(args.out) / 'train'}",
+        f"train.seed={args.seed}",
+        *(_tiny_overrides() if args.tiny else []),
+        *args.overrides,
+    ]
+
+
 def _print_folder(folder: str, n: int) -> None:
     print(f"  {folder}: {n} faces", flush=True)
 
@@ -127,13 +151,21 @@ def run(args: argparse.Namespace) -> int:
     if args.image_size < 64:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
     from otmark.datasets.errors import DatasetError
-    from otmark.engine.config import ConfigError, load_config
+    from otmark.engine.config import ConfigError, dump_config, load_config
     from otmark.engine.trainer import TrainingInterrupted, train
     from otmark.pretrained import package_checkpoint, weights_dir
     from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
 
     out = Path(args.out)
     data_root = out / "data" / "300W"
+    config = args.config or default_config()
+    if args.print_config:
+        try:
+            cfg = load_config(config, _overrides(args, data_root), check_paths=False)
+        except ConfigError as exc:
+            raise CLIError(str(exc)) from None
+        print(dump_config(cfg), end="")
+        return 0
     desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
     stamp = out / "data" / DATA_STAMP
     try:
@@ -159,15 +191,8 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(stamp, desc)
 
     train_dir = out / "train"
-    overrides = [
-        f"data.root={data_root}",
-        f"train.output_dir={train_dir}",
-        f"train.seed={args.seed}",
-        *(_tiny_overrides() if args.tiny else []),
-        *args.overrides,
-    ]
     try:
-        cfg = load_config(args.config, overrides)
+        cfg = load_config(config, _overrides(args, data_root))
     except ConfigError as exc:
         raise CLIError(str(exc)) from None
     resume = args.resume and (train_dir / "last.pt").is_file()
