@@ -215,8 +215,8 @@ class Detector:
         ``path`` may be ``pretrained``: the packaged model (:mod:`otmark.pretrained`). The
         checkpoint's metadata gives the scheme and the codec.
         """
+        from otmark.checkpoint_names import resolve_checkpoint
         from otmark.models import load_model_from_checkpoint
-        from otmark.pretrained import resolve_checkpoint
 
         path = resolve_checkpoint(path)
         if not path.is_file():

@@ -50,7 +50,7 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     pickled arbitrary objects; pass False only for checkpoints you trust. Raises
     ``FileNotFoundError`` / ``ValueError`` naming the file.
     """
-    from otmark.pretrained import resolve_checkpoint
+    from otmark.checkpoint_names import resolve_checkpoint
 
     path = resolve_checkpoint(path)
     if not path.is_file():

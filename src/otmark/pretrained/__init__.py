@@ -7,7 +7,7 @@ checkpoint; ``otmark pretrain`` reproduces the whole recipe (see ``docs/real_fac
 Importing this package does not import torch (only :mod:`otmark.pretrained.package` does).
 """
 
-from otmark.pretrained.resolve import (
+from otmark.checkpoint_names import (
     MANIFEST_NAME,
     PRETRAINED,
     WEIGHTS_ENV,

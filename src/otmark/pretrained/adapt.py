@@ -72,8 +72,8 @@ def store_label_adaptation(
     import torch
 
     from otmark.atomic import save_torch_atomic, write_json_atomic
-    from otmark.pretrained.resolve import MANIFEST_NAME, read_manifest, sha256_file
-    from otmark.pretrained.resolve import verified_weights as _verified
+    from otmark.checkpoint_names import MANIFEST_NAME, read_manifest, sha256_file
+    from otmark.checkpoint_names import verified_weights as _verified
 
     folder = Path(folder)
     path = _verified(folder)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from otmark.atomic import save_torch_atomic, write_json_atomic
-from otmark.pretrained.resolve import (
+from otmark.checkpoint_names import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     read_manifest,
@@ -121,9 +121,9 @@ def package_checkpoint(
 def load_packaged(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The packaged model's weights dict with float32 tensors, after the sha256 check.
 
-    ``folder`` defaults to the weights folder (:func:`otmark.pretrained.resolve.weights_dir`).
-    Raises :class:`~otmark.pretrained.resolve.PretrainedNotInstalled` or
-    :class:`~otmark.pretrained.resolve.CorruptWeights` naming the file.
+    ``folder`` defaults to the weights folder (:func:`otmark.checkpoint_names.weights_dir`).
+    Raises :class:`~otmark.checkpoint_names.PretrainedNotInstalled` or
+    :class:`~otmark.checkpoint_names.CorruptWeights` naming the file.
     """
     from otmark.models import read_checkpoint
 
