@@ -18,8 +18,12 @@ HELP = "detect facial landmarks on an image, a folder of images or a video"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="an image, a folder of images, or a video file")
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--checkpoint", metavar="CKPT", help="a training checkpoint (.pt)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
+        "--checkpoint",
+        metavar="CKPT",
+        help="a training checkpoint (.pt), or 'pretrained': the packaged model (the default)",
+    )
     model.add_argument(
         "--onnx",
         metavar="MODEL",
@@ -129,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
             kwargs["face_finder"] = make_face_finder(
                 args.finder, all_faces=args.all_faces, notify=_note
             )
-        if args.checkpoint:
-            detector = Detector.from_checkpoint(args.checkpoint, **kwargs)
-        else:
+        if args.onnx:
             detector = Detector.from_onnx(args.onnx, **kwargs)
+        else:
+            detector = Detector.from_checkpoint(args.checkpoint or "pretrained", **kwargs)
     except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable, InputError) as exc:
         raise CLIError(str(exc.args[0] if exc.args else exc)) from None
 

@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the protocols and exit")
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--predictions", metavar="FILE", help="predictions file (.json or .csv)")
-    model.add_argument("--checkpoint", metavar="CKPT", help="training checkpoint (.pt)")
+    model.add_argument(
+        "--checkpoint", metavar="CKPT", help="training checkpoint (.pt) or 'pretrained'"
+    )
     model.add_argument(
         "--baseline",
         choices=("mean-shape",),

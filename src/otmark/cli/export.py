@@ -13,7 +13,9 @@ HELP = "export a trained checkpoint to ONNX (verified against PyTorch with ONNX 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="training checkpoint")
+    parser.add_argument(
+        "--checkpoint", required=True, metavar="CKPT", help="training checkpoint or 'pretrained'"
+    )
     parser.add_argument("--onnx", required=True, metavar="OUT", help="ONNX file to write")
     parser.add_argument(
         "--input-size",

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "synth": "otmark.cli.synth",
     "check-data": "otmark.cli.check_data",
     "quickstart": "otmark.cli.quickstart",
+    "pretrain": "otmark.cli.pretrain",
     "study": "otmark.cli.study",
 }
 

@@ -57,6 +57,17 @@ def meta_context(codec: Mapping[str, Any]) -> float:
     return float(codec.get("context", CONTEXT))
 
 
+def adaptation_from_meta(meta: Mapping[str, Any]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The label adaptation of a model's metadata (its ``label_adaptation`` entry,
+    :class:`otmark.inference.label_adapt.PointOffsets`), or None."""
+    entry = meta.get("label_adaptation")
+    if entry is None:
+        return None
+    from otmark.inference.label_adapt import PointOffsets
+
+    return PointOffsets.from_dict(entry)
+
+
 def crop_faces(
     image: np.ndarray,
     boxes: np.ndarray,
@@ -134,6 +145,8 @@ class Detector:
             detector when installed, else OpenCV's Haar cascade; the chosen face first).
         device: where crops are sent before the backend call (``"cpu"``, ``"cuda"``...).
         context: factor applied to the face box side (the training crops' context).
+        adapt: maps decoded points ``(N, K, 2)`` to adapted ones (a label adaptation,
+            :class:`otmark.inference.label_adapt.PointOffsets`); None = unchanged.
     """
 
     def __init__(
@@ -146,6 +159,7 @@ class Detector:
         face_finder: Callable[[np.ndarray], np.ndarray] | None = None,
         device: str | torch.device = "cpu",
         context: float = CONTEXT,
+        adapt: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         from otmark.schemes import get_scheme
 
@@ -161,6 +175,7 @@ class Detector:
         if context <= 0:
             raise ValueError(f"context must be > 0, got {context}")
         self.context = float(context)
+        self.adapt = adapt
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -197,16 +212,19 @@ class Detector:
     ) -> Detector:
         """Load a training checkpoint (``otmark.models.load_model_from_checkpoint``).
 
-        The checkpoint's metadata gives the scheme and the codec.
+        ``path`` may be ``pretrained``: the packaged model (:mod:`otmark.pretrained`). The
+        checkpoint's metadata gives the scheme and the codec.
         """
+        from otmark.checkpoint_names import resolve_checkpoint
         from otmark.models import load_model_from_checkpoint
 
-        path = Path(path)
+        path = resolve_checkpoint(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint does not exist")
         model, meta = load_model_from_checkpoint(path)
         scheme, codec = scheme_and_codec(meta, where=str(path))
         kwargs.setdefault("context", meta_context(meta["codec"]))
+        kwargs.setdefault("adapt", adaptation_from_meta(meta))
         return cls.from_model(model, scheme, codec, device=device, **kwargs)
 
     @classmethod
@@ -233,6 +251,7 @@ class Detector:
             device = "cuda" if cuda_provider_available() else "cpu"
         backend = OnnxBackend(path, device=device)
         kwargs.setdefault("context", meta_context(meta["codec"]))
+        kwargs.setdefault("adapt", adaptation_from_meta(meta))
         return cls(backend, scheme, codec, device="cpu", **kwargs)
 
     # ------------------------------------------------------------------ inference
@@ -315,6 +334,8 @@ class Detector:
         if self.flip_test:
             perm = self.scheme.flip_permutation
             pts = (pts + heatmaps_to_image(heatmaps[n:], inv[n:], self.codec, perm)) / 2.0
+        if self.adapt is not None:
+            pts = self.adapt(pts)
         return np.split(pts, np.cumsum(counts)[:-1])
 
     def detect(self, image: np.ndarray, boxes: np.ndarray | None = None) -> list[Face]:

@@ -45,10 +45,14 @@ def _strip_prefixes(state: dict[str, Any]) -> dict[str, Any]:
 def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
     """Load and validate a checkpoint dict (on the CPU).
 
-    ``weights_only=True`` (default) refuses pickled arbitrary objects; pass False only for
-    checkpoints you trust. Raises ``FileNotFoundError`` / ``ValueError`` naming the file.
+    ``path`` may be ``pretrained`` or a packaged-model folder
+    (:func:`otmark.pretrained.resolve_checkpoint`). ``weights_only=True`` (default) refuses
+    pickled arbitrary objects; pass False only for checkpoints you trust. Raises
+    ``FileNotFoundError`` / ``ValueError`` naming the file.
     """
-    path = Path(path)
+    from otmark.checkpoint_names import resolve_checkpoint
+
+    path = resolve_checkpoint(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file does not exist")
     if path.stat().st_size == 0:
@@ -87,8 +91,8 @@ def load_model_from_checkpoint(
     Raises ``ValueError`` naming the file for an unknown model name, bad kwargs or weights that
     do not fit the architecture.
     """
-    path = Path(path)
     ckpt = read_checkpoint(path, weights_only=weights_only)
+    path = Path(path)
     name, kwargs = ckpt["model_name"], dict(ckpt["model_kwargs"])
     try:
         model = create_model(name, **kwargs)

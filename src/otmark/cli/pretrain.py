@@ -1,0 +1,221 @@
+"""``otmark pretrain``: reproduce the packaged model (generated data, training, packaging).
+
+Three resumable steps under ``--out``:
+
+1. ``data/300W``: generated faces (:func:`otmark.pretrained.data.write_pretrain_data`); skipped
+   when ``data/pretrain_data.json`` records the same arguments;
+2. ``train/``: ``otmark train`` on the packaged config ``configs/pretrained/pretrained_300w.yaml``
+   (:func:`default_config`; with ``--resume`` it continues from ``train/last.pt`` when there is
+   one);
+3. ``weights/``: the best checkpoint packaged (:func:`otmark.pretrained.package_checkpoint`);
+   ``--install`` also writes it into the weights folder ``pretrained`` resolves to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from otmark.cli.errors import CLIError
+
+HELP = "reproduce the packaged model: generate faces, train, package (resumable; hours on CPU)"
+
+DATA_STAMP = "pretrain_data.json"
+
+
+def default_config() -> Path:
+    """The packaged recipe (in a folder of its own: it is not one of the paper's experiments
+    that ``otmark train --list-configs`` lists)."""
+    from otmark.engine.config import packaged_config_dir
+
+    return packaged_config_dir() / "pretrained" / "pretrained_300w.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", default="runs/pretrained", metavar="DIR", help="run folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--faces",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="generated training faces (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-faces",
+        type=int,
+        default=512,
+        metavar="N",
+        help="generated validation faces, held out (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=192,
+        metavar="PX",
+        help="side of the generated images (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="generator and training seed")
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="NAME",
+        help="training config, a packaged name or a YAML path (default: the packaged "
+        "otmark/configs/pretrained/pretrained_300w.yaml)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved training config (after --set) as YAML and exit",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, as in otmark train (repeatable)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (data already written is kept; training continues "
+        "from train/last.pt when present)",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="also write the packaged model where 'pretrained' resolves to "
+        "($OTMARK_WEIGHTS_DIR, else the package's otmark/weights/)",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="smoke run: tiny model, a few 64-px faces, one short epoch (seconds)",
+    )
+
+
+def _tiny_overrides() -> list[str]:
+    from otmark.models import tiny_kwargs
+
+    kw = json.dumps(tiny_kwargs("hrnet_w18"))
+    return [
+        f"model.kwargs={kw}",
+        "codec.input_size=64",
+        "codec.heatmap_size=16",
+        "optim.epochs=1",
+        "optim.milestones=[1]",
+        "optim.batch_size=4",
+        "data.limit=8",
+        "data.val_limit=4",
+        "data.num_workers=0",
+        "train.progress=false",
+        "train.tensorboard=false",
+        "train.threads=1",
+    ]
+
+
+def _overrides(args: argparse.Namespace, data_root: Path) -> list[str]:
+    return [
+        f"data.root={data_root}",
+        f"train.output_dir={Path(args.out) / 'train'}",
+        f"train.seed={args.seed}",
+        *(_tiny_overrides() if args.tiny else []),
+        *args.overrides,
+    ]
+
+
+def _print_folder(folder: str, n: int) -> None:
+    print(f"  {folder}: {n} faces", flush=True)
+
+
+def _in_fresh_process(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a spawned process. The generator's OpenCV calls start
+    thread pools that a DataLoader worker forked later from this process can hang or die on;
+    drawing the faces in a child of its own keeps this process clean for training."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tiny:
+        args.faces, args.val_faces, args.image_size = min(args.faces, 12), 3, 64
+    if args.faces < 3 or args.val_faces < 3:
+        raise CLIError("--faces and --val-faces must be at least 3 (one per domain)")
+    if args.image_size < 64:
+        raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
+    from otmark.datasets.errors import DatasetError
+    from otmark.engine.config import ConfigError, dump_config, load_config
+    from otmark.engine.trainer import TrainingInterrupted, train
+    from otmark.pretrained import package_checkpoint, weights_dir
+    from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
+
+    out = Path(args.out)
+    data_root = out / "data" / "300W"
+    config = args.config or default_config()
+    if args.print_config:
+        try:
+            cfg = load_config(config, _overrides(args, data_root), check_paths=False)
+        except ConfigError as exc:
+            raise CLIError(str(exc)) from None
+        print(dump_config(cfg), end="")
+        return 0
+    desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
+    stamp = out / "data" / DATA_STAMP
+    try:
+        done = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        done = None
+    if done == desc:
+        print(f"data: {data_root} already written ({args.faces} training faces)")
+    else:
+        from otmark.atomic import write_json_atomic
+
+        print(f"data: writing {args.faces} + {args.val_faces} generated faces to {data_root}")
+        _in_fresh_process(
+            write_pretrain_data,
+            data_root,
+            args.faces,
+            args.val_faces,
+            args.image_size,
+            args.seed,
+            DEFAULT_MIX,
+            progress=_print_folder,
+        )
+        write_json_atomic(stamp, desc)
+
+    train_dir = out / "train"
+    try:
+        cfg = load_config(config, _overrides(args, data_root))
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    resume = args.resume and (train_dir / "last.pt").is_file()
+    print(f"train: {cfg.name} -> {train_dir}" + (" (resumed)" if resume else ""))
+    try:
+        result = train(cfg, resume=resume)
+    except TrainingInterrupted as exc:
+        print(f"otmark pretrain: {exc}; continue with --resume")
+        return 128 + int(exc.signum)
+    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+
+    src = train_dir / "best.pt"
+    if not src.is_file():
+        src = train_dir / "last.pt"
+    recipe = {"command": "otmark pretrain", "config": cfg.to_dict()}
+    targets = [out / "weights"] + ([weights_dir()] if args.install else [])
+    try:
+        for folder in targets:
+            manifest = package_checkpoint(src, folder, recipe=recipe, data=desc)
+            print(f"packaged {src} -> {manifest.parent} ({manifest.name})")
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise CLIError(str(exc)) from None
+    if result.get("best_nme") is not None:
+        print(f"best validation NME {result['best_nme']:.3f}% (generated faces, held out)")
+    return 0
