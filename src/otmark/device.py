@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -59,3 +61,38 @@ def resolve_device(
             f"{torch.cuda.device_count()} GPU(s) visible"
         )
     return device
+
+
+def _read_cpu_times() -> tuple[int, int]:
+    """``(busy, total)`` jiffies of all CPUs from ``/proc/stat`` (Linux)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def free_cpus(
+    seconds: float = 0.5,
+    read_times: Callable[[], tuple[int, int]] = _read_cpu_times,
+    cpus: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int | None:
+    """How many CPUs other processes leave free: ``cpus`` minus the CPUs busy over ``seconds``
+    (rounded), at least 1. None where ``/proc/stat`` cannot be read (not Linux).
+
+    Torch's threads wait for each other at every parallel region, so a CPU-bound run with as
+    many threads as CPUs slows down sharply when another process holds one of them; one thread
+    per free CPU avoids that.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    try:
+        busy0, total0 = read_times()
+        sleep(seconds)
+        busy1, total1 = read_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    if total <= 0:
+        return cpus
+    busy = cpus * (busy1 - busy0) / total
+    return max(1, min(cpus, cpus - round(busy)))

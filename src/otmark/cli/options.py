@@ -7,20 +7,38 @@ import argparse
 from otmark.cli.errors import CLIError
 
 
+def _threads_value(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: torch CPU threads (0 = torch's choice)."""
+    """``--threads N|auto``: torch CPU threads (0 = torch's choice; ``auto``, the default: one
+    per CPU that other processes leave free, :func:`otmark.device.free_cpus`)."""
     parser.add_argument(
         "--threads",
-        type=int,
-        default=0,
+        type=_threads_value,
+        default="auto",
         metavar="N",
-        help="torch CPU threads (default 0: torch's choice; 1 is much faster on a busy machine)",
+        help="torch CPU threads (default auto: one per CPU other processes leave free, measured "
+        "at the start; 0: torch's choice)",
     )
 
 
 def use_threads(args: argparse.Namespace) -> None:
-    """Check ``--threads`` (a :class:`~otmark.cli.main.CLIError` when negative) and apply it."""
+    """Check ``--threads`` (a :class:`~otmark.cli.main.CLIError` when negative) and apply it;
+    ``auto`` becomes the number of free CPUs (torch's choice when every CPU is free)."""
+    import os
 
+    if args.threads == "auto":
+        from otmark.device import free_cpus
+
+        free = free_cpus()
+        args.threads = 0 if free is None or free >= (os.cpu_count() or 1) else free
     if args.threads < 0:
         raise CLIError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
