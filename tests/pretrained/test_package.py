@@ -106,28 +106,8 @@ def test_label_adaptation_is_stored_and_applied(tiny_run, tmp_path):
     import numpy as np
 
     from otmark.inference import Detector
-    from otmark.inference.label_adapt import PointOffsets
-    from otmark.schemes import get_scheme
 
-    rng = np.random.default_rng(0)
-    k = get_scheme("300w").num_points
-    preds = rng.uniform(0, 60, (4, k, 2))
-    adapt = PointOffsets.fit(preds, preds + rng.normal(0, 1, (4, k, 2)))
-    # a random network with GET_MAX: its points spread over the crop (a 2-step model's
-    # barycentres all sit near the centre)
-    torch.manual_seed(0)
-    ckpt = tmp_path / "random.pt"
-    codec = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_max"}
-    torch.save(
-        {
-            "model_name": "hrnet_tiny",
-            "model_kwargs": {"num_landmarks": k},
-            "model": create_model("hrnet_tiny", k).state_dict(),
-            "scheme": "300w",
-            "codec": codec,
-        },
-        ckpt,
-    )
+    ckpt, adapt, rng = _random_checkpoint_and_adaptation(tmp_path, seed=0)
     out = tmp_path / "w"
     package_checkpoint(ckpt, out, label_adaptation=adapt.to_dict())
     package_checkpoint(ckpt, tmp_path / "plain")
@@ -147,10 +127,29 @@ def test_label_adaptation_travels_into_onnx(tiny_run, tmp_path):
     from otmark.export import export_checkpoint
     from otmark.inference import Detector
     from otmark.inference.label_adapt import PointOffsets
+
+    ckpt, adapt, rng = _random_checkpoint_and_adaptation(tmp_path, seed=1)
+    package_checkpoint(ckpt, tmp_path / "w", label_adaptation=adapt.to_dict())
+    export_checkpoint(tmp_path / "w", tmp_path / "m.onnx")
+    img = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    box = np.array([[10.0, 10.0, 70.0, 70.0]])
+    onnx = Detector.from_onnx(tmp_path / "m.onnx", device="cpu")
+    assert isinstance(onnx.adapt, PointOffsets)
+    torch_det = Detector.from_checkpoint(tmp_path / "w", device="cpu")
+    np.testing.assert_allclose(onnx.predict(img, box), torch_det.predict(img, box), atol=1e-3)
+
+
+def _random_checkpoint_and_adaptation(tmp_path, seed: int):
+    """A random hrnet_tiny checkpoint with GET_MAX (its points spread over the crop; a 2-step
+    model's barycentres all sit near the centre) and a label adaptation fitted on random
+    points; returns ``(checkpoint path, PointOffsets, the rng drawn from)``."""
+    import numpy as np
+
+    from otmark.inference.label_adapt import PointOffsets
     from otmark.schemes import get_scheme
 
+    rng = np.random.default_rng(seed)
     k = get_scheme("300w").num_points
-    rng = np.random.default_rng(1)
     preds = rng.uniform(0, 60, (4, k, 2))
     adapt = PointOffsets.fit(preds, preds + rng.normal(0, 1, (4, k, 2)))
     torch.manual_seed(0)
@@ -166,11 +165,4 @@ def test_label_adaptation_travels_into_onnx(tiny_run, tmp_path):
         },
         ckpt,
     )
-    package_checkpoint(ckpt, tmp_path / "w", label_adaptation=adapt.to_dict())
-    export_checkpoint(tmp_path / "w", tmp_path / "m.onnx")
-    img = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
-    box = np.array([[10.0, 10.0, 70.0, 70.0]])
-    onnx = Detector.from_onnx(tmp_path / "m.onnx", device="cpu")
-    assert isinstance(onnx.adapt, PointOffsets)
-    torch_det = Detector.from_checkpoint(tmp_path / "w", device="cpu")
-    np.testing.assert_allclose(onnx.predict(img, box), torch_det.predict(img, box), atol=1e-3)
+    return ckpt, adapt, rng

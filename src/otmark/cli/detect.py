@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_on_error_argument
 
 #: ``otmark.inference.finders.FINDERS`` (not imported here: that would load torch for --help)
 FINDER_NAMES = ("auto", "dlib", "haar")
@@ -51,9 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run even when no key of --boxes matches an input (a warning instead of an error)",
     )
-    parser.add_argument(
-        "--on-error",
-        choices=("raise", "skip"),
+    add_on_error_argument(
+        parser,
         default="raise",
         help="an unreadable image: stop with an error naming it (raise, the default) or leave it "
         "out, listed under 'skipped' in landmarks.json (skip)",

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_on_error_argument
 
 HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named protocol"
 
@@ -69,9 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "predictions scored on a subset) instead of failing",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--on-error",
-        choices=("raise", "skip"),
+    add_on_error_argument(
+        parser,
         default="raise",
         help="a bad sample (image that cannot be decoded, zero or non-finite normaliser, absurd "
         "landmarks): stop with its file (raise, default) or leave it out of the scores, logging "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from otmark.cli.errors import CLIError
+from otmark.datasets.errors import ON_ERROR
 
 
 def _threads_value(text: str) -> int | str:
@@ -45,3 +46,8 @@ def use_threads(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+
+
+def add_on_error_argument(parser: argparse.ArgumentParser, help: str, default: str | None) -> None:
+    """``--on-error raise|skip``: what a command does with a bad input (``help`` says what)."""
+    parser.add_argument("--on-error", choices=ON_ERROR, default=default, help=help)

@@ -9,6 +9,7 @@ import argparse
 import os
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_on_error_argument
 
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
@@ -39,9 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "optimiser, schedule, batch size, epochs, augmentation or data splits (each change is "
         "logged); architecture, loss, codec and dataset changes are always refused",
     )
-    parser.add_argument(
-        "--on-error",
-        choices=("raise", "skip"),
+    add_on_error_argument(
+        parser,
         default=None,
         help="a bad sample (image that cannot be decoded, zero or non-finite normaliser, absurd "
         "landmarks): stop with its file (raise, default) or leave it out and log it (skip); "

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from otmark.datasets.errors import ON_ERROR
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.registry import UnknownNameError
 from otmark.transforms.augment import AugmentConfig
@@ -236,7 +237,6 @@ class ExperimentConfig:
 
 
 AMP_MODES = ("auto", "none", "bf16", "fp16")
-ON_ERROR_MODES = ("raise", "skip")
 #: every registered model outputs heatmaps at 1/4 of the input resolution (otmark.models)
 MODEL_OUTPUT_STRIDE = 4
 
@@ -530,7 +530,7 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     from otmark.transforms.dataset import CROP_SOURCES
 
     _choice(cfg.data.crop_from, list(CROP_SOURCES), f"{source}: data.crop_from", "crop source")
-    _choice(cfg.data.on_error, list(ON_ERROR_MODES), f"{source}: data.on_error", "mode")
+    _choice(cfg.data.on_error, list(ON_ERROR), f"{source}: data.on_error", "mode")
     for msg in value_problems(cfg):
         raise ConfigError(f"{source}: {msg}")
     _validate_schedule(cfg, source)
