@@ -95,6 +95,8 @@ def test_typo_lists_valid_keys_and_a_close_match(tmp_path):
         ("data.max_bad_fraction=1.5", "data.max_bad_fraction = 1.5: must be in [0, 1]"),
         ("data.on_error=ignore", "unknown mode 'ignore'; valid: raise, skip"),
         ("augment.flip_prob=2", "flip_prob"),
+        ("augment.blur_prob=1.5", "blur_prob"),
+        ("augment.lowres_min=0", "lowres_min"),
     ],
 )
 def test_bad_names_and_values_list_the_valid_ones(override, fragment, tmp_path):
@@ -113,3 +115,27 @@ def test_missing_root_and_unknown_config(tmp_path):
     bad.write_text("optim:\n  lr: [1,\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad.yaml:\d+: invalid YAML"):
         load_config(bad)
+
+
+def test_camera_effects_reach_the_augmentation(tmp_path):
+    from otmark.engine.config import augment_config
+
+    cfg = load_config(
+        "300w_l2_s1_max",
+        [
+            "augment.grayscale_prob=0.1",
+            "augment.lowres_prob=0.2",
+            "augment.lowres_min=0.5",
+            "augment.blur_prob=0.3",
+            "augment.blur_max_sigma=1.5",
+            f"data.root={tmp_path}",
+        ],
+    )
+    a = augment_config(cfg)
+    assert (a.grayscale_prob, a.lowres_prob, a.lowres_min, a.blur_prob, a.blur_max_sigma) == (
+        0.1,
+        0.2,
+        0.5,
+        0.3,
+        1.5,
+    )

@@ -174,6 +174,11 @@ class AugmentSection:
     rotation_prob: float = _AUGMENT.rotation_prob
     flip_prob: float = _AUGMENT.flip_prob
     color_jitter: float = _AUGMENT.color_jitter
+    grayscale_prob: float = _AUGMENT.grayscale_prob
+    lowres_prob: float = _AUGMENT.lowres_prob
+    lowres_min: float = _AUGMENT.lowres_min
+    blur_prob: float = _AUGMENT.blur_prob
+    blur_max_sigma: float = _AUGMENT.blur_max_sigma
 
 
 @dataclass
@@ -711,6 +716,11 @@ def augment_config(cfg: ExperimentConfig):
         rotation_prob=float(a.rotation_prob),
         flip_prob=float(a.flip_prob),
         color_jitter=float(a.color_jitter),
+        grayscale_prob=float(a.grayscale_prob),
+        lowres_prob=float(a.lowres_prob),
+        lowres_min=float(a.lowres_min),
+        blur_prob=float(a.blur_prob),
+        blur_max_sigma=float(a.blur_max_sigma),
     )
 
 

@@ -6,6 +6,7 @@ See :mod:`otmark.transforms.crop` for the coordinate conventions.
 from otmark.transforms.augment import (
     AugmentConfig,
     AugmentParams,
+    camera_effects,
     color_jitter,
     sample_augmentation,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "apply_affine",
     "centre_scale_from_box",
     "centre_scale_from_landmarks",
+    "camera_effects",
     "color_jitter",
     "compose",
     "crop_matrix",

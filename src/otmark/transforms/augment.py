@@ -1,4 +1,5 @@
-"""Training augmentation: random scale, rotation, horizontal flip and colour jitter.
+"""Training augmentation: random scale, rotation, horizontal flip, colour jitter and camera
+effects (grayscale, low resolution, defocus blur).
 
 Everything is drawn from an explicit :class:`numpy.random.Generator`, so a sample's augmentation
 is a pure function of the generator's seed (the dataset derives it from ``(seed, epoch, index)``,
@@ -7,9 +8,12 @@ which makes runs reproducible for any number of workers and across ``--resume``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+#: luma weights of ITU-R BT.601 (the grey of :func:`color_jitter` and :func:`camera_effects`)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,15 @@ class AugmentConfig:
         rotation_prob: ... applied with this probability (else 0).
         flip_prob: probability of a horizontal flip (with the scheme's flip permutation).
         color_jitter: brightness, contrast and saturation factors ``U(1 - j, 1 + j)``; 0 = off.
+        grayscale_prob: probability of replacing the crop by its luma (a black-and-white photo).
+        lowres_prob: probability of a low-resolution camera: the crop is shrunk by a factor
+            ``U(lowres_min, 1)`` (area averaging) and enlarged back (bilinear).
+        lowres_min: smallest shrink factor, in ``(0, 1]``.
+        blur_prob: probability of a defocus blur (Gaussian) ...
+        blur_max_sigma: ... of standard deviation ``U(0.5, blur_max_sigma)`` input pixels.
+
+    The camera effects are off by default (the HRNet recipe); photographs need them when the
+    training faces are generated (docs/real_faces.md).
     """
 
     scale_range: tuple[float, float] = (0.75, 1.25)
@@ -29,12 +42,21 @@ class AugmentConfig:
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
     color_jitter: float = 0.0
+    grayscale_prob: float = 0.0
+    lowres_prob: float = 0.0
+    lowres_min: float = 0.35
+    blur_prob: float = 0.0
+    blur_max_sigma: float = 2.0
 
     def __post_init__(self) -> None:
         lo, hi = self.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must satisfy 0 < lo <= hi, got {self.scale_range}")
-        for name in ("rotation_prob", "flip_prob"):
+        if not 0 < self.lowres_min <= 1:
+            raise ValueError(f"lowres_min must be in (0, 1], got {self.lowres_min}")
+        if not self.blur_max_sigma >= 0.5:
+            raise ValueError(f"blur_max_sigma must be >= 0.5, got {self.blur_max_sigma}")
+        for name in ("rotation_prob", "flip_prob", "grayscale_prob", "lowres_prob", "blur_prob"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -45,7 +67,8 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class AugmentParams:
     """One drawn augmentation: ``scale_factor`` (x crop scale), ``rotation`` (degrees),
-    ``flip`` and the three colour factors (1.0 = unchanged)."""
+    ``flip``, the three colour factors (1.0 = unchanged) and the camera effects: ``grayscale``,
+    ``lowres`` (shrink factor, 1.0 = off) and ``blur_sigma`` (input pixels, 0.0 = off)."""
 
     scale_factor: float = 1.0
     rotation: float = 0.0
@@ -53,10 +76,15 @@ class AugmentParams:
     brightness: float = 1.0
     contrast: float = 1.0
     saturation: float = 1.0
+    grayscale: bool = False
+    lowres: float = 1.0
+    blur_sigma: float = 0.0
 
 
 def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> AugmentParams:
-    """Draw one :class:`AugmentParams` from ``rng`` (always the same number of draws)."""
+    """Draw one :class:`AugmentParams` from ``rng`` (the same number of draws for a given
+    ``cfg``: seven, plus five when a camera effect is enabled, so configs without camera effects
+    draw exactly what they drew before those existed)."""
     u = rng.random(7)
     lo, hi = cfg.scale_range
     scale = lo + (hi - lo) * u[0]
@@ -64,7 +92,18 @@ def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> Augment
     flip = bool(u[3] < cfg.flip_prob)
     j = cfg.color_jitter
     b, c, s = (1.0 + j * (2.0 * v - 1.0) for v in u[4:7])
-    return AugmentParams(float(scale), float(rotation), flip, float(b), float(c), float(s))
+    params = AugmentParams(float(scale), float(rotation), flip, float(b), float(c), float(s))
+    if cfg.grayscale_prob == cfg.lowres_prob == cfg.blur_prob == 0.0:
+        return params
+    v = rng.random(5)
+    lowres = cfg.lowres_min + (1.0 - cfg.lowres_min) * v[2] if v[1] < cfg.lowres_prob else 1.0
+    sigma = 0.5 + (cfg.blur_max_sigma - 0.5) * v[4] if v[3] < cfg.blur_prob else 0.0
+    return replace(
+        params,
+        grayscale=bool(v[0] < cfg.grayscale_prob),
+        lowres=float(lowres),
+        blur_sigma=float(sigma),
+    )
 
 
 def color_jitter(image: np.ndarray, params: AugmentParams) -> np.ndarray:
@@ -79,8 +118,35 @@ def color_jitter(image: np.ndarray, params: AugmentParams) -> np.ndarray:
     if params.brightness == params.contrast == params.saturation == 1.0:
         return image
     img = image.astype(np.float32) * params.brightness
-    grey = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    grey = img @ LUMA
     img = (img - grey.mean()) * params.contrast + grey.mean()
-    grey = (img @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+    grey = (img @ LUMA)[..., None]
     img = (img - grey) * params.saturation + grey
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def camera_effects(image: np.ndarray, params: AugmentParams) -> np.ndarray:
+    """Apply the camera effects of ``params``: low resolution (shrink by ``params.lowres`` with
+    area averaging, enlarge back bilinearly), then defocus blur (Gaussian, ``blur_sigma``
+    pixels), then grayscale (the luma in all three channels).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ``(H, W, 3)`` uint8 (the same object when no effect is drawn).
+    """
+    import cv2
+
+    out = image
+    h, w = image.shape[:2]
+    if params.lowres < 1.0:
+        small = (max(1, round(w * params.lowres)), max(1, round(h * params.lowres)))
+        out = cv2.resize(out, small, interpolation=cv2.INTER_AREA)
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    if params.blur_sigma > 0.0:
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=params.blur_sigma, sigmaY=params.blur_sigma)
+    if params.grayscale:
+        grey = np.clip(np.rint(out.astype(np.float32) @ LUMA), 0, 255).astype(np.uint8)
+        out = np.repeat(grey[..., None], 3, axis=2)
+    return out

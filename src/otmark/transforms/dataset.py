@@ -12,6 +12,7 @@ from otmark.heatmaps.codec import HeatmapCodec
 from otmark.transforms.augment import (
     AugmentConfig,
     AugmentParams,
+    camera_effects,
     color_jitter,
     sample_augmentation,
 )
@@ -98,7 +99,7 @@ def prepare_sample(
     if p.flip and flip_permutation is None:
         raise ValueError("a flip needs the scheme's flip_permutation")
     m = crop_matrix(centre, scale * p.scale_factor, codec.input_size, p.rotation, p.flip)
-    pixels = color_jitter(warp_image(image, m, codec.input_size), p)
+    pixels = camera_effects(color_jitter(warp_image(image, m, codec.input_size), p), p)
     pts = apply_affine(landmarks, m)
     if p.flip:
         pts = pts[np.asarray(flip_permutation, dtype=np.int64)]
