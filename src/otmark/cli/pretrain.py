@@ -85,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "from train/last.pt when present)",
     )
     parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: accept a training config that differs from the checkpoint's in the "
+        "optimiser, schedule length, batch size or augmentation (each change is logged), as in "
+        "otmark train",
+    )
+    parser.add_argument(
         "--install",
         action="store_true",
         help="also write the packaged model where 'pretrained' resolves to "
@@ -150,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--faces and --val-faces must be at least 3 (one per domain)")
     if args.image_size < 64:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
+    if args.resume_override and not args.resume:
+        raise CLIError("--resume-override needs --resume")
     from otmark.datasets.errors import DatasetError
     from otmark.engine.config import ConfigError, dump_config, load_config
     from otmark.engine.trainer import TrainingInterrupted, train
@@ -198,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     resume = args.resume and (train_dir / "last.pt").is_file()
     print(f"train: {cfg.name} -> {train_dir}" + (" (resumed)" if resume else ""))
     try:
-        result = train(cfg, resume=resume)
+        result = train(cfg, resume=resume, resume_override=args.resume_override)
     except TrainingInterrupted as exc:
         print(f"otmark pretrain: {exc}; continue with --resume")
         return 128 + int(exc.signum)
