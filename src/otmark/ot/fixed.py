@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from otmark.ot.kernels import KernelCache
 
@@ -95,29 +96,23 @@ def disc_offsets(radius: float, device: torch.device | str) -> torch.Tensor:
     return torch.stack([dy[keep], dx[keep]], dim=1)
 
 
-def anchors_of(b: torch.Tensor) -> torch.Tensor:
-    """``b: (P, H, W)`` -> ``(P, 2)`` long: the arg-max pixel ``(y, x)`` of each target."""
-    p, h, w = b.shape
-    flat = b.reshape(p, h * w).argmax(dim=1)
-    return torch.stack([torch.div(flat, w, rounding_mode="floor"), flat % w], dim=1)
-
-
-def support_radius(b: torch.Tensor, anchors: torch.Tensor, threshold: float) -> torch.Tensor:
-    """0-dim tensor: largest distance from an anchor to a pixel with ``b > threshold * max(b)``."""
-    p, h, w = b.shape
-    peak = b.reshape(p, -1).amax(dim=1)
-    support = b > (threshold * peak)[:, None, None]
-    ys = torch.arange(h, device=b.device, dtype=torch.float32)
-    xs = torch.arange(w, device=b.device, dtype=torch.float32)
-    dy = ys[None, :, None] - anchors[:, 0, None, None].float()
-    dx = xs[None, None, :] - anchors[:, 1, None, None].float()
-    dist = torch.sqrt(dy * dy + dx * dx)
-    return torch.where(support, dist, torch.zeros_like(dist)).amax()
-
-
 def round_radius(r: float) -> float:
     """Round a support radius up to a half pixel (fewer distinct shapes across batches)."""
     return max(1.0, math.ceil(2.0 * r + 1e-6) / 2.0)
+
+
+def folded_extent(grid: tuple[int, int]) -> tuple[int, int]:
+    """``(hy, hx) = (ceil(H/2), ceil(W/2))``: folded anchors lie in ``[0, hy) x [0, hx)``."""
+    return (grid[0] + 1) // 2, (grid[1] + 1) // 2
+
+
+def canvas_positions(grid: tuple[int, int], device: torch.device | str) -> torch.Tensor:
+    """``(Cy * Cx, 2)`` float64 relative positions ``t`` of the folded canvas, row-major:
+    ``t_y in [-(hy-1), H-1]``, ``t_x in [-(hx-1), W-1]`` (:func:`folded_extent`)."""
+    (h, w), (hy, hx) = grid, folded_extent(grid)
+    ty = torch.arange(-(hy - 1), h, dtype=torch.float64, device=device)
+    tx = torch.arange(-(hx - 1), w, dtype=torch.float64, device=device)
+    return torch.stack(torch.meshgrid(ty, tx, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 def disc_table(
@@ -128,13 +123,11 @@ def disc_table(
     dtype: torch.dtype,
     device: torch.device | str,
 ) -> torch.Tensor:
-    """``((2H-1)(2W-1), S)`` shifted kernel (``kind="kernel"``) or ``Khat * C`` (``"cost"``)."""
-    h, w = grid
+    """``(Cy * Cx, S)`` shifted kernel (``kind="kernel"``) or ``Khat * C`` (``"cost"``) over the
+    folded canvas (:func:`canvas_positions`) and the disc (:func:`disc_offsets`)."""
+    t = canvas_positions(grid, device)
     off = disc_offsets(radius, device).to(torch.float64)
-    ty = torch.arange(-(h - 1), h, dtype=torch.float64, device=device)
-    tx = torch.arange(-(w - 1), w, dtype=torch.float64, device=device)
-    t = torch.stack(torch.meshgrid(ty, tx, indexing="ij"), dim=-1).reshape(-1, 2)
-    dist = torch.cdist(t, off)  # (R, S) |t - s|
+    dist = torch.cdist(t, off)  # (C, S) |t - s|
     log_k = (t.norm(dim=1, keepdim=True) - dist) / eps
     out = torch.exp(log_k)
     if kind == "cost":
@@ -144,24 +137,79 @@ def disc_table(
     return out.to(dtype)
 
 
+def fold_index(grid: tuple[int, int], device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Index tables of the folded canvas, one row per possible anchor (flat index ``f``).
+
+    Each pair is reflected (in its indices only) so that its anchor lies in the top-left
+    quadrant: ``sy = -1`` if ``ay >= hy`` else ``1`` (same for x), and pixel ``(y, x)`` reads
+    canvas position ``t = (sy (y - ay), sx (x - ax))``. The Euclidean cost and the disc are
+    symmetric under these reflections, so the problem is unchanged; the canvas shrinks from
+    ``(2H-1)(2W-1)`` to ``(H + hy - 1)(W + hx - 1)`` rows.
+
+    Returns ``cls: (H*W,)`` the reflection class ``2 [ay >= hy] + [ax >= hx]`` of each anchor,
+    ``base: (4, H*W)`` the canvas row of each pixel for an anchor at the origin of each class,
+    ``shift: (H*W,)`` what an anchor subtracts from ``base`` (row = ``base[cls] - shift``) and
+    ``norm: (Cy*Cx,)`` float64 ``|t|`` of each canvas row (``norm32``: the same in float32).
+    """
+    (h, w), (hy, hx) = grid, folded_extent(grid)
+    cw = w + hx - 1
+    ys = torch.arange(h, device=device)[:, None]
+    xs = torch.arange(w, device=device)[None, :]
+    fy, fx = (ys >= hy).long(), (xs >= hx).long()
+    sy, sx = 1 - 2 * fy, 1 - 2 * fx
+    cls = (2 * fy + fx).reshape(-1)
+    shift = (sy * ys * cw + sx * xs).reshape(-1)
+    base = torch.stack(
+        [
+            ((1 - 2 * ky) * ys + hy - 1) * cw + (1 - 2 * kx) * xs + hx - 1
+            for ky in (0, 1)
+            for kx in (0, 1)
+        ]
+    ).reshape(4, h * w)
+    norm = canvas_positions(grid, device).norm(dim=1)
+    return {"cls": cls, "base": base, "shift": shift, "norm": norm, "norm32": norm.float()}
+
+
+def disc_index(
+    grid: tuple[int, int], radius: float, device: torch.device | str
+) -> dict[str, torch.Tensor]:
+    """Index tables of the target disc in the map padded by ``r = floor(radius)`` pixels.
+
+    Column ``j`` of a pair with anchor ``f`` (flat) and reflection class ``k`` reads the padded
+    pixel ``anchor[f] + offset[k, j]``: the anchor plus the ``j``-th disc offset, reflected like
+    the pair (:func:`fold_index`). Disc pixels outside the map fall in the zero padding.
+    """
+    h, w = grid
+    r = int(math.floor(radius))
+    wp = w + 2 * r
+    off = disc_offsets(radius, device)
+    dy, dx = off[:, 0], off[:, 1]
+    offset = torch.stack([ky * dy * wp + kx * dx for ky in (1, -1) for kx in (1, -1)])
+    ys = torch.arange(h, device=device)[:, None]
+    xs = torch.arange(w, device=device)[None, :]
+    anchor = ((ys + r) * wp + xs + r).reshape(-1)
+    return {"offset": offset, "anchor": anchor}
+
+
 class _Tables:
-    """Kernel tables through a :class:`KernelCache` (keyed like the bucketed backend's)."""
+    """Kernel and index tables through a :class:`KernelCache` (built once per geometry)."""
 
-    def __init__(self, cache: KernelCache, grid, radius, dtype, device) -> None:
-        self.cache, self.grid, self.radius, self.dtype, self.device = (
-            cache,
-            grid,
-            radius,
-            dtype,
-            device,
-        )
+    def __init__(self, cache: KernelCache, grid, dtype, device) -> None:
+        self.cache, self.grid, self.dtype, self.device = cache, grid, dtype, device
 
-    def get(self, eps: float, kind: str = "kernel") -> torch.Tensor:
-        key = ("disc", self.grid, self.radius, float(eps), self.dtype, str(self.device), kind)
+    def get(self, radius: float, eps: float, kind: str = "kernel") -> torch.Tensor:
+        key = ("disc", self.grid, radius, float(eps), self.dtype, str(self.device), kind)
         return self.cache.lookup(
-            key,
-            lambda: disc_table(self.grid, self.radius, eps, kind, self.dtype, self.device),
+            key, lambda: disc_table(self.grid, radius, eps, kind, self.dtype, self.device)
         )
+
+    def fold(self) -> dict[str, torch.Tensor]:
+        key = ("fold", self.grid, str(self.device))
+        return self.cache.lookup(key, lambda: fold_index(self.grid, self.device))
+
+    def disc(self, radius: float) -> dict[str, torch.Tensor]:
+        key = ("disc-index", self.grid, radius, str(self.device))
+        return self.cache.lookup(key, lambda: disc_index(self.grid, radius, self.device))
 
 
 def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allow_float32: bool):
@@ -171,37 +219,34 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     inputs when ``allow_float32`` and ``R / eps`` is within :func:`float32_limit`, else float64.
     """
     p, h, w = a.shape
-    dev = a.device
-    anchors = anchors_of(b)
+    n = h * w
+    tables = _Tables(cache, (h, w), None, a.device)
+    fold = tables.fold()
+    b_flat = b.reshape(p, n)
+    anchor = b_flat.argmax(dim=1)  # (P,) flat arg-max pixel of each target
+    cls = fold["cls"][anchor]
+    rows = fold["base"][cls] - fold["shift"][anchor][:, None]  # (P, n) canvas row of each pixel
+    rho = fold["norm" if a.dtype == torch.float64 else "norm32"][rows]  # (P, n) distance of each pixel to its anchor
     if opts.radius is not None:
         radius = float(opts.radius)
-    else:
-        radius = round_radius(support_radius(b, anchors, opts.threshold).item())  # host read
-    off = disc_offsets(radius, dev)  # (S, 2)
-    n = h * w
-    limit = float32_limit(n, off.shape[0])
+    else:  # the one host read of the setup: the largest distance of a support pixel
+        support = b_flat > opts.threshold * b_flat.amax(dim=1, keepdim=True)
+        radius = round_radius((rho * support).amax().item())
+    disc = tables.disc(radius)
+    columns = disc["offset"].shape[1]
+    limit = float32_limit(n, columns)
     f32 = allow_float32 and a.dtype == torch.float32 and radius / opts.eps <= limit
     dtype = torch.float32 if f32 else torch.float64
-    # row of each grid pixel in the canvas table, per pair: (P, n)
-    iy = torch.arange(h, device=dev)[None, :, None] - anchors[:, 0, None, None] + (h - 1)
-    ix = torch.arange(w, device=dev)[None, None, :] - anchors[:, 1, None, None] + (w - 1)
-    rows = (iy * (2 * w - 1) + ix).reshape(p, n)
+    tables.dtype = dtype
     # the target on the disc around its anchor (zero outside the map), renormalised
-    py = anchors[:, 0, None] + off[None, :, 0]
-    px = anchors[:, 1, None] + off[None, :, 1]
-    inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-    cols = (py.clamp(0, h - 1) * w + px.clamp(0, w - 1)).reshape(p, -1)
-    b_disc = b.reshape(p, n).gather(1, cols) * inside
+    r = int(math.floor(radius))
+    cols = disc["anchor"][anchor][:, None] + disc["offset"][cls]  # (P, S) in the padded map
+    b_disc = F.pad(b, (r, r, r, r)).reshape(p, -1).gather(1, cols).to(dtype)
     b_disc = b_disc / b_disc.sum(dim=1, keepdim=True)
     a_flat = a.reshape(p, n).to(dtype)
-    b_disc = b_disc.to(dtype)
-    # distance of every grid pixel to its anchor (the row factor carried by the potential)
-    rho = torch.sqrt(((iy - (h - 1)) ** 2).to(dtype) + ((ix - (w - 1)) ** 2).to(dtype)).reshape(
-        p, n
-    )
+    rho = rho.to(dtype)
     log_a, log_b = torch.log(a_flat), torch.log(b_disc)
-    tables = _Tables(cache, (h, w), radius, dtype, dev)
-    canvas = torch.zeros(p, (2 * h - 1) * (2 * w - 1), dtype=dtype, device=dev)
+    canvas = torch.zeros(p, fold["norm"].shape[0], dtype=dtype, device=a.device)
 
     def marginal_error(x_old, x_new):
         return (a_flat * torch.expm1(x_new - x_old).abs()).sum(dim=1)
@@ -213,15 +258,15 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     schedule = schedule[::-1]
     x = rho / schedule[0]  # f = 0
     for e, e_next in zip(schedule[:-1], schedule[1:]):
-        table = tables.get(e)
+        table = tables.get(radius, e)
         y = g_update(x, log_a, rows, table, canvas)
         x = f_update(y, log_b, rows, table.T)[0] * (e / e_next)
     eps = opts.eps
-    table = tables.get(eps)
+    table = tables.get(radius, eps)
     table_t = table.T
     y = g_update(x, log_a, rows, table, canvas)
-    omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=dev)
-    previous = torch.full((p,), float("inf"), dtype=dtype, device=dev)
+    omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=a.device)
+    previous = torch.full((p,), float("inf"), dtype=dtype, device=a.device)
     for k in range(opts.iterations):
         x_old = x
         x, y, x_new = relaxed_iteration(x, y, omega, log_a, log_b, rows, table, table_t, canvas)
@@ -232,20 +277,21 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
             previous = err
     x_final, v, kv = f_update(y, log_b, rows, table_t)
     err = marginal_error(x, x_final)
-    num = (v @ tables.get(eps, "cost").T).gather(1, rows)
+    num = (v @ tables.get(radius, eps, "cost").T).gather(1, rows)
     cost = (a_flat * num / kv).sum(dim=1)
     f = rho - eps * x_final
     g = -eps * y
     entropic = (a_flat * f).sum(dim=1) + (b_disc * g).sum(dim=1)
-    g_grid = torch.zeros(p, n, dtype=dtype, device=dev).scatter_add_(1, cols, g * inside)
+    g_pad = torch.zeros(p, h + 2 * r, w + 2 * r, dtype=dtype, device=a.device)
+    g_grid = g_pad.reshape(p, -1).scatter(1, cols, g).reshape(p, h + 2 * r, w + 2 * r)
     iterations = len(schedule) + opts.iterations
     return {
         "f": f.reshape(p, h, w),
-        "g": g_grid.reshape(p, h, w),
+        "g": g_grid[:, r : r + h, r : r + w],
         "entropic": entropic,
         "cost": cost,
         "marginal_error": err,
         "iterations": iterations,
         "radius": radius,
-        "columns": off.shape[0],
+        "columns": columns,
     }

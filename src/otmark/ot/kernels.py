@@ -65,6 +65,13 @@ def canvas_tables(
     return out.reshape(len(ty) * len(tx), wy * wx).to(dtype)
 
 
+def _nbytes(entry) -> int:
+    """Bytes of a cached tensor, or of a dict of tensors (index tables)."""
+    if isinstance(entry, dict):
+        return sum(_nbytes(t) for t in entry.values())
+    return entry.numel() * entry.element_size()
+
+
 class KernelCache:
     """A small LRU cache of canvas tables, keyed by geometry, ``eps``, dtype, device and kind.
 
@@ -79,7 +86,7 @@ class KernelCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._tables.values())
+        return sum(_nbytes(t) for t in self._tables.values())
 
     def __len__(self) -> int:
         return len(self._tables)
