@@ -93,7 +93,8 @@ class SinkhornOptions:
         backend: ``"bucketed"`` (multiscale, tolerance-driven, data-dependent layout: the CPU
             backend), ``"fixed"`` (fixed shapes and iteration count, no host synchronisation in
             the loop: the GPU backend, :mod:`otmark.ot.fixed`) or ``"auto"`` (by device).
-        iterations: fixed backend: iterations at the final eps (after one per annealing step).
+        iterations: fixed backend: iterations at the final eps (after one per annealing step;
+            at least one runs).
         check_every: fixed backend: iterations between the on-device over-relaxation checks.
         eps_start: fixed backend: first eps of the annealing schedule (capped by the diameter).
         radius: fixed backend: radius of the target disc in pixels; ``None`` reads it from the
@@ -113,8 +114,8 @@ class SinkhornOptions:
     overrelax: float = 1.6
     backend: str = "auto"
     iterations: int = 24
-    check_every: int = 8
-    eps_start: float = 4.0
+    check_every: int = 4
+    eps_start: float = 1.0
     radius: float | None = None
 
     def __post_init__(self) -> None:
