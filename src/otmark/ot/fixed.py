@@ -37,27 +37,39 @@ from otmark.ot.kernels import KernelCache
 
 # Potentials are kept in units of eps and negated: ``x = -phi / eps`` (grid, shifted by the
 # distance to the anchor) and ``y = -g / eps`` (target disc), so that an update is a sum, a
-# max-shift, an exponential, one matrix product and a log, with eps out of the loop.
+# shift, an exponential, one matrix product and a log, with eps out of the loop.
 
 
 def g_update(x, log_a, rows, table, canvas):
-    """``y_j = log sum_i Khat_ij a_i exp(-x_i)`` (max-shifted). ``x, log_a, rows: (P, n)``,
-    ``table: (canvas, S)``, ``canvas``: a ``(P, canvas)`` zero tensor -> ``(P, S)``."""
-    t = log_a - x
-    m = t.amax(dim=1, keepdim=True)
-    u = torch.exp(t - m)
-    return m + torch.log(canvas.scatter(1, rows, u) @ table)
+    """``y_j = log sum_i Khat_ij a_i exp(-x_i)`` with ``table = exp(-c) Khat`` and
+    ``log_a = log a - max(log a) + c`` (:func:`headroom`): up to a constant per pair (``x`` is
+    exact, ``y`` is stored minus ``max(log a)``). ``x, log_a, rows: (P, n)``,
+    ``table: (canvas, S)``, ``canvas``: a ``(P, canvas)`` zero tensor -> ``(P, S)``.
+
+    The weights are shifted by ``min(x)``, so they lie in ``(0, exp(c)]``: the headroom ``c``
+    lets weights far below the largest one stay above the float32 underflow."""
+    shift = x.amin(dim=1, keepdim=True)
+    u = torch.exp(log_a - x + shift)
+    return torch.log(canvas.scatter(1, rows, u) @ table) - shift
 
 
 def f_update(y, log_b, rows, table_t):
-    """``x_i = log sum_j Khat_ij b_j exp(-y_j)`` (max-shifted); also returns ``v`` and the sums
-    ``K v`` (reused by the transport cost). ``y: (P, S)``, ``table_t: (S, canvas)`` -> ``(P, n)``.
-    """
-    t = log_b - y
-    m = t.amax(dim=1, keepdim=True)
-    v = torch.exp(t - m)
+    """``x_i = log sum_j Khat_ij b_j exp(-y_j)`` (exact, with the stored ``y`` of
+    :func:`g_update` and ``log_b = log b - max(log a) + c``); also returns the weights ``v`` and
+    the sums ``K v`` (reused by the transport cost). ``y: (P, S)``, ``table_t: (S, canvas)``
+    -> ``(P, n)``."""
+    shift = y.amin(dim=1, keepdim=True)
+    v = torch.exp(log_b - y + shift)
     kv = (v @ table_t).gather(1, rows)
-    return m + torch.log(kv), v, kv
+    return torch.log(kv) - shift, v, kv
+
+
+def headroom(ratio: float) -> float:
+    """The exponent ``c`` by which the kernel tables are scaled down (``exp(-c) Khat``) and the
+    weights of the updates up, for ``R / eps = ratio``: table entries then lie in
+    ``[exp(-ratio - c), exp(ratio - c)]`` and stay above the smallest normal float32
+    (``exp(-87.3)``) for ``c <= 86 - ratio``; capped at 24."""
+    return max(0.0, min(24.0, 86.0 - ratio))
 
 
 def relaxed_iteration(x, y, omega, log_a, log_b, rows, table, table_t, canvas):
@@ -123,13 +135,15 @@ def disc_table(
     kind: str,
     dtype: torch.dtype,
     device: torch.device | str,
+    scale: float = 0.0,
 ) -> torch.Tensor:
-    """``(Cy * Cx, S)`` shifted kernel (``kind="kernel"``) or ``Khat * C`` (``"cost"``) over the
-    folded canvas (:func:`canvas_positions`) and the disc (:func:`disc_offsets`)."""
+    """``(Cy * Cx, S)`` shifted kernel ``exp(-scale) Khat`` (``kind="kernel"``) or
+    ``exp(-scale) Khat * C`` (``"cost"``) over the folded canvas (:func:`canvas_positions`)
+    and the disc (:func:`disc_offsets`)."""
     t = canvas_positions(grid, device)
     off = disc_offsets(radius, device).to(torch.float64)
     dist = torch.cdist(t, off)  # (C, S) |t - s|
-    log_k = (t.norm(dim=1, keepdim=True) - dist) / eps
+    log_k = (t.norm(dim=1, keepdim=True) - dist) / eps - scale
     out = torch.exp(log_k)
     if kind == "cost":
         out = out * dist
@@ -198,10 +212,10 @@ class _Tables:
     def __init__(self, cache: KernelCache, grid, dtype, device) -> None:
         self.cache, self.grid, self.dtype, self.device = cache, grid, dtype, device
 
-    def get(self, radius: float, eps: float, kind: str = "kernel") -> torch.Tensor:
-        key = ("disc", self.grid, radius, float(eps), self.dtype, str(self.device), kind)
+    def get(self, radius: float, eps: float, kind: str = "kernel", scale: float = 0.0):
+        key = ("disc", self.grid, radius, float(eps), self.dtype, str(self.device), kind, scale)
         return self.cache.lookup(
-            key, lambda: disc_table(self.grid, radius, eps, kind, self.dtype, self.device)
+            key, lambda: disc_table(self.grid, radius, eps, kind, self.dtype, self.device, scale)
         )
 
     def fold(self) -> dict[str, torch.Tensor]:
@@ -246,7 +260,11 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     b_disc = b_disc / b_disc.sum(dim=1, keepdim=True)
     a_flat = a.reshape(p, n).to(dtype)
     rho = rho.to(dtype)
-    log_a, log_b = torch.log(a_flat), torch.log(b_disc)
+    # the weights' exponents, shifted by -max(log a) + c (see g_update and f_update)
+    scale = headroom(radius / opts.eps)
+    log_a = torch.log(a_flat)
+    offset = scale - log_a.amax(dim=1, keepdim=True)
+    log_a, log_b = log_a + offset, torch.log(b_disc) + offset
     canvas = torch.zeros(p, fold["norm"].shape[0], dtype=dtype, device=a.device)
 
     def marginal_error(x_old, x_new):
@@ -261,11 +279,11 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     # start from f = rho (x = 0): the distance to the anchor, close to the distance to the target
     x = torch.zeros_like(rho)
     for e, e_next in zip(schedule[:-1], schedule[1:]):
-        table = tables.get(radius, e)
+        table = tables.get(radius, e, scale=scale)
         y = g_update(x, log_a, rows, table, canvas)
         x = f_update(y, log_b, rows, table.T)[0] * (e / e_next)
     eps = opts.eps
-    table = tables.get(radius, eps)
+    table = tables.get(radius, eps, scale=scale)
     table_t = table.T
     y = g_update(x, log_a, rows, table, canvas)
     omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=a.device)
@@ -284,10 +302,10 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
                 previous = 2.0 * err
     # the plan (x_new, y): exact source marginal, its K v reused by the transport cost
     x_final = x_new
-    num = (v @ tables.get(radius, eps, "cost").T).gather(1, rows)
+    num = (v @ tables.get(radius, eps, "cost", scale).T).gather(1, rows)
     cost = (a_flat * num / kv).sum(dim=1)
     f = rho - eps * x_final
-    g = -eps * y
+    g = (offset - scale - y) * eps  # y is stored minus max(log a)
     entropic = (a_flat * f).sum(dim=1) + (b_disc * g).sum(dim=1)
     g_pad = torch.zeros(p, h + 2 * r, w + 2 * r, dtype=dtype, device=a.device)
     g_grid = g_pad.reshape(p, -1).scatter(1, cols, g).reshape(p, h + 2 * r, w + 2 * r)
