@@ -213,10 +213,16 @@ class _Tables:
         self.cache, self.grid, self.dtype, self.device = cache, grid, dtype, device
 
     def get(self, radius: float, eps: float, kind: str = "kernel", scale: float = 0.0):
+        """The table of :func:`disc_table`; ``kind`` ending in ``"_t"``: its transpose
+        (contiguous: the products of the f-update read it row-major)."""
         key = ("disc", self.grid, radius, float(eps), self.dtype, str(self.device), kind, scale)
-        return self.cache.lookup(
-            key, lambda: disc_table(self.grid, radius, eps, kind, self.dtype, self.device, scale)
-        )
+        if kind.endswith("_t"):
+            build = lambda: self.get(radius, eps, kind[:-2], scale).T.contiguous()  # noqa: E731
+        else:
+            build = lambda: disc_table(  # noqa: E731
+                self.grid, radius, eps, kind, self.dtype, self.device, scale
+            )
+        return self.cache.lookup(key, build)
 
     def fold(self) -> dict[str, torch.Tensor]:
         key = ("fold", self.grid, str(self.device))
@@ -263,7 +269,8 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     # the weights' exponents, shifted by -max(log a) + c (see g_update and f_update)
     scale = headroom(radius / opts.eps)
     log_a = torch.log(a_flat)
-    offset = scale - log_a.amax(dim=1, keepdim=True)
+    max_log_a = log_a.amax(dim=1, keepdim=True)
+    offset = scale - max_log_a
     log_a, log_b = log_a + offset, torch.log(b_disc) + offset
     canvas = torch.zeros(p, fold["norm"].shape[0], dtype=dtype, device=a.device)
 
@@ -277,16 +284,22 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
         schedule.append(schedule[-1] / opts.scaling)
     schedule = schedule[::-1]
     # start from f = rho (x = 0): the distance to the anchor, close to the distance to the target
-    x = torch.zeros_like(rho)
+    x = None
     for e, e_next in zip(schedule[:-1], schedule[1:]):
-        table = tables.get(radius, e, scale=scale)
-        y = g_update(x, log_a, rows, table, canvas)
-        x = f_update(y, log_b, rows, table.T)[0] * (e / e_next)
+        table = tables.get(radius, e, "kernel", scale)
+        if x is None:  # g_update at x = 0
+            y = torch.log(canvas.scatter(1, rows, torch.exp(log_a)) @ table)
+        else:
+            y = g_update(x, log_a, rows, table, canvas)
+        x = f_update(y, log_b, rows, tables.get(radius, e, "kernel_t", scale))[0] * (e / e_next)
     eps = opts.eps
-    table = tables.get(radius, eps, scale=scale)
-    table_t = table.T
+    table = tables.get(radius, eps, "kernel", scale)
+    table_t = tables.get(radius, eps, "kernel_t", scale)
+    if x is None:
+        x = torch.zeros_like(rho)
     y = g_update(x, log_a, rows, table, canvas)
     omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=a.device)
+    plain = torch.ones_like(omega)
     previous = torch.full((p, 1), float("inf"), dtype=dtype, device=a.device)
     iterations = max(opts.iterations, 1)
     for k in range(iterations):
@@ -298,14 +311,13 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
         if last or (opts.overrelax != 1.0 and (k + 1) % opts.check_every == 0):
             err = marginal_error(x_old, x_new)
             if not last:  # a pair whose error grew falls back to plain Sinkhorn (NaN: grew)
-                omega = torch.where(err <= previous, omega, 1.0)
+                omega = torch.where(err <= previous, omega, plain)
                 previous = 2.0 * err
     # the plan (x_new, y): exact source marginal, its K v reused by the transport cost
-    x_final = x_new
-    num = (v @ tables.get(radius, eps, "cost", scale).T).gather(1, rows)
+    num = (v @ tables.get(radius, eps, "cost_t", scale)).gather(1, rows)
     cost = (a_flat * num / kv).sum(dim=1)
-    f = rho - eps * x_final
-    g = (offset - scale - y) * eps  # y is stored minus max(log a)
+    f = rho - eps * x_new
+    g = (y + max_log_a) * -eps  # y is stored minus max(log a)
     entropic = (a_flat * f).sum(dim=1) + (b_disc * g).sum(dim=1)
     g_pad = torch.zeros(p, h + 2 * r, w + 2 * r, dtype=dtype, device=a.device)
     g_grid = g_pad.reshape(p, -1).scatter(1, cols, g).reshape(p, h + 2 * r, w + 2 * r)

@@ -114,7 +114,7 @@ class SinkhornOptions:
     overrelax: float = 1.65
     backend: str = "auto"
     iterations: int = 24
-    check_every: int = 4
+    check_every: int = 8
     eps_start: float = 1.0
     radius: float | None = None
 
