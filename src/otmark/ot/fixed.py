@@ -247,7 +247,8 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     anchor = b_flat.argmax(dim=1)  # (P,) flat arg-max pixel of each target
     cls = fold["cls"][anchor]
     rows = fold["base"][cls] - fold["shift"][anchor][:, None]  # (P, n) canvas row of each pixel
-    rho = fold["norm" if a.dtype == torch.float64 else "norm32"][rows]  # (P, n) distance of each pixel to its anchor
+    # (P, n) distance of each pixel to its anchor
+    rho = fold["norm" if a.dtype == torch.float64 else "norm32"][rows]
     if opts.radius is not None:
         radius = float(opts.radius)
     else:  # the one host read of the setup: the largest distance of a support pixel
