@@ -29,6 +29,7 @@ marginal is exact; its ``K v`` serves the transport cost as well.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -233,31 +234,72 @@ class _Tables:
         return self.cache.lookup(key, lambda: disc_index(self.grid, radius, self.device))
 
 
-def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allow_float32: bool):
+@dataclass
+class Geometry:
+    """Where each target lies on the folded canvas (:func:`target_geometry`).
+
+    Attributes:
+        anchor: ``(P,)`` flat arg-max pixel of each target. cls: ``(P,)`` its reflection class.
+        rows: ``(P, H*W)`` canvas row of each pixel. rho: ``(P, H*W)`` distance of each pixel
+        to its anchor. radius: the disc radius ``R`` in pixels.
+    """
+
+    anchor: torch.Tensor
+    cls: torch.Tensor
+    rows: torch.Tensor
+    rho: torch.Tensor
+    radius: float
+
+
+def target_geometry(b: torch.Tensor, opts, cache: KernelCache) -> Geometry:
+    """Anchors, canvas rows and the disc radius of the targets ``b: (P, H, W)``.
+
+    ``R`` is ``opts.radius`` when given, else the largest distance from an anchor to a pixel
+    with ``b > threshold * max(b)``, rounded up to half a pixel: the one host read of the setup.
+    """
+    p, h, w = b.shape
+    fold = _Tables(cache, (h, w), None, b.device).fold()
+    b_flat = b.reshape(p, h * w)
+    anchor = b_flat.argmax(dim=1)
+    cls = fold["cls"][anchor]
+    rows = fold["base"][cls] - fold["shift"][anchor][:, None]
+    rho = fold["norm" if b.dtype == torch.float64 else "norm32"][rows]
+    if opts.radius is not None:
+        radius = float(opts.radius)
+    else:
+        support = b_flat > opts.threshold * b_flat.amax(dim=1, keepdim=True)
+        radius = round_radius((rho * support).amax().item())
+    return Geometry(anchor, cls, rows, rho, radius)
+
+
+def uses_float32(geometry: Geometry, grid: tuple[int, int], eps: float, cache: KernelCache) -> bool:
+    """Whether float32 holds the fixed backend's iteration for this geometry and ``eps``."""
+    disc = _Tables(cache, grid, None, geometry.rows.device).disc(geometry.radius)
+    return geometry.radius / eps <= float32_limit(grid[0] * grid[1], disc["offset"].shape[1])
+
+
+def solve_fixed(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    opts,
+    cache: KernelCache,
+    allow_float32: bool,
+    geometry: Geometry | None = None,
+):
     """Run the fixed-shape solver. ``a, b: (P, H, W)`` normalised; returns a dict of results.
 
-    ``opts`` is a :class:`otmark.ot.SinkhornOptions`. The precision is float32 for float32
-    inputs when ``allow_float32`` and ``R / eps`` is within :func:`float32_limit`, else float64.
+    ``opts`` is a :class:`otmark.ot.SinkhornOptions`; ``geometry`` the targets' (computed here
+    when not given). The precision is float32 for float32 inputs when ``allow_float32`` and
+    ``R / eps`` is within :func:`float32_limit`, else float64.
     """
     p, h, w = a.shape
     n = h * w
     tables = _Tables(cache, (h, w), None, a.device)
-    fold = tables.fold()
-    b_flat = b.reshape(p, n)
-    anchor = b_flat.argmax(dim=1)  # (P,) flat arg-max pixel of each target
-    cls = fold["cls"][anchor]
-    rows = fold["base"][cls] - fold["shift"][anchor][:, None]  # (P, n) canvas row of each pixel
-    # (P, n) distance of each pixel to its anchor
-    rho = fold["norm" if a.dtype == torch.float64 else "norm32"][rows]
-    if opts.radius is not None:
-        radius = float(opts.radius)
-    else:  # the one host read of the setup: the largest distance of a support pixel
-        support = b_flat > opts.threshold * b_flat.amax(dim=1, keepdim=True)
-        radius = round_radius((rho * support).amax().item())
+    geo = geometry if geometry is not None else target_geometry(b, opts, cache)
+    anchor, cls, rows, rho, radius = geo.anchor, geo.cls, geo.rows, geo.rho, geo.radius
     disc = tables.disc(radius)
     columns = disc["offset"].shape[1]
-    limit = float32_limit(n, columns)
-    f32 = allow_float32 and a.dtype == torch.float32 and radius / opts.eps <= limit
+    f32 = allow_float32 and a.dtype == torch.float32 and uses_float32(geo, (h, w), opts.eps, cache)
     dtype = torch.float32 if f32 else torch.float64
     tables.dtype = dtype
     # the target on the disc around its anchor (zero outside the map), renormalised
@@ -273,7 +315,7 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     max_log_a = log_a.amax(dim=1, keepdim=True)
     offset = scale - max_log_a
     log_a, log_b = log_a + offset, torch.log(b_disc) + offset
-    canvas = torch.zeros(p, fold["norm"].shape[0], dtype=dtype, device=a.device)
+    canvas = torch.zeros(p, tables.fold()["norm"].shape[0], dtype=dtype, device=a.device)
 
     def marginal_error(x_old, x_new):
         # L1 error of the source marginal of the plan (x_old, y) whose update is x_new: (P, 1)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from otmark.ot.fixed import float32_limit, solve_fixed
+from otmark.ot.fixed import float32_limit, solve_fixed, target_geometry, uses_float32
 from otmark.ot.geometry import (
     Level,
     build_levels,
@@ -442,17 +442,19 @@ def sinkhorn2d(
     """
     opts = options or SinkhornOptions()
     cache = cache if cache is not None else KernelCache()
-    backend = opts.backend
-    if backend == "auto":
-        backend = "bucketed" if a.device.type == "cpu" else "fixed"
-    if opts.full_window or opts.precision == "log" or a.requires_grad or b.requires_grad:
-        backend = "bucketed"  # needs the whole grid as window, a log-domain or a taped loop
     if a.dtype not in (torch.float32, torch.float64):
         a = a.float()
     b = b.to(a.dtype)
+    backend, geometry = opts.backend, None
+    if opts.full_window or opts.precision == "log" or a.requires_grad or b.requires_grad:
+        backend = "bucketed"  # needs the whole grid as window, a log-domain or a taped loop
+    elif backend == "auto" and a.device.type != "cpu":
+        backend = "fixed"
+    elif backend == "auto":
+        backend, geometry = _cpu_backend(a, b, opts, cache)
     with torch.autocast(a.device.type, enabled=False):
         if backend == "fixed":
-            res = _solve_fixed(a, b, opts, cache)
+            res = _solve_fixed(a, b, opts, cache, geometry)
         else:
             res = _solve_bucketed(a, b, opts, cache)
     # the one host read of the result: a convergence score, NaN if a potential is not finite
@@ -478,8 +480,24 @@ def sinkhorn2d(
     return res
 
 
-def _solve_fixed(a, b, opts: SinkhornOptions, cache: KernelCache) -> SinkhornResult:
-    out = solve_fixed(a, b, opts, cache, allow_float32=opts.precision != "float64")
+def _cpu_backend(a, b, opts: SinkhornOptions, cache: KernelCache):
+    """The CPU default: ``"bucketed"`` unless its float32 range ends below the targets'
+    ``R / eps`` (:data:`BUCKETED_FLOAT32_LIMIT`) while the fixed backend still holds float32
+    (:func:`otmark.ot.fixed.uses_float32`): then ``"fixed"``, in float32, instead of a float64
+    bucketed solve. Returns the backend and the fixed backend's target geometry (computed once,
+    with its one host read, and reused by the solve)."""
+    if a.dtype != torch.float32 or opts.precision not in ("auto", "float32"):
+        return "bucketed", None
+    with torch.autocast(a.device.type, enabled=False):
+        geometry = target_geometry(b, opts, cache)
+    ratio = geometry.radius / opts.eps
+    if ratio > BUCKETED_FLOAT32_LIMIT and uses_float32(geometry, b.shape[-2:], opts.eps, cache):
+        return "fixed", geometry
+    return "bucketed", None
+
+
+def _solve_fixed(a, b, opts: SinkhornOptions, cache: KernelCache, geometry=None):
+    out = solve_fixed(a, b, opts, cache, opts.precision != "float64", geometry)
     _check_precision(out["f"].dtype, a.device, opts.eps)
     return SinkhornResult(
         f=out["f"],
