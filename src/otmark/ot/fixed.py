@@ -12,18 +12,23 @@ anchor pixel (the target's arg-max); ``R`` covers every target pixel above
 ``threshold * max(b)``. Pixels of the disc outside the map carry zero mass. The shifted kernel
 (:mod:`otmark.ot.kernels`) is taken around the anchor,
 
-    Khat[t, s] = exp((|t| - |t - s|) / eps),     t = x - anchor in [-(H-1), H-1] x [-(W-1), W-1],
+    Khat[t, s] = exp((|t| - |t - s|) / eps),     t = x - anchor,
 
-so one table over the ``(2H-1)(2W-1)`` relative positions serves all pairs; each pair reads its
-``H * W`` rows through a fixed-shape index (one padded batched product, no buckets). Entries lie
-in ``[exp(-R/eps), exp(R/eps)]``: float32 holds them while ``R / eps`` stays below
-:func:`float32_limit`.
+so one table over the relative positions serves all pairs; each pair reads its ``H * W`` rows
+through a fixed-shape index (one padded batched product, no buckets). Each pair is reflected in
+its indices so that its anchor lies in the top-left quadrant (:func:`fold_index`; the cost and
+the disc are symmetric), which leaves ``(H + ceil(H/2) - 1) (W + ceil(W/2) - 1)`` relative
+positions instead of ``(2H-1)(2W-1)``. Entries lie in ``[exp(-R/eps), exp(R/eps)]``: float32
+holds them while ``R / eps`` stays below :func:`float32_limit`. The tables are scaled by
+``exp(-c)`` and the weights of the updates shifted up to ``exp(c)`` (:func:`headroom`), so that
+weights far below the largest one do not underflow.
 
-Iterations: one per value of the eps schedule (halving down to eps), then ``iterations`` at the
-final eps, over-relaxed with weight ``overrelax``; every ``check_every`` iterations the marginal
-error of each pair is compared on the device with the previous check and the pair falls back to
-plain Sinkhorn (weight 1) if it grew. The last update is a plain f-update, so the plan's source
-marginal is exact; its ``K v`` serves the transport cost as well.
+Iterations: from ``f = `` distance to the anchor, one per value of the eps schedule (halving
+down to eps from ``eps_start``), then ``iterations`` at the final eps, over-relaxed with weight
+``overrelax``; every ``check_every`` iterations the marginal error of each pair is compared on
+the device with the previous check and the pair falls back to plain Sinkhorn (weight 1) if it
+grew. The plan returned is that of the last f-update (exact source marginal; its ``K v`` serves
+the transport cost); the marginal error reported is that of the plan before it.
 """
 
 from __future__ import annotations

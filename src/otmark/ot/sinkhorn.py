@@ -26,7 +26,8 @@ so the "scaling" precision (matrix products with one shared table) is exact in f
 Two backends share this front (:func:`sinkhorn2d`): the "bucketed" one below (the CPU default:
 data-dependent layout, multiscale, tolerance-driven) and the fixed-shape one of
 :mod:`otmark.ot.fixed` (the default on other devices: fixed shapes and iteration count, no host
-synchronisation inside the solve).
+synchronisation inside the solve; also the CPU default where the bucketed backend would need
+float64 and the fixed one holds float32).
 
 Speed of the bucketed backend comes from (1) the target window (a Gaussian target covers a few
 hundred pixels, not the whole grid), (2) a multiscale pyramid (2x2 pooling) on which eps is
@@ -92,7 +93,9 @@ class SinkhornOptions:
             the marginal error doubles between iterations (checks) it falls back to 1.
         backend: ``"bucketed"`` (multiscale, tolerance-driven, data-dependent layout: the CPU
             backend), ``"fixed"`` (fixed shapes and iteration count, no host synchronisation in
-            the loop: the GPU backend, :mod:`otmark.ot.fixed`) or ``"auto"`` (by device).
+            the loop: the GPU backend, :mod:`otmark.ot.fixed`) or ``"auto"`` (by device; on the
+            CPU ``"fixed"`` where the bucketed backend would leave float32, see
+            ``_cpu_backend``).
         iterations: fixed backend: iterations at the final eps (after one per annealing step;
             at least one runs).
         check_every: fixed backend: iterations between the on-device over-relaxation checks.
@@ -427,7 +430,8 @@ def sinkhorn2d(
     """Solve a batch of entropic OT problems between 2-D histograms.
 
     One front, two backends (``options.backend``): ``"bucketed"`` (the CPU default) and
-    ``"fixed"`` (the default on other devices, :mod:`otmark.ot.fixed`). The solve runs with
+    ``"fixed"`` (the default on other devices, :mod:`otmark.ot.fixed`, and on the CPU where the
+    bucketed backend would need float64 while the fixed one holds float32). The solve runs with
     autocast disabled, in float32 (float64 inputs stay float64; float64 is also used where
     float32 cannot represent the kernel, with a warning on GPUs). A solve that stops with a
     marginal error above its tolerance warns once per process.
