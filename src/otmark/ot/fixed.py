@@ -283,24 +283,16 @@ def uses_float32(geometry: Geometry, grid: tuple[int, int], eps: float, cache: K
     return geometry.radius / eps <= float32_limit(grid[0] * grid[1], disc["offset"].shape[1])
 
 
-def solve_fixed(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    opts,
-    cache: KernelCache,
-    allow_float32: bool,
-    geometry: Geometry | None = None,
-):
+def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allow_float32: bool):
     """Run the fixed-shape solver. ``a, b: (P, H, W)`` normalised; returns a dict of results.
 
-    ``opts`` is a :class:`otmark.ot.SinkhornOptions`; ``geometry`` the targets' (computed here
-    when not given). The precision is float32 for float32 inputs when ``allow_float32`` and
-    ``R / eps`` is within :func:`float32_limit`, else float64.
+    ``opts`` is a :class:`otmark.ot.SinkhornOptions`. The precision is float32 for float32
+    inputs when ``allow_float32`` and ``R / eps`` is within :func:`float32_limit`, else float64.
     """
     p, h, w = a.shape
     n = h * w
     tables = _Tables(cache, (h, w), None, a.device)
-    geo = geometry if geometry is not None else target_geometry(b, opts, cache)
+    geo = target_geometry(b, opts, cache)
     anchor, cls, rows, rho, radius = geo.anchor, geo.cls, geo.rows, geo.rho, geo.radius
     disc = tables.disc(radius)
     columns = disc["offset"].shape[1]
