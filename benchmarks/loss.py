@@ -1,21 +1,26 @@
 """Benchmark of the Wasserstein loss: launches and syncs, speed against a training step,
 accuracy against exact W1, agreement under autocast.
 
-Run: ``python benchmarks/loss.py [--device cuda] [--threads 2] [--quick]``. Prints the tables
-and writes ``benchmarks/results/loss.json`` (``loss_<device>.json`` off the CPU) atomically:
+Run: ``python benchmarks/loss.py [--device cuda] [--threads 2] [--quick] [--no-timing]``. Prints
+the tables and writes ``benchmarks/results/loss.json`` (``loss_<device>.json`` off the CPU)
+atomically:
 
-1. operators and host synchronisations of one W-loss forward+backward for 8x68 maps of 64x64
-   (counted with ``otmark.ot.counting.DispatchCounter``, kernel tables already built), per
-   solver backend, for three different inputs (the counts must not depend on the data);
-2. the W forward+backward time against one HRNetV2-W18 training step (forward, L2 loss,
-   backward, Adam) of the same batch at 256 px, timed alternately in the same run;
+1. operators, host synchronisations and matrix-product FLOPs of one W-loss forward+backward for
+   8x68 maps of 64x64 (counted with ``otmark.ot.counting.DispatchCounter``, kernel tables
+   already built), per solver backend, for three different inputs (the counts must not depend
+   on the data);
+2. the W forward+backward time, per backend, against one HRNetV2-W18 training step (forward,
+   L2 loss, backward, Adam) of the same batch at 256 px, timed alternately in the same run;
 3. the HRNetV2-W18 training step at 128 px with bf16 autocast + channels-last, with the W loss
-   against the same step with the L2 loss (round-robin, ``benchmarks/train_step.py``);
+   (per backend) against the same step with the L2 loss (round-robin,
+   ``benchmarks/train_step.py``);
 4. the worst relative error of the default W loss against POT's ``ot.emd2`` on pairs with
    W1 >= 2 px at 16x16 and 32x32 (random, peaked and very concentrated predictions);
 5. the relative change of the loss value under ``torch.autocast`` (bf16, fp16) vs float32.
 
-Timings on a shared machine are only comparable as ratios measured in one run. On a GPU every
+``--no-timing`` skips 2 and 3 (the sections that depend on the machine's load) and writes
+``loss_counts.json`` unless ``--out`` is given. Timings on a shared machine are only comparable
+as ratios measured in one run. On a GPU every
 timed region ends with ``torch.cuda.synchronize()``.
 """
 
@@ -74,8 +79,21 @@ def counts(device: torch.device, backends: list[str]) -> list[dict]:
             with DispatchCounter() as c:
                 loss(x, target).backward()
             sync(device)
-            rows.append({"backend": backend, "input": name, "ops": c.ops, "syncs": c.syncs})
-            print(f"  {backend:9s} {name:15s} {c.ops:6d} operators  {c.syncs:3d} syncs", flush=True)
+            gflop = c.matmul_flops / 1e9
+            rows.append(
+                {
+                    "backend": backend,
+                    "input": name,
+                    "ops": c.ops,
+                    "syncs": c.syncs,
+                    "matmul_gflop": gflop,
+                }
+            )
+            print(
+                f"  {backend:9s} {name:15s} {c.ops:6d} operators  {c.syncs:3d} syncs  "
+                f"{gflop:7.1f} GFLOP in matrix products",
+                flush=True,
+            )
     return rows
 
 
@@ -106,40 +124,62 @@ def median_time(fn, device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def w_vs_step(device: torch.device, repeats: int) -> dict:
-    """W forward+backward (8x68 @ 64x64) vs the HRNet step at 256 px, timed alternately."""
+def default_backend(device: torch.device) -> str:
+    """The backend ``backend="auto"`` takes on ``device``."""
+    return "bucketed" if device.type == "cpu" else "fixed"
+
+
+def w_vs_step(device: torch.device, repeats: int, backends: list[str]) -> dict:
+    """W forward+backward (8x68 @ 64x64) per backend vs the HRNet step at 256 px, timed
+    alternately; ``ratio`` is that of the default backend."""
     logits, target = make_batch(8, 68, 64, device=device)
-    loss = create_loss("wasserstein")
+    losses = {be: create_loss("wasserstein", backend=be) for be in backends}
     step = hrnet_l2_step(8, 68, 256, device)
 
-    def w():
-        loss(logits.clone().requires_grad_(True), target).backward()
+    def w(loss):
+        return lambda: loss(logits.clone().requires_grad_(True), target).backward()
 
-    w()
+    for loss in losses.values():
+        w(loss)()
     step()  # warm-up (kernel tables, allocator)
-    tw, ts = [], []
+    tw: dict[str, list[float]] = {be: [] for be in backends}
+    ts = []
     for _ in range(repeats):
-        tw.append(median_time(w, device))
+        for be, loss in losses.items():
+            tw[be].append(median_time(w(loss), device))
         ts.append(median_time(step, device))
-    out = {
-        "w_fwd_bwd_s": statistics.median(tw),
-        "hrnet_step_256_s": statistics.median(ts),
-        "w_times": tw,
-        "step_times": ts,
-    }
-    out["ratio"] = out["w_fwd_bwd_s"] / out["hrnet_step_256_s"]
+    out: dict = {"hrnet_step_256_s": statistics.median(ts), "step_times": ts, "by_backend": {}}
+    for be in backends:
+        t = statistics.median(tw[be])
+        out["by_backend"][be] = {
+            "w_fwd_bwd_s": t,
+            "w_times": tw[be],
+            "ratio": t / out["hrnet_step_256_s"],
+        }
+    default = default_backend(device)
+    out["backend"] = default
+    out["w_fwd_bwd_s"] = out["by_backend"][default]["w_fwd_bwd_s"]
+    out["ratio"] = out["by_backend"][default]["ratio"]
     return out
 
 
-def train_step_ratio(device: torch.device, steps: int) -> dict:
-    """HRNet training step at 128 px, bf16 autocast + channels-last: W loss vs L2 loss."""
+def train_step_ratio(device: torch.device, steps: int, backends: list[str]) -> dict:
+    """HRNet training step at 128 px, bf16 autocast + channels-last: W loss (per backend) vs L2
+    loss; ``ratio`` is that of the default backend."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from train_step import step_times
 
-    fns = {"l2": create_loss("l2"), "w": create_loss("wasserstein")}
+    fns = {"l2": create_loss("l2")}
+    fns.update({f"w_{be}": create_loss("wasserstein", backend=be) for be in backends})
     res, _ = step_times("hrnet_w18", 68, 128, 8, fns, steps, device, 0, torch.bfloat16, True)
-    out = {"l2_step_s": res["l2"][0], "w_step_s": res["w"][0]}
-    out["ratio"] = out["w_step_s"] / out["l2_step_s"]
+    out: dict = {"l2_step_s": res["l2"][0], "by_backend": {}}
+    for be in backends:
+        t = res[f"w_{be}"][0]
+        out["by_backend"][be] = {"w_step_s": t, "ratio": t / out["l2_step_s"]}
+    default = default_backend(device)
+    out["backend"] = default
+    out["w_step_s"] = out["by_backend"][default]["w_step_s"]
+    out["ratio"] = out["by_backend"][default]["ratio"]
     return out
 
 
@@ -222,6 +262,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (CPU)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats")
     parser.add_argument("--quick", action="store_true", help="1 repeat, fewer accuracy pairs")
+    parser.add_argument(
+        "--no-timing", action="store_true", help="skip the timed sections (2 and 3)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON path")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -232,15 +275,27 @@ def main(argv: list[str] | None = None) -> dict:
 
     print("== operators and host syncs, one forward+backward, 8x68 maps of 64x64 ==", flush=True)
     result["counts"] = counts(device, backends)
-    print("== W forward+backward vs HRNetV2-W18 training step (same batch, 256 px) ==")
-    result["w_vs_hrnet_step_256"] = r = w_vs_step(device, repeats)
-    print(
-        f"  W {r['w_fwd_bwd_s']:.3f} s, step {r['hrnet_step_256_s']:.3f} s: {r['ratio']:.3f} x",
-        flush=True,
-    )
-    print("== HRNetV2-W18 step at 128 px, bf16 autocast + channels-last: W vs L2 ==")
-    result["train_step_128_bf16_cl"] = r = train_step_ratio(device, repeats)
-    print(f"  L2 {r['l2_step_s']:.3f} s, W {r['w_step_s']:.3f} s: {r['ratio']:.3f} x", flush=True)
+    if args.no_timing:
+        print("== timed sections skipped (--no-timing) ==")
+    else:
+        print("== W forward+backward vs HRNetV2-W18 training step (same batch, 256 px) ==")
+        result["w_vs_hrnet_step_256"] = r = w_vs_step(device, repeats, backends)
+        for be, row in r["by_backend"].items():
+            mark = " (default)" if be == r["backend"] else ""
+            print(
+                f"  {be:9s} W {row['w_fwd_bwd_s']:.3f} s, step {r['hrnet_step_256_s']:.3f} s: "
+                f"{row['ratio']:.3f} x{mark}",
+                flush=True,
+            )
+        print("== HRNetV2-W18 step at 128 px, bf16 autocast + channels-last: W vs L2 ==")
+        result["train_step_128_bf16_cl"] = r = train_step_ratio(device, repeats, backends)
+        for be, row in r["by_backend"].items():
+            mark = " (default)" if be == r["backend"] else ""
+            print(
+                f"  {be:9s} L2 {r['l2_step_s']:.3f} s, W {row['w_step_s']:.3f} s: "
+                f"{row['ratio']:.3f} x{mark}",
+                flush=True,
+            )
     print("== default W loss vs exact W1 (POT emd2), pairs with W1 >= 2 px ==")
     result["accuracy"] = rows = accuracy(backends, 2 if args.quick else 4)
     for row in rows:
@@ -264,6 +319,8 @@ def main(argv: list[str] | None = None) -> dict:
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
     name = "loss.json" if device.type == "cpu" else f"loss_{device.type}.json"
+    if args.no_timing:
+        name = name.replace("loss", "loss_counts", 1)
     out = args.out or RESULTS / name
     write_json_atomic(out, result, indent=2)
     print(f"wrote {out}")

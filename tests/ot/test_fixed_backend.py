@@ -206,7 +206,7 @@ def test_fixed_backend_syncs_are_few_and_do_not_depend_on_the_data():
     assert len(counts) == 1  # the same syncs and operators whatever the data
     syncs, ops = counts.pop()
     assert syncs <= 4
-    assert ops <= 900
+    assert ops <= 700
 
 
 def test_one_iteration_compiles_without_graph_breaks():
@@ -235,3 +235,105 @@ def test_dispatch_counter_sees_host_synchronisations():
         bool(t[0] > 0)
     assert c.syncs == 3 and c.ops > 3
     assert np.isfinite(c.ops)
+
+
+def test_dispatch_counter_counts_matrix_product_flops():
+    with DispatchCounter() as c:
+        torch.ones(3, 4) @ torch.ones(4, 5)  # 3 * 5 sums of 4 products: 2 * 60 flops
+        torch.bmm(torch.ones(2, 3, 4), torch.ones(2, 4, 6))  # 2 * 2 * 72
+        torch.addmm(torch.zeros(3, 5), torch.ones(3, 4), torch.ones(4, 5))  # 2 * 60
+        torch.ones(3, 4) + 1  # not a product
+    assert c.matmul_flops == 120 + 288 + 120
+
+
+def test_folded_canvas_reads_each_pixel_relative_to_its_reflected_anchor():
+    h, w = 7, 6
+    t = fixed.canvas_positions((h, w), "cpu")
+    assert t.shape == ((h + 4 - 1) * (w + 3 - 1), 2)  # not (2H-1)(2W-1)
+    idx = fixed.fold_index((h, w), "cpu")
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    for anchor in range(h * w):
+        ay, ax = divmod(anchor, w)
+        sy = -1 if ay >= 4 else 1  # anchors in the lower half are reflected ...
+        sx = -1 if ax >= 3 else 1  # ... and in the right half
+        rows = idx["base"][idx["cls"][anchor]] - idx["shift"][anchor]
+        expect = torch.stack([sy * (ys - ay), sx * (xs - ax)], -1).reshape(-1, 2).double()
+        assert torch.equal(t[rows], expect), anchor
+        assert torch.allclose(idx["norm"][rows], expect.norm(dim=1))
+
+
+def test_fixed_backend_matches_pot_on_a_non_square_map_in_every_quadrant():
+    h, w = 15, 12
+    centres = torch.tensor([[[2.5, 3.0]], [[9.4, 2.2]], [[1.0, 11.6]], [[10.2, 12.9]]])  # (x, y)
+    b = render_gaussian(centres.double(), (h, w), 1.5, normalize=True)[:, 0]
+    g = torch.Generator().manual_seed(21)
+    a = torch.softmax(torch.randn(4, h * w, generator=g, dtype=torch.float64), -1)
+    a = a.reshape(4, h, w)
+    anchors = b.flatten(1).argmax(1)
+    quadrants = {(int(q // w >= 8), int(q % w >= 6)) for q in anchors.tolist()}
+    assert quadrants == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    eps = 0.5
+    res = sinkhorn2d(a, b, SinkhornOptions(eps=eps, backend="fixed", iterations=200))
+    cost = grid_cost(h, w)
+    for i in range(4):
+        an, bn = a[i].reshape(-1).numpy(), b[i].reshape(-1).numpy()
+        plan = ot.sinkhorn(
+            an, bn, cost, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-13
+        )
+        assert res.cost[i].item() == pytest.approx((plan * cost).sum(), rel=1e-7)
+
+
+def test_float32_matches_float64_where_the_weights_span_beyond_float32():
+    """16x16 maps, sigma 3 targets at eps 0.15: R / eps = 63 and the weights of a converged
+    update span more than float32's exponent range below their largest value; without the
+    headroom of the scaled tables the float32 solve stalled 0.1-1 % away from the float64 one."""
+    a, b = random_pair(16, 3.0, "peaked", seed=4, count=4)
+    opts = SinkhornOptions(backend="fixed", iterations=100)
+    r32 = sinkhorn2d(a.float(), b.float(), opts)
+    r64 = sinkhorn2d(a, b, opts)
+    assert r32.backends == ["fixed-float32"] and r64.backends == ["fixed-float64"]
+    assert torch.allclose(r32.cost.double(), r64.cost, rtol=1e-5)
+    assert r32.marginal_error.max() < 1e-4
+    df = (r32.f.double() - r64.f).flatten(1)
+    assert (df - df.mean(1, keepdim=True)).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("backend", ["bucketed", "fixed"])
+def test_sigma_3_targets_are_solved_in_float32(backend):
+    """R / eps = 63 at the default eps: both backends stay in float32 (the headroom of the
+    scaled tables), match a tight float64 solve and stay within 3 % of W1."""
+    n = 32
+    a, b = random_pair(n, 3.0, "peaked", seed=22, count=3)
+    res = sinkhorn2d(a.float(), b.float(), SinkhornOptions(backend=backend))
+    assert set(res.backends) == ({"fixed-float32"} if backend == "fixed" else {"float32"})
+    tight = SinkhornOptions(backend="bucketed", tol=1e-9, max_iter=3000, precision="float64")
+    ref = sinkhorn2d(a, b, tight)
+    assert torch.allclose(res.cost.double(), ref.cost, rtol=1e-3)
+    cost = grid_cost(n, n)
+    for i in range(3):
+        exact = ot.emd2(a[i].reshape(-1).numpy(), b[i].reshape(-1).numpy(), cost)
+        assert abs(res.cost[i].item() - exact) / exact <= 0.03
+    if backend == "bucketed":  # converged in float32: the float64 solution to 1e-5
+        tight32 = SinkhornOptions(backend="bucketed", tol=2e-5, max_iter=3000)
+        r32 = sinkhorn2d(a.float(), b.float(), tight32)
+        assert set(r32.backends) == {"float32"}
+        assert torch.allclose(r32.cost.double(), ref.cost, rtol=1e-5)
+
+
+def test_plain_sinkhorn_reports_its_marginal_error(monkeypatch):
+    """Without over-relaxation the error is that of the plan before the last f-update (the
+    returned plan's source marginal is exact): it shrinks with the iterations, and a short
+    solve warns."""
+    monkeypatch.setattr(sinkhorn_mod, "_WARNED", set())
+    a, b = random_pair(16, 1.5, "rand", seed=23, count=2)
+    errors = []
+    for iterations in (2, 10, 60):
+        opts = SinkhornOptions(backend="fixed", iterations=iterations, overrelax=1.0)
+        if iterations == 2:
+            with pytest.warns(RuntimeWarning, match="marginal error"):
+                res = sinkhorn2d(a.float(), b.float(), opts)
+        else:
+            res = sinkhorn2d(a.float(), b.float(), opts)
+        errors.append(res.marginal_error.max().item())
+    assert errors[0] > errors[1] > errors[2] > 0
+    assert errors[0] > 2e-2  # above 10 x tol for some map: the warning

@@ -58,9 +58,12 @@ def wasserstein_loss(
         )
     tgt = target.to(torch.float64 if pred.dtype == torch.float64 else torch.float32)
     tgt = tgt.reshape(b * k, h, w)
-    finite = torch.isfinite(tgt).flatten(1).all(dim=1)
-    tgt = torch.where(finite[:, None, None], tgt, torch.zeros_like(tgt))
-    valid = finite & (tgt.sum(dim=(-2, -1)) > 0)
+    if check_inputs and not skip:  # a non-finite target raised above
+        valid = tgt.sum(dim=(-2, -1)) > 0
+    else:
+        finite = torch.isfinite(tgt).flatten(1).all(dim=1)
+        tgt = torch.where(finite[:, None, None], tgt, torch.zeros_like(tgt))
+        valid = finite & (tgt.sum(dim=(-2, -1)) > 0)
     # a map without usable mass is solved against a one-pixel dummy target (fixed shapes) and
     # masked out below
     dummy = torch.zeros_like(tgt)

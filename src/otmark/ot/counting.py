@@ -6,7 +6,7 @@ launch and every synchronisation stalls the stream. Used by the tests and by
 
     with DispatchCounter() as c:
         loss(pred, target).backward()
-    c.ops, c.syncs
+    c.ops, c.syncs, c.matmul_flops
 """
 
 from __future__ import annotations
@@ -31,20 +31,36 @@ SYNC_OPS = (
 )
 
 
+def _matmul_flops(name: str, args) -> int:
+    """Floating-point operations (2 per multiply-add) of a matrix product operator."""
+    if name in ("mm", "bmm"):
+        a, b = args[0], args[1]
+    elif name in ("addmm", "baddbmm"):
+        a, b = args[1], args[2]
+    else:
+        return 0
+    batch = a.shape[0] if a.dim() == 3 else 1
+    return 2 * batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
+
+
 class DispatchCounter(TorchDispatchMode):
     """Counts every ATen operator dispatched inside the ``with`` block (forward and backward).
 
     Attributes:
         ops: number of operators. syncs: number of host synchronisations (:data:`SYNC_OPS`).
-        by_name: ``Counter`` of operator names.
+        by_name: ``Counter`` of operator names. matmul_flops: floating-point operations of the
+        matrix products (``mm``, ``bmm``, ``addmm``, ``baddbmm``; 2 per multiply-add).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.by_name: Counter[str] = Counter()
+        self.matmul_flops = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.by_name[func._overloadpacket.__name__] += 1
+        name = func._overloadpacket.__name__
+        self.by_name[name] += 1
+        self.matmul_flops += _matmul_flops(name, args)
         return func(*args, **(kwargs or {}))
 
     @property

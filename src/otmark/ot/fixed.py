@@ -12,61 +12,81 @@ anchor pixel (the target's arg-max); ``R`` covers every target pixel above
 ``threshold * max(b)``. Pixels of the disc outside the map carry zero mass. The shifted kernel
 (:mod:`otmark.ot.kernels`) is taken around the anchor,
 
-    Khat[t, s] = exp((|t| - |t - s|) / eps),     t = x - anchor in [-(H-1), H-1] x [-(W-1), W-1],
+    Khat[t, s] = exp((|t| - |t - s|) / eps),     t = x - anchor,
 
-so one table over the ``(2H-1)(2W-1)`` relative positions serves all pairs; each pair reads its
-``H * W`` rows through a fixed-shape index (one padded batched product, no buckets). Entries lie
-in ``[exp(-R/eps), exp(R/eps)]``: float32 holds them while ``R / eps`` stays below
-:func:`float32_limit`.
+so one table over the relative positions serves all pairs; each pair reads its ``H * W`` rows
+through a fixed-shape index (one padded batched product, no buckets). Each pair is reflected in
+its indices so that its anchor lies in the top-left quadrant (:func:`fold_index`; the cost and
+the disc are symmetric), which leaves ``(H + ceil(H/2) - 1) (W + ceil(W/2) - 1)`` relative
+positions instead of ``(2H-1)(2W-1)``. Entries lie in ``[exp(-R/eps), exp(R/eps)]``: float32
+holds them while ``R / eps`` stays below :func:`float32_limit`. The tables are scaled by
+``exp(-c)`` and the weights of the updates shifted up to ``exp(c)`` (:func:`headroom`), so that
+weights far below the largest one do not underflow.
 
-Iterations: one per value of the eps schedule (halving down to eps), then ``iterations`` at the
-final eps, over-relaxed with weight ``overrelax``; every ``check_every`` iterations the marginal
-error of each pair is compared on the device with the previous check and the pair falls back to
-plain Sinkhorn (weight 1) if it grew. The last update is a plain f-update, so the plan's source
-marginal is exact; its ``K v`` serves the transport cost as well.
+Iterations: from ``f = `` distance to the anchor, one per value of the eps schedule (halving
+down to eps from ``eps_start``), then ``iterations`` at the final eps, over-relaxed with weight
+``overrelax``; every ``check_every`` iterations the marginal error of each pair is compared on
+the device with the previous check and the pair falls back to plain Sinkhorn (weight 1) if it
+grew. The plan returned is that of the last f-update (exact source marginal; its ``K v`` serves
+the transport cost); the marginal error reported is that of the plan before it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from otmark.ot.kernels import KernelCache
 
 # Potentials are kept in units of eps and negated: ``x = -phi / eps`` (grid, shifted by the
 # distance to the anchor) and ``y = -g / eps`` (target disc), so that an update is a sum, a
-# max-shift, an exponential, one matrix product and a log, with eps out of the loop.
+# shift, an exponential, one matrix product and a log, with eps out of the loop.
 
 
 def g_update(x, log_a, rows, table, canvas):
-    """``y_j = log sum_i Khat_ij a_i exp(-x_i)`` (max-shifted). ``x, log_a, rows: (P, n)``,
-    ``table: (canvas, S)``, ``canvas``: a ``(P, canvas)`` zero tensor -> ``(P, S)``."""
-    t = log_a - x
-    m = t.amax(dim=1, keepdim=True)
-    u = torch.exp(t - m)
-    return m + torch.log(canvas.scatter(1, rows, u) @ table)
+    """``y_j = log sum_i Khat_ij a_i exp(-x_i)`` with ``table = exp(-c) Khat`` and
+    ``log_a = log a - max(log a) + c`` (:func:`headroom`): up to a constant per pair (``x`` is
+    exact, ``y`` is stored minus ``max(log a)``). ``x, log_a, rows: (P, n)``,
+    ``table: (canvas, S)``, ``canvas``: a ``(P, canvas)`` zero tensor -> ``(P, S)``.
+
+    The weights are shifted by ``min(x)``, so they lie in ``(0, exp(c)]``: the headroom ``c``
+    lets weights far below the largest one stay above the float32 underflow."""
+    shift = x.amin(dim=1, keepdim=True)
+    u = torch.exp(log_a - x + shift)
+    return torch.log(canvas.scatter(1, rows, u) @ table) - shift
 
 
 def f_update(y, log_b, rows, table_t):
-    """``x_i = log sum_j Khat_ij b_j exp(-y_j)`` (max-shifted); also returns ``v`` and the sums
-    ``K v`` (reused by the transport cost). ``y: (P, S)``, ``table_t: (S, canvas)`` -> ``(P, n)``.
-    """
-    t = log_b - y
-    m = t.amax(dim=1, keepdim=True)
-    v = torch.exp(t - m)
+    """``x_i = log sum_j Khat_ij b_j exp(-y_j)`` (exact, with the stored ``y`` of
+    :func:`g_update` and ``log_b = log b - max(log a) + c``); also returns the weights ``v`` and
+    the sums ``K v`` (reused by the transport cost). ``y: (P, S)``, ``table_t: (S, canvas)``
+    -> ``(P, n)``."""
+    shift = y.amin(dim=1, keepdim=True)
+    v = torch.exp(log_b - y + shift)
     kv = (v @ table_t).gather(1, rows)
-    return m + torch.log(kv), v, kv
+    return torch.log(kv) - shift, v, kv
+
+
+def headroom(ratio: float) -> float:
+    """The exponent ``c`` by which the kernel tables are scaled down (``exp(-c) Khat``) and the
+    weights of the updates up, for ``R / eps = ratio``: table entries then lie in
+    ``[exp(-ratio - c), exp(ratio - c)]`` and stay above the smallest normal float32
+    (``exp(-87.3)``) for ``c <= 86 - ratio``; capped at 24."""
+    return max(0.0, min(24.0, 86.0 - ratio))
 
 
 def relaxed_iteration(x, y, omega, log_a, log_b, rows, table, table_t, canvas):
     """One over-relaxed Sinkhorn iteration (``omega: (P, 1)``, 1 = plain); returns the new
-    ``(x, y)`` and the un-relaxed ``x`` update. Fixed shapes, no host synchronisation, no
-    Python scalar that changes between iterations: it compiles with
+    ``(x, y)``, the un-relaxed ``x`` update and its ``v`` and ``K v`` (:func:`f_update`: the
+    plan ``(x_new, y)`` has an exact source marginal). Fixed shapes, no host synchronisation,
+    no Python scalar that changes between iterations: it compiles with
     ``torch.compile(fullgraph=True)``."""
     y = torch.lerp(y, g_update(x, log_a, rows, table, canvas), omega)
-    x_new = f_update(y, log_b, rows, table_t)[0]
-    return torch.lerp(x, x_new, omega), y, x_new
+    x_new, v, kv = f_update(y, log_b, rows, table_t)
+    return torch.lerp(x, x_new, omega), y, x_new, v, kv
 
 
 #: largest ``R / eps`` at which float32 iterations were measured to match float64 (cost within
@@ -95,29 +115,23 @@ def disc_offsets(radius: float, device: torch.device | str) -> torch.Tensor:
     return torch.stack([dy[keep], dx[keep]], dim=1)
 
 
-def anchors_of(b: torch.Tensor) -> torch.Tensor:
-    """``b: (P, H, W)`` -> ``(P, 2)`` long: the arg-max pixel ``(y, x)`` of each target."""
-    p, h, w = b.shape
-    flat = b.reshape(p, h * w).argmax(dim=1)
-    return torch.stack([torch.div(flat, w, rounding_mode="floor"), flat % w], dim=1)
-
-
-def support_radius(b: torch.Tensor, anchors: torch.Tensor, threshold: float) -> torch.Tensor:
-    """0-dim tensor: largest distance from an anchor to a pixel with ``b > threshold * max(b)``."""
-    p, h, w = b.shape
-    peak = b.reshape(p, -1).amax(dim=1)
-    support = b > (threshold * peak)[:, None, None]
-    ys = torch.arange(h, device=b.device, dtype=torch.float32)
-    xs = torch.arange(w, device=b.device, dtype=torch.float32)
-    dy = ys[None, :, None] - anchors[:, 0, None, None].float()
-    dx = xs[None, None, :] - anchors[:, 1, None, None].float()
-    dist = torch.sqrt(dy * dy + dx * dx)
-    return torch.where(support, dist, torch.zeros_like(dist)).amax()
-
-
 def round_radius(r: float) -> float:
     """Round a support radius up to a half pixel (fewer distinct shapes across batches)."""
     return max(1.0, math.ceil(2.0 * r + 1e-6) / 2.0)
+
+
+def folded_extent(grid: tuple[int, int]) -> tuple[int, int]:
+    """``(hy, hx) = (ceil(H/2), ceil(W/2))``: folded anchors lie in ``[0, hy) x [0, hx)``."""
+    return (grid[0] + 1) // 2, (grid[1] + 1) // 2
+
+
+def canvas_positions(grid: tuple[int, int], device: torch.device | str) -> torch.Tensor:
+    """``(Cy * Cx, 2)`` float64 relative positions ``t`` of the folded canvas, row-major:
+    ``t_y in [-(hy-1), H-1]``, ``t_x in [-(hx-1), W-1]`` (:func:`folded_extent`)."""
+    (h, w), (hy, hx) = grid, folded_extent(grid)
+    ty = torch.arange(-(hy - 1), h, dtype=torch.float64, device=device)
+    tx = torch.arange(-(hx - 1), w, dtype=torch.float64, device=device)
+    return torch.stack(torch.meshgrid(ty, tx, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 def disc_table(
@@ -127,15 +141,15 @@ def disc_table(
     kind: str,
     dtype: torch.dtype,
     device: torch.device | str,
+    scale: float = 0.0,
 ) -> torch.Tensor:
-    """``((2H-1)(2W-1), S)`` shifted kernel (``kind="kernel"``) or ``Khat * C`` (``"cost"``)."""
-    h, w = grid
+    """``(Cy * Cx, S)`` shifted kernel ``exp(-scale) Khat`` (``kind="kernel"``) or
+    ``exp(-scale) Khat * C`` (``"cost"``) over the folded canvas (:func:`canvas_positions`)
+    and the disc (:func:`disc_offsets`)."""
+    t = canvas_positions(grid, device)
     off = disc_offsets(radius, device).to(torch.float64)
-    ty = torch.arange(-(h - 1), h, dtype=torch.float64, device=device)
-    tx = torch.arange(-(w - 1), w, dtype=torch.float64, device=device)
-    t = torch.stack(torch.meshgrid(ty, tx, indexing="ij"), dim=-1).reshape(-1, 2)
-    dist = torch.cdist(t, off)  # (R, S) |t - s|
-    log_k = (t.norm(dim=1, keepdim=True) - dist) / eps
+    dist = torch.cdist(t, off)  # (C, S) |t - s|
+    log_k = (t.norm(dim=1, keepdim=True) - dist) / eps - scale
     out = torch.exp(log_k)
     if kind == "cost":
         out = out * dist
@@ -144,24 +158,129 @@ def disc_table(
     return out.to(dtype)
 
 
+def fold_index(grid: tuple[int, int], device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Index tables of the folded canvas, one row per possible anchor (flat index ``f``).
+
+    Each pair is reflected (in its indices only) so that its anchor lies in the top-left
+    quadrant: ``sy = -1`` if ``ay >= hy`` else ``1`` (same for x), and pixel ``(y, x)`` reads
+    canvas position ``t = (sy (y - ay), sx (x - ax))``. The Euclidean cost and the disc are
+    symmetric under these reflections, so the problem is unchanged; the canvas shrinks from
+    ``(2H-1)(2W-1)`` to ``(H + hy - 1)(W + hx - 1)`` rows.
+
+    Returns ``cls: (H*W,)`` the reflection class ``2 [ay >= hy] + [ax >= hx]`` of each anchor,
+    ``base: (4, H*W)`` the canvas row of each pixel for an anchor at the origin of each class,
+    ``shift: (H*W,)`` what an anchor subtracts from ``base`` (row = ``base[cls] - shift``) and
+    ``norm: (Cy*Cx,)`` float64 ``|t|`` of each canvas row (``norm32``: the same in float32).
+    """
+    (h, w), (hy, hx) = grid, folded_extent(grid)
+    cw = w + hx - 1
+    ys = torch.arange(h, device=device)[:, None]
+    xs = torch.arange(w, device=device)[None, :]
+    fy, fx = (ys >= hy).long(), (xs >= hx).long()
+    sy, sx = 1 - 2 * fy, 1 - 2 * fx
+    cls = (2 * fy + fx).reshape(-1)
+    shift = (sy * ys * cw + sx * xs).reshape(-1)
+    base = torch.stack(
+        [
+            ((1 - 2 * ky) * ys + hy - 1) * cw + (1 - 2 * kx) * xs + hx - 1
+            for ky in (0, 1)
+            for kx in (0, 1)
+        ]
+    ).reshape(4, h * w)
+    norm = canvas_positions(grid, device).norm(dim=1)
+    return {"cls": cls, "base": base, "shift": shift, "norm": norm, "norm32": norm.float()}
+
+
+def disc_index(
+    grid: tuple[int, int], radius: float, device: torch.device | str
+) -> dict[str, torch.Tensor]:
+    """Index tables of the target disc in the map padded by ``r = floor(radius)`` pixels.
+
+    Column ``j`` of a pair with anchor ``f`` (flat) and reflection class ``k`` reads the padded
+    pixel ``anchor[f] + offset[k, j]``: the anchor plus the ``j``-th disc offset, reflected like
+    the pair (:func:`fold_index`). Disc pixels outside the map fall in the zero padding.
+    """
+    h, w = grid
+    r = int(math.floor(radius))
+    wp = w + 2 * r
+    off = disc_offsets(radius, device)
+    dy, dx = off[:, 0], off[:, 1]
+    offset = torch.stack([ky * dy * wp + kx * dx for ky in (1, -1) for kx in (1, -1)])
+    ys = torch.arange(h, device=device)[:, None]
+    xs = torch.arange(w, device=device)[None, :]
+    anchor = ((ys + r) * wp + xs + r).reshape(-1)
+    return {"offset": offset, "anchor": anchor}
+
+
 class _Tables:
-    """Kernel tables through a :class:`KernelCache` (keyed like the bucketed backend's)."""
+    """Kernel and index tables through a :class:`KernelCache` (built once per geometry)."""
 
-    def __init__(self, cache: KernelCache, grid, radius, dtype, device) -> None:
-        self.cache, self.grid, self.radius, self.dtype, self.device = (
-            cache,
-            grid,
-            radius,
-            dtype,
-            device,
-        )
+    def __init__(self, cache: KernelCache, grid, dtype, device) -> None:
+        self.cache, self.grid, self.dtype, self.device = cache, grid, dtype, device
 
-    def get(self, eps: float, kind: str = "kernel") -> torch.Tensor:
-        key = ("disc", self.grid, self.radius, float(eps), self.dtype, str(self.device), kind)
-        return self.cache.lookup(
-            key,
-            lambda: disc_table(self.grid, self.radius, eps, kind, self.dtype, self.device),
-        )
+    def get(self, radius: float, eps: float, kind: str = "kernel", scale: float = 0.0):
+        """The table of :func:`disc_table`; ``kind`` ending in ``"_t"``: its transpose
+        (contiguous: the products of the f-update read it row-major)."""
+        key = ("disc", self.grid, radius, float(eps), self.dtype, str(self.device), kind, scale)
+        if kind.endswith("_t"):
+            build = lambda: self.get(radius, eps, kind[:-2], scale).T.contiguous()  # noqa: E731
+        else:
+            build = lambda: disc_table(  # noqa: E731
+                self.grid, radius, eps, kind, self.dtype, self.device, scale
+            )
+        return self.cache.lookup(key, build)
+
+    def fold(self) -> dict[str, torch.Tensor]:
+        key = ("fold", self.grid, str(self.device))
+        return self.cache.lookup(key, lambda: fold_index(self.grid, self.device))
+
+    def disc(self, radius: float) -> dict[str, torch.Tensor]:
+        key = ("disc-index", self.grid, radius, str(self.device))
+        return self.cache.lookup(key, lambda: disc_index(self.grid, radius, self.device))
+
+
+@dataclass
+class Geometry:
+    """Where each target lies on the folded canvas (:func:`target_geometry`).
+
+    Attributes:
+        anchor: ``(P,)`` flat arg-max pixel of each target. cls: ``(P,)`` its reflection class.
+        rows: ``(P, H*W)`` canvas row of each pixel. rho: ``(P, H*W)`` distance of each pixel
+        to its anchor. radius: the disc radius ``R`` in pixels.
+    """
+
+    anchor: torch.Tensor
+    cls: torch.Tensor
+    rows: torch.Tensor
+    rho: torch.Tensor
+    radius: float
+
+
+def target_geometry(b: torch.Tensor, opts, cache: KernelCache) -> Geometry:
+    """Anchors, canvas rows and the disc radius of the targets ``b: (P, H, W)``.
+
+    ``R`` is ``opts.radius`` when given, else the largest distance from an anchor to a pixel
+    with ``b > threshold * max(b)``, rounded up to half a pixel: the one host read of the setup.
+    """
+    p, h, w = b.shape
+    fold = _Tables(cache, (h, w), None, b.device).fold()
+    b_flat = b.reshape(p, h * w)
+    anchor = b_flat.argmax(dim=1)
+    cls = fold["cls"][anchor]
+    rows = fold["base"][cls] - fold["shift"][anchor][:, None]
+    rho = fold["norm" if b.dtype == torch.float64 else "norm32"][rows]
+    if opts.radius is not None:
+        radius = float(opts.radius)
+    else:
+        support = b_flat > opts.threshold * b_flat.amax(dim=1, keepdim=True)
+        radius = round_radius((rho * support).amax().item())
+    return Geometry(anchor, cls, rows, rho, radius)
+
+
+def uses_float32(geometry: Geometry, grid: tuple[int, int], eps: float, cache: KernelCache) -> bool:
+    """Whether float32 holds the fixed backend's iteration for this geometry and ``eps``."""
+    disc = _Tables(cache, grid, None, geometry.rows.device).disc(geometry.radius)
+    return geometry.radius / eps <= float32_limit(grid[0] * grid[1], disc["offset"].shape[1])
 
 
 def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allow_float32: bool):
@@ -171,81 +290,85 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     inputs when ``allow_float32`` and ``R / eps`` is within :func:`float32_limit`, else float64.
     """
     p, h, w = a.shape
-    dev = a.device
-    anchors = anchors_of(b)
-    if opts.radius is not None:
-        radius = float(opts.radius)
-    else:
-        radius = round_radius(support_radius(b, anchors, opts.threshold).item())  # host read
-    off = disc_offsets(radius, dev)  # (S, 2)
     n = h * w
-    limit = float32_limit(n, off.shape[0])
-    f32 = allow_float32 and a.dtype == torch.float32 and radius / opts.eps <= limit
+    tables = _Tables(cache, (h, w), None, a.device)
+    geo = target_geometry(b, opts, cache)
+    anchor, cls, rows, rho, radius = geo.anchor, geo.cls, geo.rows, geo.rho, geo.radius
+    disc = tables.disc(radius)
+    columns = disc["offset"].shape[1]
+    f32 = allow_float32 and a.dtype == torch.float32 and uses_float32(geo, (h, w), opts.eps, cache)
     dtype = torch.float32 if f32 else torch.float64
-    # row of each grid pixel in the canvas table, per pair: (P, n)
-    iy = torch.arange(h, device=dev)[None, :, None] - anchors[:, 0, None, None] + (h - 1)
-    ix = torch.arange(w, device=dev)[None, None, :] - anchors[:, 1, None, None] + (w - 1)
-    rows = (iy * (2 * w - 1) + ix).reshape(p, n)
+    tables.dtype = dtype
     # the target on the disc around its anchor (zero outside the map), renormalised
-    py = anchors[:, 0, None] + off[None, :, 0]
-    px = anchors[:, 1, None] + off[None, :, 1]
-    inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-    cols = (py.clamp(0, h - 1) * w + px.clamp(0, w - 1)).reshape(p, -1)
-    b_disc = b.reshape(p, n).gather(1, cols) * inside
+    r = int(math.floor(radius))
+    cols = disc["anchor"][anchor][:, None] + disc["offset"][cls]  # (P, S) in the padded map
+    b_disc = F.pad(b, (r, r, r, r)).reshape(p, -1).gather(1, cols).to(dtype)
     b_disc = b_disc / b_disc.sum(dim=1, keepdim=True)
     a_flat = a.reshape(p, n).to(dtype)
-    b_disc = b_disc.to(dtype)
-    # distance of every grid pixel to its anchor (the row factor carried by the potential)
-    rho = torch.sqrt(((iy - (h - 1)) ** 2).to(dtype) + ((ix - (w - 1)) ** 2).to(dtype)).reshape(
-        p, n
-    )
-    log_a, log_b = torch.log(a_flat), torch.log(b_disc)
-    tables = _Tables(cache, (h, w), radius, dtype, dev)
-    canvas = torch.zeros(p, (2 * h - 1) * (2 * w - 1), dtype=dtype, device=dev)
+    rho = rho.to(dtype)
+    # the weights' exponents, shifted by -max(log a) + c (see g_update and f_update)
+    scale = headroom(radius / opts.eps)
+    log_a = torch.log(a_flat)
+    max_log_a = log_a.amax(dim=1, keepdim=True)
+    offset = scale - max_log_a
+    log_a, log_b = log_a + offset, torch.log(b_disc) + offset
+    canvas = torch.zeros(p, tables.fold()["norm"].shape[0], dtype=dtype, device=a.device)
 
     def marginal_error(x_old, x_new):
-        return (a_flat * torch.expm1(x_new - x_old).abs()).sum(dim=1)
+        # L1 error of the source marginal of the plan (x_old, y) whose update is x_new: (P, 1)
+        return (a_flat * torch.expm1(x_new - x_old).abs()).sum(dim=1, keepdim=True)
 
     diameter = math.hypot(h - 1, w - 1)
     schedule = [opts.eps]
     while schedule[-1] < min(diameter, opts.eps_start):
         schedule.append(schedule[-1] / opts.scaling)
     schedule = schedule[::-1]
-    x = rho / schedule[0]  # f = 0
+    # start from f = rho (x = 0): the distance to the anchor, close to the distance to the target
+    x = None
     for e, e_next in zip(schedule[:-1], schedule[1:]):
-        table = tables.get(e)
-        y = g_update(x, log_a, rows, table, canvas)
-        x = f_update(y, log_b, rows, table.T)[0] * (e / e_next)
+        table = tables.get(radius, e, "kernel", scale)
+        if x is None:  # g_update at x = 0
+            y = torch.log(canvas.scatter(1, rows, torch.exp(log_a)) @ table)
+        else:
+            y = g_update(x, log_a, rows, table, canvas)
+        x = f_update(y, log_b, rows, tables.get(radius, e, "kernel_t", scale))[0] * (e / e_next)
     eps = opts.eps
-    table = tables.get(eps)
-    table_t = table.T
+    table = tables.get(radius, eps, "kernel", scale)
+    table_t = tables.get(radius, eps, "kernel_t", scale)
+    if x is None:
+        x = torch.zeros_like(rho)
     y = g_update(x, log_a, rows, table, canvas)
-    omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=dev)
-    previous = torch.full((p,), float("inf"), dtype=dtype, device=dev)
-    for k in range(opts.iterations):
+    omega = torch.full((p, 1), float(opts.overrelax), dtype=dtype, device=a.device)
+    plain = torch.ones_like(omega)
+    previous = torch.full((p, 1), float("inf"), dtype=dtype, device=a.device)
+    iterations = max(opts.iterations, 1)
+    for k in range(iterations):
         x_old = x
-        x, y, x_new = relaxed_iteration(x, y, omega, log_a, log_b, rows, table, table_t, canvas)
-        if opts.overrelax != 1.0 and (k + 1) % opts.check_every == 0:
+        x, y, x_new, v, kv = relaxed_iteration(
+            x, y, omega, log_a, log_b, rows, table, table_t, canvas
+        )
+        last = k + 1 == iterations
+        if last or (opts.overrelax != 1.0 and (k + 1) % opts.check_every == 0):
             err = marginal_error(x_old, x_new)
-            grew = ~(err <= 2.0 * previous)  # NaN counts as growth
-            omega = torch.where(grew[:, None], 1.0, omega)
-            previous = err
-    x_final, v, kv = f_update(y, log_b, rows, table_t)
-    err = marginal_error(x, x_final)
-    num = (v @ tables.get(eps, "cost").T).gather(1, rows)
+            if not last:  # a pair whose error grew falls back to plain Sinkhorn (NaN: grew)
+                omega = torch.where(err <= previous, omega, plain)
+                previous = 2.0 * err
+    # the plan (x_new, y): exact source marginal, its K v reused by the transport cost
+    num = (v @ tables.get(radius, eps, "cost_t", scale)).gather(1, rows)
     cost = (a_flat * num / kv).sum(dim=1)
-    f = rho - eps * x_final
-    g = -eps * y
+    f = rho - eps * x_new
+    g = (y + max_log_a) * -eps  # y is stored minus max(log a)
     entropic = (a_flat * f).sum(dim=1) + (b_disc * g).sum(dim=1)
-    g_grid = torch.zeros(p, n, dtype=dtype, device=dev).scatter_add_(1, cols, g * inside)
-    iterations = len(schedule) + opts.iterations
+    g_pad = torch.zeros(p, h + 2 * r, w + 2 * r, dtype=dtype, device=a.device)
+    g_grid = g_pad.reshape(p, -1).scatter(1, cols, g).reshape(p, h + 2 * r, w + 2 * r)
+    iterations = len(schedule) + iterations
     return {
         "f": f.reshape(p, h, w),
-        "g": g_grid.reshape(p, h, w),
+        "g": g_grid[:, r : r + h, r : r + w],
         "entropic": entropic,
         "cost": cost,
-        "marginal_error": err,
+        "marginal_error": err[:, 0],
         "iterations": iterations,
         "radius": radius,
-        "columns": off.shape[0],
+        "columns": columns,
     }

@@ -33,9 +33,11 @@ def canvas_tables(
     device: torch.device | str = "cpu",
     kind: str = "kernel",
     block: tuple[int, int, int, int] | None = None,
+    scale: float = 0.0,
 ) -> torch.Tensor:
     """One shared table over the canvas, ``(Ty * Tx, wy * wx)``, or over the canvas rows
-    ``y0:y1`` and columns ``x0:x1`` only when ``block = (y0, y1, x0, x1)`` is given.
+    ``y0:y1`` and columns ``x0:x1`` only when ``block = (y0, y1, x0, x1)`` is given. The
+    ``"kernel"`` and ``"cost_kernel"`` tables are multiplied by ``exp(-scale)``.
 
     ``kind``: ``"kernel"`` -> ``Khat``; ``"cost_kernel"`` -> ``Khat * C`` (entrywise, for the
     transport cost ``<P, C>``); ``"log_kernel"`` -> ``log Khat = (|t - c| - |t - s|) / eps``
@@ -57,12 +59,19 @@ def canvas_tables(
     if kind == "log_kernel":
         out = log_k
     elif kind == "kernel":
-        out = torch.exp(log_k)
+        out = torch.exp(log_k - scale)
     elif kind == "cost_kernel":
-        out = torch.exp(log_k) * dist
+        out = torch.exp(log_k - scale) * dist
     else:
         raise ValueError(f"unknown table kind {kind!r}")
     return out.reshape(len(ty) * len(tx), wy * wx).to(dtype)
+
+
+def _nbytes(entry) -> int:
+    """Bytes of a cached tensor, or of a dict of tensors (index tables)."""
+    if isinstance(entry, dict):
+        return sum(_nbytes(t) for t in entry.values())
+    return entry.numel() * entry.element_size()
 
 
 class KernelCache:
@@ -79,7 +88,7 @@ class KernelCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._tables.values())
+        return sum(_nbytes(t) for t in self._tables.values())
 
     def __len__(self) -> int:
         return len(self._tables)

@@ -17,11 +17,14 @@ pixel ``i`` to the window centre; with the shifted kernel ``Khat`` of :mod:`otma
 
 with ``M = max_j (g_j + eps log b_j)`` and ``N = max_i (phi_i + eps log a_i)``.
 
-Every exponential is <= 1 and every sum has a term >= exp(-r/eps) (``r`` the largest distance
-from the window centre to a window pixel with target mass; pixels without mass get no column),
-so the "scaling" precision (matrix products with one shared table) is exact in float32 while
-``r / eps <= 60`` and in float64 while ``r / eps <= 650``; beyond that the "log" precision
-(chunked log-sum-exp, slow but exact for any eps) takes over. ``auto`` picks per level.
+Table entries lie in ``[exp(-r/eps), exp(r/eps)]`` (``r`` the largest distance from the window
+centre to a window pixel with target mass; pixels without mass get no column). The tables are
+scaled by ``exp(-c)`` and the exponentials shifted up to ``exp(c)`` instead of 1
+(:func:`otmark.ot.fixed.headroom`), so that weights far below the largest one stay above the
+float32 underflow. The "scaling" precision (matrix products with one shared table) then holds
+in float32 while ``r / eps <= 70`` and in float64 while ``r / eps <= 650``; beyond that the
+"log" precision (chunked log-sum-exp, slow but exact for any eps) takes over. ``auto`` picks per
+level.
 
 Two backends share this front (:func:`sinkhorn2d`): the "bucketed" one below (the CPU default:
 data-dependent layout, multiscale, tolerance-driven) and the fixed-shape one of
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from otmark.ot.fixed import float32_limit, solve_fixed
+from otmark.ot.fixed import float32_limit, headroom, solve_fixed
 from otmark.ot.geometry import (
     Level,
     build_levels,
@@ -60,9 +63,10 @@ DEFAULT_EPS = 0.15
 #: largest ``r / eps`` for which float64 scaling iterations are exact (module docs); the float32
 #: limit depends on the problem size, see :func:`otmark.ot.fixed.float32_limit`
 FLOAT64_LIMIT = 650.0
-#: the bucketed backend's float32 limit on ``r / eps`` (measured: at 64 a 12x12 problem stalls
-#: at a marginal error of 2e-3 in float32)
-BUCKETED_FLOAT32_LIMIT = 60.0
+#: the bucketed backend's float32 limit on ``r / eps``: the fixed backend's
+#: (:data:`otmark.ot.fixed.FLOAT32_LIMIT`); with the headroom of :func:`otmark.ot.fixed.headroom`
+#: float32 matches float64 there (without it, 64 already stalled at a marginal error of 1e-3)
+BUCKETED_FLOAT32_LIMIT = 70.0
 PRECISIONS = ("auto", "float32", "float64", "log")
 BACKENDS = ("auto", "bucketed", "fixed")
 
@@ -93,7 +97,8 @@ class SinkhornOptions:
         backend: ``"bucketed"`` (multiscale, tolerance-driven, data-dependent layout: the CPU
             backend), ``"fixed"`` (fixed shapes and iteration count, no host synchronisation in
             the loop: the GPU backend, :mod:`otmark.ot.fixed`) or ``"auto"`` (by device).
-        iterations: fixed backend: iterations at the final eps (after one per annealing step).
+        iterations: fixed backend: iterations at the final eps (after one per annealing step;
+            at least one runs).
         check_every: fixed backend: iterations between the on-device over-relaxation checks.
         eps_start: fixed backend: first eps of the annealing schedule (capped by the diameter).
         radius: fixed backend: radius of the target disc in pixels; ``None`` reads it from the
@@ -110,11 +115,11 @@ class SinkhornOptions:
     precision: str = "auto"
     bucket: int = 16
     full_window: bool = False
-    overrelax: float = 1.6
+    overrelax: float = 1.65
     backend: str = "auto"
     iterations: int = 24
     check_every: int = 8
-    eps_start: float = 4.0
+    eps_start: float = 1.0
     radius: float | None = None
 
     def __post_init__(self) -> None:
@@ -259,10 +264,20 @@ class _LevelSolver:
     All its tensors are in the layout's sorted order of pairs.
     """
 
-    def __init__(self, level: Level, layout: _Layout, eps: float, backend: str, cache: KernelCache):
+    def __init__(
+        self,
+        level: Level,
+        layout: _Layout,
+        eps: float,
+        backend: str,
+        cache: KernelCache,
+        ratio: float = 0.0,
+    ):
         self.level, self.layout, self.eps, self.backend = level, layout, eps, backend
         self.dtype = torch.float32 if backend == "float32" else torch.float64
         self.cache = cache
+        # weights shifted up to exp(c), tables scaled by exp(-c) (otmark.ot.fixed.headroom)
+        self.headroom = headroom(ratio) if backend != "log" else 0.0
         self.tables = self._tables("log_kernel" if backend == "log" else "kernel")
         self.eps_log_a = eps * level.log_a[layout.order].to(self.dtype)
         self.eps_log_b = eps * level.log_b[layout.order].to(self.dtype)
@@ -278,9 +293,28 @@ class _LevelSolver:
         key = ("cols", tuple(cols.tolist())) if not full else ("all",)
         return [
             self.cache.lookup(
-                (lv.grid, lv.window, lv.pixel, self.eps, self.dtype, str(dev), kind, bk.block, key),
+                (
+                    lv.grid,
+                    lv.window,
+                    lv.pixel,
+                    self.eps,
+                    self.dtype,
+                    str(dev),
+                    kind,
+                    bk.block,
+                    key,
+                    self.headroom,
+                ),
                 lambda bk=bk: canvas_tables(
-                    lv.grid, lv.window, lv.pixel, self.eps, self.dtype, dev, kind, bk.block
+                    lv.grid,
+                    lv.window,
+                    lv.pixel,
+                    self.eps,
+                    self.dtype,
+                    dev,
+                    kind,
+                    bk.block,
+                    self.headroom,
                 )[:, cols].contiguous(),
             )
             for bk in self.layout.buckets
@@ -302,7 +336,8 @@ class _LevelSolver:
             )
             return -eps * out
         m = t.amax(dim=1, keepdim=True)
-        return _neg_log_sum(_apply_kt(self.tables, self.layout, _shifted_exp(t, m, eps)), m, eps)
+        u = _shifted_exp(t, m - eps * self.headroom, eps)
+        return _neg_log_sum(_apply_kt(self.tables, self.layout, u), m, eps)
 
     def f_update(self, g: torch.Tensor, keep: bool = False):
         """New ``phi``, and for the scaling backends the vector ``v`` used and (with ``keep``)
@@ -316,7 +351,7 @@ class _LevelSolver:
             )
             return -eps * out, None
         m = t.amax(dim=1, keepdim=True)
-        v = _shifted_exp(t, m, eps)
+        v = _shifted_exp(t, m - eps * self.headroom, eps)
         kv = _apply_k(self.tables, self.layout, v)
         if keep:
             return -m - eps * torch.log(kv), (v, kv)
@@ -354,18 +389,19 @@ class _LevelSolver:
         return torch.cat(out)
 
 
-def _backend_for(level: Level, eps: float, precision: str, input_dtype: torch.dtype) -> str:
+def _backend_for(level: Level, eps: float, precision: str, input_dtype: torch.dtype):
+    """The precision of one (level, eps) step and its ``r / eps`` (``r``: the mass radius)."""
     if precision == "log":
-        return "log"
+        return "log", 0.0
     ny, nx = level.grid
     ratio = level.mass_radius() / eps
     f32 = ratio <= min(BUCKETED_FLOAT32_LIMIT, float32_limit(ny * nx, level.cols.numel()))
     if precision in ("float32", "auto") and input_dtype != torch.float64:
         if f32:
-            return "float32"
+            return "float32", ratio
     if ratio <= FLOAT64_LIMIT:
-        return "float64"  # the float32 path cannot hold this eps: stay exact
-    return "log"
+        return "float64", ratio  # the float32 path cannot hold this eps: stay exact
+    return "log", ratio
 
 
 _WARNED: set[str] = set()
@@ -441,14 +477,14 @@ def sinkhorn2d(
     """
     opts = options or SinkhornOptions()
     cache = cache if cache is not None else KernelCache()
+    if a.dtype not in (torch.float32, torch.float64):
+        a = a.float()
+    b = b.to(a.dtype)
     backend = opts.backend
     if backend == "auto":
         backend = "bucketed" if a.device.type == "cpu" else "fixed"
     if opts.full_window or opts.precision == "log" or a.requires_grad or b.requires_grad:
         backend = "bucketed"  # needs the whole grid as window, a log-domain or a taped loop
-    if a.dtype not in (torch.float32, torch.float64):
-        a = a.float()
-    b = b.to(a.dtype)
     with torch.autocast(a.device.type, enabled=False):
         if backend == "fixed":
             res = _solve_fixed(a, b, opts, cache)
@@ -457,9 +493,9 @@ def sinkhorn2d(
     # the one host read of the result: a convergence score, NaN if a potential is not finite
     err = res.marginal_error
     tol = max(opts.tol, torch.finfo(torch.float64).tiny)
-    score = torch.maximum(err.mean() / tol, err.max() / (10 * tol))
-    finite = torch.isfinite(res.f).all() & torch.isfinite(res.g).all()
-    score = float(torch.where(finite, score, torch.full_like(score, float("nan"))).item())
+    # 0 * (sum of the potentials) is NaN exactly when a potential is NaN or infinite
+    score = torch.maximum(err.mean(), err.max() / 10) / tol + 0 * (res.f.sum() + res.g.sum())
+    score = float(score.item())
     if math.isnan(score):
         raise FloatingPointError(
             "Sinkhorn produced non-finite potentials; inputs must be finite, non-negative "
@@ -512,8 +548,8 @@ def _solve_bucketed(a, b, opts: SinkhornOptions, cache: KernelCache) -> Sinkhorn
         lv = levels[lvl_index]
         if lvl_index not in layouts:
             layouts[lvl_index] = _make_layout(lv, opts.bucket)
-        backend = _backend_for(lv, eps, opts.precision, a.dtype)
-        new = _LevelSolver(lv, layouts[lvl_index], eps, backend, cache)
+        backend, ratio = _backend_for(lv, eps, opts.precision, a.dtype)
+        new = _LevelSolver(lv, layouts[lvl_index], eps, backend, cache, ratio)
         phi, g, old = state["phi"], state["g"], state["solver"]
         if phi is None:
             phi = new.to_sorted(-lv.centre_distance(new.dtype))  # f = 0
