@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from otmark.atomic import write_json_atomic
+from otmark.checkpoint_names import resolve_checkpoint
 from otmark.datasets import load
 from otmark.datasets.dlib_xml import dlib_samples, write_as_300w_test
 from otmark.transforms import tight_box
@@ -401,7 +402,11 @@ def main() -> None:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise SystemExit(f"--checkpoint {item!r}: expected NAME=PATH")
-        if not Path(path).is_file():
+        try:  # a file, a packaged-model folder or the name 'pretrained'
+            resolved = resolve_checkpoint(path)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"--checkpoint {item!r}: {exc}") from None
+        if not resolved.is_file():
             raise SystemExit(f"--checkpoint {item!r}: {path} does not exist")
         checkpoints[name] = path
 

@@ -148,7 +148,26 @@ def test_missing_weights_one_line_exit_2(run_dir, tmp_path, monkeypatch, capsys)
     assert "otmark pretrain" in err
 
 
+def test_the_tiny_run_trains_two_steps(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "train" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["steps"] == 2
+
+
+def test_a_longer_schedule_needs_resume_override(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["pretrain", "--out", out, "--tiny"]) == 0
+    longer = ["pretrain", "--out", out, "--tiny", "--resume", "--set", "optim.steps=4"]
+    assert main(longer) == 2
+    assert "optim.steps 2 -> 4" in capsys.readouterr().err
+    assert main([*longer, "--resume-override"]) == 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "train" / "log.jsonl").open()]
+    assert log[-1]["steps"] == 4
+    assert any(r.get("event") == "resume_override" for r in log)
+
+
 def test_bad_arguments(tmp_path, capsys):
+    assert main(["pretrain", "--out", str(tmp_path), "--resume-override"]) == 2
+    assert "--resume-override needs --resume" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path), "--faces", "2"]) == 2
     assert main(["pretrain", "--out", str(tmp_path), "--image-size", "32"]) == 2
     assert "at least 64" in capsys.readouterr().err

@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiny",
         action="store_true",
-        help="smoke run: tiny model, a few 64-px faces, one short epoch (seconds)",
+        help="smoke run: tiny model, a few 64-px faces, two training steps (seconds)",
     )
 
 
@@ -112,8 +112,9 @@ def _tiny_overrides() -> list[str]:
         f"model.kwargs={kw}",
         "codec.input_size=64",
         "codec.heatmap_size=16",
-        "optim.epochs=1",
-        "optim.milestones=[1]",
+        "optim.schedule=warmup_cosine",
+        "optim.steps=2",
+        "optim.warmup_steps=1",
         "optim.batch_size=4",
         "data.limit=8",
         "data.val_limit=4",
