@@ -256,6 +256,13 @@ def autocast_agreement(device: torch.device) -> dict:
     return out
 
 
+def print_by_backend(r: dict, times) -> None:
+    """One line per backend of a timed section: ``times(row)``, the ratio, the default marked."""
+    for be, row in r["by_backend"].items():
+        mark = " (default)" if be == r["backend"] else ""
+        print(f"  {be:9s} {times(row)}: {row['ratio']:.3f} x{mark}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
@@ -280,22 +287,12 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         print("== W forward+backward vs HRNetV2-W18 training step (same batch, 256 px) ==")
         result["w_vs_hrnet_step_256"] = r = w_vs_step(device, repeats, backends)
-        for be, row in r["by_backend"].items():
-            mark = " (default)" if be == r["backend"] else ""
-            print(
-                f"  {be:9s} W {row['w_fwd_bwd_s']:.3f} s, step {r['hrnet_step_256_s']:.3f} s: "
-                f"{row['ratio']:.3f} x{mark}",
-                flush=True,
-            )
+        print_by_backend(
+            r, lambda row: f"W {row['w_fwd_bwd_s']:.3f} s, step {r['hrnet_step_256_s']:.3f} s"
+        )
         print("== HRNetV2-W18 step at 128 px, bf16 autocast + channels-last: W vs L2 ==")
         result["train_step_128_bf16_cl"] = r = train_step_ratio(device, repeats, backends)
-        for be, row in r["by_backend"].items():
-            mark = " (default)" if be == r["backend"] else ""
-            print(
-                f"  {be:9s} L2 {r['l2_step_s']:.3f} s, W {row['w_step_s']:.3f} s: "
-                f"{row['ratio']:.3f} x{mark}",
-                flush=True,
-            )
+        print_by_backend(r, lambda row: f"L2 {r['l2_step_s']:.3f} s, W {row['w_step_s']:.3f} s")
     print("== default W loss vs exact W1 (POT emd2), pairs with W1 >= 2 px ==")
     result["accuracy"] = rows = accuracy(backends, 2 if args.quick else 4)
     for row in rows:
