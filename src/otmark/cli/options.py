@@ -51,3 +51,15 @@ def use_threads(args: argparse.Namespace) -> None:
 def add_on_error_argument(parser: argparse.ArgumentParser, help: str, default: str | None) -> None:
     """``--on-error raise|skip``: what a command does with a bad input (``help`` says what)."""
     parser.add_argument("--on-error", choices=ON_ERROR, default=default, help=help)
+
+
+def add_resume_override_argument(parser: argparse.ArgumentParser) -> None:
+    """``--resume-override``: with ``--resume``, accept a config that differs from the
+    checkpoint's in what :mod:`otmark.engine.resume` lets change (each change logged)."""
+    parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: accept a config that differs from the checkpoint's in the "
+        "optimiser, schedule, batch size, epochs, augmentation or data splits (each change is "
+        "logged); architecture, loss, codec and dataset changes are always refused",
+    )

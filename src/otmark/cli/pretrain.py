@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_resume_override_argument
 
 HELP = "reproduce the packaged model: generate faces, train, package (resumable; hours on CPU)"
 
@@ -84,13 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue an interrupted run (data already written is kept; training continues "
         "from train/last.pt when present)",
     )
-    parser.add_argument(
-        "--resume-override",
-        action="store_true",
-        help="with --resume: accept a training config that differs from the checkpoint's in the "
-        "optimiser, schedule length, batch size or augmentation (each change is logged), as in "
-        "otmark train",
-    )
+    add_resume_override_argument(parser)
     parser.add_argument(
         "--install",
         action="store_true",

@@ -9,7 +9,7 @@ import argparse
 import os
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_on_error_argument
+from otmark.cli.options import add_on_error_argument, add_resume_override_argument
 
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
@@ -33,13 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue from OUTPUT_DIR/last.pt (model, optimiser, schedule, RNG, data order)",
     )
-    parser.add_argument(
-        "--resume-override",
-        action="store_true",
-        help="with --resume: accept a config that differs from the checkpoint's in the "
-        "optimiser, schedule, batch size, epochs, augmentation or data splits (each change is "
-        "logged); architecture, loss, codec and dataset changes are always refused",
-    )
+    add_resume_override_argument(parser)
     add_on_error_argument(
         parser,
         default=None,
