@@ -16,12 +16,16 @@ atomically:
    ``benchmarks/train_step.py``);
 4. the worst relative error of the default W loss against POT's ``ot.emd2`` on pairs with
    W1 >= 2 px at 16x16 and 32x32 (random, peaked and very concentrated predictions);
-5. the relative change of the loss value under ``torch.autocast`` (bf16, fp16) vs float32.
+5. the relative change of the loss value under ``torch.autocast`` (bf16, fp16) vs float32;
+6. late in training, at the study's CPU size (8x68 maps of 32x32, sigma 3 px targets,
+   predictions close to their targets): the W forward+backward time, the Sinkhorn iterations
+   and the error against ``ot.emd2`` of both forms of the loss (``form="full"``: the whole
+   mass is transported; ``"difference"``, the default: only ``(a - b)+``), per backend.
 
-``--no-timing`` skips 2 and 3 (the sections that depend on the machine's load) and writes
-``loss_counts.json`` unless ``--out`` is given. Timings on a shared machine are only comparable
-as ratios measured in one run. On a GPU every
-timed region ends with ``torch.cuda.synchronize()``.
+``--no-timing`` skips 2, 3 and the times of 6 (the sections that depend on the machine's
+load) and writes ``loss_counts.json`` unless ``--out`` is given. Timings on a shared machine are
+only comparable as ratios measured in one run. On a GPU every timed region ends with
+``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import torch
 from otmark.atomic import write_json_atomic
 from otmark.heatmaps import render_gaussian
 from otmark.losses import create_loss
-from otmark.ot import DEFAULT_EPS, SinkhornOptions, wasserstein2d
+from otmark.ot import DEFAULT_EPS, FORMS, SinkhornOptions, sinkhorn2d, wasserstein2d
 from otmark.ot.counting import DispatchCounter
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -256,6 +260,73 @@ def autocast_agreement(device: torch.device) -> dict:
     return out
 
 
+def near_target_batch(b: int, k: int, n: int, sigma: float, offset: float, seed: int = 0):
+    """Logits whose softmax is a Gaussian of the target's width displaced by about ``offset``
+    px (a model close to convergence), and peak-1 targets; float32."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 0.25 * n + torch.rand(b, k, 2, generator=g) * 0.5 * n
+    target = render_gaussian(centres, n, sigma)
+    moved = centres + offset * torch.randn(b, k, 2, generator=g)
+    logits = torch.log(render_gaussian(moved, n, sigma, normalize=True, truncate=None) + 1e-6)
+    return logits, target
+
+
+def near_target(device: torch.device, repeats: int, backends: list[str], timing: bool) -> list:
+    """Section 6: both forms, per backend and offset: time (None without ``timing``),
+    iterations of the solve and the mean relative error vs exact W1 on 8 maps."""
+    import ot
+
+    rows = []
+    cost = grid_cost(32)
+    for offset in (0.25, 1.0):
+        logits, target = near_target_batch(8, 68, 32, 3.0, offset)
+        logits, target = logits.to(device), target.to(device)
+        a = torch.softmax(logits.flatten(-2), -1).reshape(logits.shape)
+        bn = target / target.sum(dim=(-2, -1), keepdim=True)
+        exact = np.array(
+            [
+                ot.emd2(
+                    a[0, j].double().reshape(-1).cpu().numpy(),
+                    bn[0, j].double().reshape(-1).cpu().numpy(),
+                    cost,
+                )
+                for j in range(8)
+            ]
+        )
+        for backend in backends:
+            opts = SinkhornOptions(backend=backend)
+            for form in FORMS:
+                loss = create_loss("wasserstein", backend=backend, form=form)
+
+                def run(loss=loss, logits=logits, target=target):
+                    loss(logits.clone().requires_grad_(True), target).backward()
+
+                run()  # kernel tables
+                t = statistics.median(median_time(run, device) for _ in range(repeats))
+                w = wasserstein2d(a[0, :8], bn[0, :8], options=opts, form=form)
+                if form == "full":
+                    iters = sinkhorn2d(a.flatten(0, 1), bn.flatten(0, 1), opts).iterations
+                else:
+                    d = (a - bn).flatten(0, 1)
+                    m = d.clamp(min=0).sum(dim=(1, 2), keepdim=True)
+                    src, dst = d.clamp(min=0) / m, (-d).clamp(min=0) / m
+                    iters = sinkhorn2d(src, dst, SinkhornOptions(backend=backend, threshold=0.0))
+                    iters = iters.iterations
+                rel = (w.double().cpu().numpy() - exact) / exact
+                rows.append(
+                    {
+                        "offset_px": offset,
+                        "backend": backend,
+                        "form": form,
+                        "w_fwd_bwd_s": t if timing else None,
+                        "iterations": int(iters),
+                        "exact_w1_mean": float(exact.mean()),
+                        "mean_rel_err": float(rel.mean()),
+                    }
+                )
+    return rows
+
+
 def print_by_backend(r: dict, times) -> None:
     """One line per backend of a timed section: ``times(row)``, the ratio, the default marked."""
     for be, row in r["by_backend"].items():
@@ -303,6 +374,16 @@ def main(argv: list[str] | None = None) -> dict:
         )
     result["accuracy_worst"] = max(row["max_abs_rel_err"] for row in rows)
     print(f"  worst: {result['accuracy_worst']:.4f}")
+    print("== near the target: 8x68 maps of 32x32, sigma 3 px, both forms ==")
+    result["near_target_32"] = rows = near_target(device, repeats, backends, not args.no_timing)
+    for row in rows:
+        t = "" if row["w_fwd_bwd_s"] is None else f"{row['w_fwd_bwd_s']:6.3f} s  "
+        print(
+            f"  offset {row['offset_px']:4.2f} px  {row['backend']:9s} {row['form']:10s} {t}"
+            f"{row['iterations']:4d} iterations  W1 {row['exact_w1_mean']:.3f} px  "
+            f"error {100 * row['mean_rel_err']:+.1f} %",
+            flush=True,
+        )
     print("== autocast vs float32 (relative change of the loss) ==")
     result["autocast_rel_change"] = r = autocast_agreement(device)
     print(f"  bf16 {r['bf16']:.2e}  fp16 {r['fp16']:.2e}", flush=True)

@@ -89,6 +89,26 @@ def test_wasserstein_loss_matches_exact_w1_and_mean_over_maps():
     assert loss.item() - exact < 0.6 * 0.25
 
 
+def test_wasserstein_loss_forms_near_convergence():
+    """Close to the target the difference form stays near the exact W1; the full form carries
+    the entropic blur of the whole mass."""
+    n = 16
+    _, target, coords = _batch(b=1, k=3, n=n, sigma=2.0, seed=4)
+    near = render_gaussian(coords + 0.3, n, 2.0, normalize=True, truncate=None)
+    pred = torch.log(near + 1e-9)
+    p = torch.softmax(pred.flatten(-2), -1)
+    q = target.flatten(-2) / target.flatten(-2).sum(-1, keepdim=True)
+    cost = _grid_cost(n)
+    exact = np.mean([ot.emd2(p[0, j].numpy(), q[0, j].numpy(), cost) for j in range(3)])
+    diff = create_loss("wasserstein", eps=0.25)(pred, target).item()
+    full = create_loss("wasserstein", eps=0.25, form="full")(pred, target).item()
+    assert exact <= diff < full
+    assert diff - exact < 0.25 * (full - exact)
+    assert "form='difference'" in repr(create_loss("wasserstein"))
+    with pytest.raises(ValueError, match="form must be one of"):
+        create_loss("wasserstein", form="residual")
+
+
 def test_wasserstein_loss_skips_empty_targets_and_zero_weights():
     pred, target, _ = _batch(seed=4)
     target[0, 1] = 0.0  # landmark outside the heatmap: empty target

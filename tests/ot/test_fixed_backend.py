@@ -206,7 +206,7 @@ def test_fixed_backend_syncs_are_few_and_do_not_depend_on_the_data():
     assert len(counts) == 1  # the same syncs and operators whatever the data
     syncs, ops = counts.pop()
     assert syncs <= 4
-    assert ops <= 700
+    assert ops <= 720  # about 650 for the solve, 50 more to form the differences
 
 
 def test_one_iteration_compiles_without_graph_breaks():

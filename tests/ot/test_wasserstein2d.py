@@ -213,3 +213,106 @@ def test_bad_inputs_are_rejected():
         wasserstein2d(a, b, value="debiased")
     with pytest.raises(ValueError, match="eps"):
         SinkhornOptions(eps=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# form="difference": only (a - b)+ is moved onto (b - a)+ (Kantorovich-Rubinstein)
+
+
+@pytest.mark.parametrize("kind", ["rand", "peaked", "close"])
+def test_difference_form_is_a_feasible_plan_closer_to_exact_w1(kind):
+    n = 16
+    a, b = random_pair(n, 2.0, "peaked" if kind == "close" else kind, seed=11, count=3)
+    if kind == "close":  # late in training: the prediction is almost the target
+        a = 0.9 * b + 0.1 * a
+    exact = np.array(
+        [
+            ot.emd2(a[i].reshape(-1).numpy(), b[i].reshape(-1).numpy(), grid_cost(n, n))
+            for i in range(3)
+        ]
+    )
+    # W1 depends on a - b only: the exact problem between the normalised differences, times
+    # their mass, is W1 itself (checked with POT's exact solver, independently of otmark)
+    d = (a - b).reshape(3, -1).numpy()
+    pos, neg = d.clip(min=0), (-d).clip(min=0)
+    mass = pos.sum(1)
+    moved = [m * ot.emd2(p / m, q / m, grid_cost(n, n)) for p, q, m in zip(pos, neg, mass)]
+    np.testing.assert_allclose(moved, exact, rtol=1e-9)
+    opts = SinkhornOptions(**TIGHT)
+    diff = wasserstein2d(a, b, eps=0.25, options=opts).numpy()
+    full = wasserstein2d(a, b, eps=0.25, options=opts, form="full").numpy()
+    # diag(min(a, b)) + m P is a plan between a and b: never below the optimum ...
+    assert (diff >= exact * (1 - 1e-9)).all()
+    # ... and only the moved mass is blurred: the bias shrinks with it
+    assert (diff - exact < full - exact).all()
+    if kind == "close":
+        assert (diff - exact < 0.5 * (full - exact)).all()
+
+
+def test_difference_form_is_m_times_the_entropic_problem_of_the_differences(cost16):
+    a, b = random_pair(16, 1.5, "peaked", seed=12, count=2)
+    eps = 0.5
+    got = wasserstein2d(a, b, eps=eps, options=SinkhornOptions(**TIGHT)).numpy()
+    d = (a - b).reshape(2, -1).numpy()
+    for i in range(2):
+        p, q = d[i].clip(min=0), (-d[i]).clip(min=0)
+        m = p.sum()
+        plan = ot.sinkhorn(
+            p / m, q / m, cost16, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-13
+        )
+        assert got[i] == pytest.approx(m * (plan * cost16).sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize("wrt", ["prediction", "target"])
+def test_difference_form_implicit_gradient_is_exact_for_the_entropic_value(wrt):
+    a, b = random_pair(6, 1.0, "rand", seed=13, count=2)
+    opts = SinkhornOptions(eps=1.0, **TIGHT)
+    x = torch.log(a if wrt == "prediction" else b).clone().requires_grad_(True)
+
+    def fn(t):
+        p = torch.softmax(t.flatten(-2), -1).reshape(t.shape)
+        pair = (p, b) if wrt == "prediction" else (a, p)
+        return wasserstein2d(*pair, 1.0, "entropic", options=opts)
+
+    assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_difference_form_gradient_follows_the_exact_kantorovich_potential():
+    n = 16
+    a, b = random_pair(n, 2.0, "peaked", seed=14, count=3)
+    x = a.clone().requires_grad_(True)
+    wasserstein2d(x, b, eps=0.1).sum().backward()
+    for i in range(3):
+        _, log = ot.emd2(
+            a[i].reshape(-1).numpy(), b[i].reshape(-1).numpy(), grid_cost(n, n), log=True
+        )
+        w = a[i].reshape(-1).numpy()
+        u = log["u"] - np.average(log["u"], weights=w)
+        g = x.grad[i].reshape(-1).numpy()
+        g = g - np.average(g, weights=w)
+        cos = np.sum(w * u * g) / np.sqrt(np.sum(w * u * u) * np.sum(w * g * g))
+        assert cos > 0.98
+
+
+def test_difference_form_of_equal_maps_is_zero_with_zero_gradient():
+    a, b = random_pair(8, 1.0, "peaked", seed=15, count=2)
+    a = torch.stack([b[0], a[1]])  # first pair equal
+    x = a.clone().requires_grad_(True)
+    w = wasserstein2d(x, b)
+    w.sum().backward()
+    assert w[0].item() == 0.0 and w[1].item() > 0
+    assert torch.count_nonzero(x.grad[0]) == 0 and torch.count_nonzero(x.grad[1]) > 0
+
+
+def test_difference_form_backends_agree():
+    a, b = random_pair(32, 3.0, "peaked", seed=16, count=4)
+    a, b = a.float(), b.float()
+    bucketed = wasserstein2d(a, b, options=SinkhornOptions(backend="bucketed", tol=1e-4))
+    fixed = wasserstein2d(a, b, options=SinkhornOptions(backend="fixed", iterations=200))
+    torch.testing.assert_close(fixed, bucketed, rtol=5e-3, atol=1e-4)
+
+
+def test_unknown_form_is_rejected():
+    a, b = random_pair(8, 1.0, "rand", seed=17)
+    with pytest.raises(ValueError, match="form must be one of"):
+        wasserstein2d(a, b, form="residual")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from otmark.losses._reduce import bad_maps, check_shapes, check_values, weighted_mean
-from otmark.ot import DEFAULT_EPS, KernelCache, SinkhornOptions, wasserstein2d
+from otmark.ot import DEFAULT_EPS, FORMS, KernelCache, SinkhornOptions, wasserstein2d
 
 NONFINITE_TARGET = ("raise", "skip")
 
@@ -24,6 +24,7 @@ def wasserstein_loss(
     cache: KernelCache | None = None,
     check_inputs: bool = True,
     nonfinite_target: str = "raise",
+    form: str = "difference",
 ) -> torch.Tensor:
     """Mean over maps of ``W_eps(softmax(pred), target / sum(target))``, in heatmap pixels.
 
@@ -34,8 +35,9 @@ def wasserstein_loss(
     Args:
         pred: ``(B, K, H, W)`` logits. target: ``(B, K, H, W)`` non-negative targets.
         weight: optional ``(B, K)``.
-        eps, value, grad, options, cache: see :func:`otmark.ot.wasserstein2d`
-            (``eps`` defaults to :data:`otmark.ot.DEFAULT_EPS`).
+        eps, value, grad, options, cache, form: see :func:`otmark.ot.wasserstein2d`
+            (``eps`` defaults to :data:`otmark.ot.DEFAULT_EPS`; ``form="difference"`` moves
+            only the mass where the maps differ).
         check_inputs: raise ``ValueError`` naming the map ``(b, k)`` if ``pred`` or ``target``
             holds NaN/inf or ``target`` is negative (one host synchronisation; False skips it).
         nonfinite_target: ``"raise"`` (default) or ``"skip"``: a target map with NaN/inf then
@@ -72,7 +74,9 @@ def wasserstein_loss(
     with torch.autocast(pred.device.type, enabled=False):
         logits = pred.reshape(b * k, h * w).to(tgt.dtype)
         prob = torch.softmax(logits, dim=-1).reshape(b * k, h, w)
-        dist = wasserstein2d(prob, tgt, eps, value, grad, options, cache, check_inputs=False)
+        dist = wasserstein2d(
+            prob, tgt, eps, value, grad, options, cache, check_inputs=False, form=form
+        )
     per_map = torch.where(valid, dist, torch.zeros_like(dist))
     return weighted_mean(per_map.reshape(b, k), weight)
 
@@ -84,6 +88,8 @@ class WassersteinLoss(nn.Module):
         eps: entropic regularisation in heatmap pixels (default :data:`otmark.ot.DEFAULT_EPS`).
         value: ``"cost"`` (transport cost, default) or ``"entropic"``.
         grad: ``"implicit"`` (dual potentials, default) or ``"unrolled"``.
+        form: ``"difference"`` (default: move only the mass where prediction and target
+            differ) or ``"full"`` (:func:`otmark.ot.wasserstein2d`).
         check_inputs, nonfinite_target: see :func:`wasserstein_loss`.
         **solver: further :class:`otmark.ot.SinkhornOptions` fields (``tol``, ``backend`` ...).
     """
@@ -97,6 +103,7 @@ class WassersteinLoss(nn.Module):
         grad: str = "implicit",
         check_inputs: bool = True,
         nonfinite_target: str = "raise",
+        form: str = "difference",
         **solver,
     ) -> None:
         super().__init__()
@@ -104,7 +111,9 @@ class WassersteinLoss(nn.Module):
             raise ValueError(
                 f"nonfinite_target must be one of {NONFINITE_TARGET}, got {nonfinite_target!r}"
             )
-        self.eps, self.value, self.grad = eps, value, grad
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        self.eps, self.value, self.grad, self.form = eps, value, grad, form
         self.check_inputs, self.nonfinite_target = check_inputs, nonfinite_target
         self.options = SinkhornOptions(eps=eps, **solver)
         self.cache = KernelCache()
@@ -121,7 +130,8 @@ class WassersteinLoss(nn.Module):
             self.cache,
             self.check_inputs,
             self.nonfinite_target,
+            self.form,
         )
 
     def extra_repr(self) -> str:
-        return f"eps={self.eps}, value={self.value!r}, grad={self.grad!r}"
+        return f"eps={self.eps}, value={self.value!r}, grad={self.grad!r}, form={self.form!r}"

@@ -12,10 +12,11 @@ from otmark.ot.sinkhorn import (
     host_flags,
     sinkhorn2d,
 )
-from otmark.ot.wasserstein import VALUES, wasserstein2d
+from otmark.ot.wasserstein import FORMS, VALUES, wasserstein2d
 
 __all__ = [
     "DEFAULT_EPS",
+    "FORMS",
     "VALUES",
     "KernelCache",
     "SinkhornOptions",

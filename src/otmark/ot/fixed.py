@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from otmark.ot.geometry import log0
 from otmark.ot.kernels import KernelCache
 
 # Potentials are kept in units of eps and negated: ``x = -phi / eps`` (grid, shifted by the
@@ -256,8 +257,12 @@ class Geometry:
     radius: float
 
 
-def target_geometry(b: torch.Tensor, opts, cache: KernelCache) -> Geometry:
+def target_geometry(
+    b: torch.Tensor, opts, cache: KernelCache, anchor: torch.Tensor | None = None
+) -> Geometry:
     """Anchors, canvas rows and the disc radius of the targets ``b: (P, H, W)``.
+
+    ``anchor``: ``(P,)`` flat pixels to centre the discs on (default: each target's arg-max).
 
     ``R`` is ``opts.radius`` when given, else the largest distance from an anchor to a pixel
     with ``b > threshold * max(b)``, rounded up to half a pixel: the one host read of the setup.
@@ -265,7 +270,7 @@ def target_geometry(b: torch.Tensor, opts, cache: KernelCache) -> Geometry:
     p, h, w = b.shape
     fold = _Tables(cache, (h, w), None, b.device).fold()
     b_flat = b.reshape(p, h * w)
-    anchor = b_flat.argmax(dim=1)
+    anchor = b_flat.argmax(dim=1) if anchor is None else anchor
     cls = fold["cls"][anchor]
     rows = fold["base"][cls] - fold["shift"][anchor][:, None]
     rho = fold["norm" if b.dtype == torch.float64 else "norm32"][rows]
@@ -283,8 +288,16 @@ def uses_float32(geometry: Geometry, grid: tuple[int, int], eps: float, cache: K
     return geometry.radius / eps <= float32_limit(grid[0] * grid[1], disc["offset"].shape[1])
 
 
-def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allow_float32: bool):
+def solve_fixed(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    opts,
+    cache: KernelCache,
+    allow_float32: bool,
+    anchor: torch.Tensor | None = None,
+):
     """Run the fixed-shape solver. ``a, b: (P, H, W)`` normalised; returns a dict of results.
+    ``anchor``: see :func:`target_geometry`.
 
     ``opts`` is a :class:`otmark.ot.SinkhornOptions`. The precision is float32 for float32
     inputs when ``allow_float32`` and ``R / eps`` is within :func:`float32_limit`, else float64.
@@ -292,7 +305,7 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     p, h, w = a.shape
     n = h * w
     tables = _Tables(cache, (h, w), None, a.device)
-    geo = target_geometry(b, opts, cache)
+    geo = target_geometry(b, opts, cache, anchor)
     anchor, cls, rows, rho, radius = geo.anchor, geo.cls, geo.rows, geo.rho, geo.radius
     disc = tables.disc(radius)
     columns = disc["offset"].shape[1]
@@ -308,10 +321,10 @@ def solve_fixed(a: torch.Tensor, b: torch.Tensor, opts, cache: KernelCache, allo
     rho = rho.to(dtype)
     # the weights' exponents, shifted by -max(log a) + c (see g_update and f_update)
     scale = headroom(radius / opts.eps)
-    log_a = torch.log(a_flat)
+    log_a = log0(a_flat)
     max_log_a = log_a.amax(dim=1, keepdim=True)
     offset = scale - max_log_a
-    log_a, log_b = log_a + offset, torch.log(b_disc) + offset
+    log_a, log_b = log_a + offset, log0(b_disc) + offset
     canvas = torch.zeros(p, tables.fold()["norm"].shape[0], dtype=dtype, device=a.device)
 
     def marginal_error(x_old, x_new):

@@ -75,6 +75,14 @@ class Level:
         return (self.pixel * torch.sqrt(dy * dy + dx * dx)).reshape(c.shape[0], ny * nx)
 
 
+def log0(x: torch.Tensor) -> torch.Tensor:
+    """``log(x)`` with ``-inf`` at 0 and a zero gradient there (autograd through the solver:
+    a pixel without mass, such as a pixel of ``(a - b)+`` where ``a < b``, would otherwise
+    give ``0 * inf = nan``)."""
+    positive = x > 0
+    return torch.where(positive, torch.log(torch.where(positive, x, 1.0)), -math.inf)
+
+
 def target_windows(b: torch.Tensor, threshold: float) -> tuple[tuple[int, int], torch.Tensor]:
     """Smallest common window size holding every target's support, and each window's origin.
 
@@ -184,8 +192,8 @@ def build_levels(
     pixel = 1.0
     while True:
         p, h, w = a.shape
-        log_a = torch.log(a.reshape(p, h * w))
-        log_b = torch.log(gather_windows(b, window, origins))
+        log_a = log0(a.reshape(p, h * w))
+        log_b = log0(gather_windows(b, window, origins))
         if prune:
             cols = torch.nonzero(torch.isfinite(log_b).any(dim=0)).flatten()
             log_b = log_b[:, cols]

@@ -458,6 +458,7 @@ def sinkhorn2d(
     b: torch.Tensor,
     options: SinkhornOptions | None = None,
     cache: KernelCache | None = None,
+    anchor: torch.Tensor | None = None,
 ) -> SinkhornResult:
     """Solve a batch of entropic OT problems between 2-D histograms.
 
@@ -474,6 +475,8 @@ def sinkhorn2d(
     Args:
         a: ``(P, H, W)`` non-negative, each summing to 1 (source, full support allowed).
         b: ``(P, H, W)`` non-negative, each summing to 1 (target).
+        anchor: fixed backend: ``(P,)`` flat pixel on which each target's disc is centred
+            (default: the target's arg-max); the bucketed backend ignores it.
     """
     opts = options or SinkhornOptions()
     cache = cache if cache is not None else KernelCache()
@@ -487,7 +490,7 @@ def sinkhorn2d(
         backend = "bucketed"  # needs the whole grid as window, a log-domain or a taped loop
     with torch.autocast(a.device.type, enabled=False):
         if backend == "fixed":
-            res = _solve_fixed(a, b, opts, cache)
+            res = _solve_fixed(a, b, opts, cache, anchor)
         else:
             res = _solve_bucketed(a, b, opts, cache)
     # the one host read of the result: a convergence score, NaN if a potential is not finite
@@ -513,8 +516,8 @@ def sinkhorn2d(
     return res
 
 
-def _solve_fixed(a, b, opts: SinkhornOptions, cache: KernelCache) -> SinkhornResult:
-    out = solve_fixed(a, b, opts, cache, allow_float32=opts.precision != "float64")
+def _solve_fixed(a, b, opts: SinkhornOptions, cache: KernelCache, anchor=None) -> SinkhornResult:
+    out = solve_fixed(a, b, opts, cache, opts.precision != "float64", anchor)
     _check_precision(out["f"].dtype, a.device, opts.eps)
     return SinkhornResult(
         f=out["f"],
