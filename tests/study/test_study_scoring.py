@@ -110,10 +110,16 @@ def test_clean_counterparts_are_the_same_images_unperturbed(roots):
     )
     # the per-image record: ids, NME per image (%) whose mean is the summary's NME
     gt = np.stack([s.landmarks for s in clean.samples])
-    ev = score_predictions(clean, gt + np.array([3.0, 0.0]), "300w")
+    shift = np.zeros_like(gt)
+    shift[:, ::2, 0] = 3.0  # every other point 3 px off, the rest exact
+    ev = score_predictions(clean, gt + shift, "300w")
     rec = evaluation_record(ev, CED_THETAS)
     assert rec["ids"] == clean.ids and len(rec["nme_per_image"]) == len(clean)
     np.testing.assert_allclose(rec["nme_per_image"], 100 * ev.errors.mean(axis=1), atol=1e-5)
     assert np.mean(rec["nme_per_image"]) == pytest.approx(rec["summary"]["NME"], abs=1e-4)
     # FR^L_0.05: the share of points with an error above 0.05
     assert rec["summary"]["FR^L_0.05"] == pytest.approx(100 * np.mean(ev.errors > 0.05))
+    # ... and per image: its terms, whose mean is that share (equal point counts)
+    np.testing.assert_allclose(rec["frl05_per_image"], 100 * np.mean(ev.errors > 0.05, axis=1))
+    assert np.mean(rec["frl05_per_image"]) == pytest.approx(rec["summary"]["FR^L_0.05"])
+    assert 0 < rec["summary"]["FR^L_0.05"] <= 50  # only the shifted points can fail

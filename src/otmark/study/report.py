@@ -7,7 +7,8 @@ merge_cell_files`).
 the paired comparisons of :data:`COMPARISONS` (:mod:`otmark.study.stats`): per protocol the
 mean per-image difference with its bootstrap interval (images resampled, seeds kept
 together), the per-seed wins, the difference of the degradations (perturbed - clean on the
-same images) and the perturbed NMEs at a matched clean NME along the runs' checkpoints.
+same images) and the perturbed NMEs at a matched clean NME along the runs' checkpoints; then
+the verdict on each of the paper's claims (:mod:`otmark.study.claims`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.study.claims import Claim, evidence, judge, pair, verdict_lines
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
 
 #: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
@@ -32,7 +34,6 @@ COMPARISONS = (
     ("l2_s1_bc", "l2_s1_max"),  # decoder only
     ("w_s3_bc_cc", "w_s3_bc"),  # CoordConv
 )
-BOOTSTRAP_SEED = 0
 
 
 def load_results(study: StudyConfig) -> list[dict]:
@@ -87,57 +88,18 @@ def _by_experiment(docs: list[dict]) -> dict:
     return out
 
 
-def _per_image(record: dict, ids: list[str]) -> np.ndarray:
-    table = dict(zip(record["ids"], record["nme_per_image"]))
-    return np.array([table[i] for i in ids], dtype=np.float64)
-
-
 def compare(docs: list[dict], a: str, b: str, scheme: str, protocol: str) -> dict | None:
     """The paired comparison of settings ``a`` and ``b`` on ``protocol`` (cells of one
-    experiment and scheme, on the seeds both have); None when one side is missing."""
-    from otmark.study.scoring import clean_counterpart
-    from otmark.study.stats import at_matched_clean, bootstrap_mean_ci, per_seed_wins
-
-    runs = {(d["setting"], d["seed"]): d for d in docs if d["scheme"] == scheme}
-    seeds = sorted({s for (n, s) in runs if n == a} & {s for (n, s) in runs if n == b})
-    if not seeds or protocol not in runs[(a, seeds[0])]["results"]:
+    experiment and scheme, on the seeds both have); None when one side is missing.
+    :func:`otmark.study.claims.evidence` of the contrast ``a - b``."""
+    ev = evidence(docs, Claim("", "", "", pair(a, b, scheme), (protocol,)), protocol)
+    if ev is None:
         return None
-    ids = sorted(runs[(a, seeds[0])]["results"][protocol]["ids"])
-    pa = np.stack([_per_image(runs[(a, s)]["results"][protocol], ids) for s in seeds])
-    pb = np.stack([_per_image(runs[(b, s)]["results"][protocol], ids) for s in seeds])
-    out = {
-        "seeds": seeds,
-        "diff": bootstrap_mean_ci(pa - pb, BOOTSTRAP_SEED),
-        "wins": per_seed_wins(pa, pb),
-    }
-    clean = clean_counterpart(protocol)
-    if clean in runs[(a, seeds[0])].get("clean", {}):
-        ca = np.stack([_per_image(runs[(a, s)]["clean"][clean], ids) for s in seeds])
-        cb = np.stack([_per_image(runs[(b, s)]["clean"][clean], ids) for s in seeds])
-        out["degradation"] = bootstrap_mean_ci((pa - ca) - (pb - cb), BOOTSTRAP_SEED)
-        curves = {}
-        for name in (a, b):
-            curves[name] = [
-                (
-                    [c["nme"][clean] for c in runs[(name, s)]["checkpoints"]],
-                    [c["nme"][protocol] for c in runs[(name, s)]["checkpoints"]],
-                )
-                for s in seeds
-            ]
-        matched = at_matched_clean(curves[a] + curves[b])
-        k = len(seeds)
-        out["matched"] = {
-            "clean": matched.target,
-            a: _finite_mean(matched.perturbed[:k]),
-            b: _finite_mean(matched.perturbed[k:]),
-        }
+    out = {"seeds": ev.seeds, "diff": ev.diff, "wins": ev.wins}
+    if ev.degradation is not None:
+        out["degradation"] = ev.degradation
+        out["matched"] = {"clean": ev.matched["clean"], a: ev.matched["a"], b: ev.matched["b"]}
     return out
-
-
-def _finite_mean(values: np.ndarray) -> float:
-    """Mean of the finite values (NaN when none: no run reached the matched clean NME)."""
-    v = values[np.isfinite(values)]
-    return float(v.mean()) if v.size else math.nan
 
 
 def _fmt_ci(iv) -> str:
@@ -232,6 +194,7 @@ def write_report(
     for exp in study.experiments:
         exp_docs = by_exp.get(exp.name, [])
         lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
+    lines += verdict_lines(judge(docs))
     path = out / "study.md"
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, "\n".join(lines))

@@ -148,8 +148,9 @@ def clean_counterpart(name: str) -> str:
 
 def evaluation_record(evaluation, thetas) -> dict:
     """The JSON record of one :class:`otmark.protocols.Evaluation`: size, the paper's columns
-    (plus ``FR^L_0.05``), the image-wise CED at ``thetas`` and the per-image NME (%) with the
-    image ids."""
+    (plus ``FR^L_0.05``), the image-wise CED at ``thetas``, and per image (with the image
+    ids) the NME (%) and the share of its landmarks with an error above 0.05 (%: the per-image
+    terms of ``FR^L_0.05``, for paired comparisons of local precision)."""
     from otmark.metrics import ced, failure_rate
 
     errors = evaluation.errors
@@ -162,4 +163,5 @@ def evaluation_record(evaluation, thetas) -> dict:
         "ced_image": [round(v, 5) for v in ced(errors, thetas, per="image").tolist()],
         "ids": list(evaluation.ids),
         "nme_per_image": [round(100.0 * float(v), 6) for v in errors.mean(axis=1)],
+        "frl05_per_image": [round(100.0 * float(v), 6) for v in (errors > 0.05).mean(axis=1)],
     }
