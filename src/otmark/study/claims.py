@@ -105,6 +105,14 @@ CLAIMS: tuple[Claim, ...] = (
         CROSS,
     ),
     Claim(
+        "w-vs-l2-sigma3",
+        "W is more robust than heatmap L2 at equal σ3 (not in the paper: separates the loss "
+        "from the wider target)",
+        "losses",
+        pair("w_s3_bc", "l2_s3_max"),
+        PERTURBED + CROSS,
+    ),
+    Claim(
         "larger-sigma-robust-w",
         "a larger σ makes the model more robust (W loss; Tables 5, 6)",
         "losses",
