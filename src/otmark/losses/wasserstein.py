@@ -9,6 +9,7 @@ from torch import nn
 
 from otmark.losses._reduce import bad_maps, check_shapes, check_values, weighted_mean
 from otmark.ot import DEFAULT_EPS, FORMS, KernelCache, SinkhornOptions, wasserstein2d
+from otmark.ot.wasserstein import or_one_pixel
 
 NONFINITE_TARGET = ("raise", "skip")
 
@@ -68,9 +69,7 @@ def wasserstein_loss(
         valid = finite & (tgt.sum(dim=(-2, -1)) > 0)
     # a map without usable mass is solved against a one-pixel dummy target (fixed shapes) and
     # masked out below
-    dummy = torch.zeros_like(tgt)
-    dummy[:, 0, 0] = 1.0
-    tgt = torch.where(valid[:, None, None], tgt, dummy)
+    tgt = or_one_pixel(valid, tgt)
     with torch.autocast(pred.device.type, enabled=False):
         logits = pred.reshape(b * k, h * w).to(tgt.dtype)
         prob = torch.softmax(logits, dim=-1).reshape(b * k, h, w)

@@ -92,6 +92,14 @@ class _ImplicitWDifference(torch.autograd.Function):
         )
 
 
+def or_one_pixel(keep: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """``maps: (P, H, W)`` where ``keep: (P,)``, else a map with all its mass on pixel (0, 0):
+    a stand-in that keeps the shapes fixed for pairs whose result is masked out."""
+    dummy = torch.zeros_like(maps)
+    dummy[:, 0, 0] = 1.0
+    return torch.where(keep[:, None, None], maps, dummy)
+
+
 #: below this moved mass (of 1) a pair counts as equal: value 0, gradient 0
 MIN_MOVED_MASS = 1e-7
 
@@ -114,11 +122,8 @@ def _solve_difference(a, b, options: SinkhornOptions, cache: KernelCache, value:
     mass = src.sum(dim=(1, 2))
     moved = mass > MIN_MOVED_MASS
     # a pair without moved mass is solved between two equal one-pixel maps (fixed shapes)
-    dummy = torch.zeros_like(a)
-    dummy[:, 0, 0] = 1.0
     safe = torch.where(moved, mass, torch.ones_like(mass))[:, None, None]
-    src = torch.where(moved[:, None, None], src / safe, dummy)
-    dst = torch.where(moved[:, None, None], dst / safe, dummy)
+    src, dst = or_one_pixel(moved, src / safe), or_one_pixel(moved, dst / safe)
     # the fixed backend centres the target disc on the target's peak, not on the peak of
     # (b - a)+, so the disc (and the precision it allows) is that of the full problem
     anchor = torch.where(moved, b.reshape(p, -1).argmax(dim=1), 0)
