@@ -100,11 +100,13 @@ def describe_error(exc: BaseException) -> str:
 
 def _leave(code: int) -> int:
     """``code``, after ending the process at once if a failed multi-process run left its
-    process group (see :func:`otmark.engine.distributed.exit_if_group_left`)."""
+    process group (see :func:`otmark.engine.distributed.exit_if_group_left`) or if this is a
+    ``torchrun`` worker (see :func:`otmark.engine.distributed.end_worker`)."""
     if "torch.distributed" in sys.modules:
-        from otmark.engine.distributed import exit_if_group_left
+        from otmark.engine.distributed import end_worker, exit_if_group_left
 
         exit_if_group_left(code)
+        end_worker(code)
     return code
 
 
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
     except CLIError as exc:
         if args.debug:
             raise
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return _leave(2)
+    return _leave(code)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ all-reduce an error flag after a piece of purely local work, so that every proce
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -72,10 +73,28 @@ def shutdown_distributed(abandon: bool = False) -> None:
     if abandon:
         return
     if dist.is_available() and dist.is_initialized():
+        # the DDP wrapper of the finished run sits in reference cycles (its reducer's hooks):
+        # collect it now, while the group and the interpreter are alive, not at interpreter
+        # teardown, where freeing its gloo work aborts the process
+        gc.collect()
         # every process leaves together: a gloo group torn down while a peer still has work in
         # flight aborts that peer ("terminate called without an active exception")
         dist.barrier()
         dist.destroy_process_group()
+
+
+def end_worker(code: int) -> None:
+    """End a ``torchrun`` worker process now with ``code`` (a no-op outside ``torchrun``).
+
+    Called by the CLI once a command has finished and its files are written: the interpreter's
+    own teardown frees what is left of the process group's C++ threads and can abort the process
+    (SIGABRT, "terminate called without an active exception") after a run that succeeded, which
+    ``torchrun`` reports as a failure of the whole job.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "TORCHELASTIC_RUN_ID" in os.environ:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def exit_if_group_left(code: int) -> None:
