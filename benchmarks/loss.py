@@ -46,6 +46,7 @@ from otmark.heatmaps import render_gaussian
 from otmark.losses import create_loss
 from otmark.ot import DEFAULT_EPS, FORMS, SinkhornOptions, sinkhorn2d, wasserstein2d
 from otmark.ot.counting import DispatchCounter
+from otmark.ot.wasserstein import difference_problem, solve_difference_problem
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -307,11 +308,8 @@ def near_target(device: torch.device, repeats: int, backends: list[str], timing:
                 if form == "full":
                     iters = sinkhorn2d(a.flatten(0, 1), bn.flatten(0, 1), opts).iterations
                 else:
-                    d = (a - bn).flatten(0, 1)
-                    m = d.clamp(min=0).sum(dim=(1, 2), keepdim=True)
-                    src, dst = d.clamp(min=0) / m, (-d).clamp(min=0) / m
-                    iters = sinkhorn2d(src, dst, SinkhornOptions(backend=backend, threshold=0.0))
-                    iters = iters.iterations
+                    pb = difference_problem(a.flatten(0, 1), bn.flatten(0, 1), opts)
+                    iters = solve_difference_problem(pb, opts).iterations
                 rel = (w.double().cpu().numpy() - exact) / exact
                 rows.append(
                     {

@@ -8,6 +8,7 @@ from ot_reference import grid_cost, random_pair
 
 from otmark.heatmaps import render_gaussian
 from otmark.ot import KernelCache, SinkhornOptions, sinkhorn2d, wasserstein2d
+from otmark.ot.wasserstein import difference_problem, solve_difference_problem
 
 TIGHT = {"tol": 1e-10, "max_iter": 3000}
 
@@ -261,6 +262,24 @@ def test_difference_form_is_m_times_the_entropic_problem_of_the_differences(cost
             p / m, q / m, cost16, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-13
         )
         assert got[i] == pytest.approx(m * (plan * cost16).sum(), rel=1e-6)
+
+
+def test_difference_problem_parts_by_hand():
+    # 1x3 maps: a = (0.5, 0.5, 0), b = (0, 0.5, 0.5): moved mass 0.5 from pixel 0 to pixel 2
+    a = torch.tensor([[[0.5, 0.5, 0.0]], [[0.2, 0.3, 0.5]]], dtype=torch.float64)
+    b = torch.tensor([[[0.0, 0.5, 0.5]], [[0.2, 0.3, 0.5]]], dtype=torch.float64)
+    opts = SinkhornOptions(threshold=0.0)
+    pb = difference_problem(a, b, opts)
+    assert pb.mass.tolist() == [0.5, 0.0]
+    assert pb.moved.tolist() == [True, False]
+    assert pb.src[0].tolist() == [[1.0, 0.0, 0.0]] and pb.dst[0].tolist() == [[0.0, 0.0, 1.0]]
+    # equal maps: the same one-pixel stand-in on both sides
+    assert pb.src[1].tolist() == pb.dst[1].tolist() == [[1.0, 0.0, 0.0]]
+    assert pb.anchor.tolist() == [1, 0]  # first peak of b; 0 where nothing moves
+    # m times the solved problem is the difference form's value (2 px between the parts)
+    res = solve_difference_problem(pb, SinkhornOptions(**TIGHT))
+    assert float(pb.mass[0] * res.cost[0]) == pytest.approx(1.0, rel=1e-6)
+    assert float(wasserstein2d(a[:1], b[:1], value="cost")[0]) == pytest.approx(1.0, rel=1e-3)
 
 
 @pytest.mark.parametrize("wrt", ["prediction", "target"])
