@@ -92,9 +92,14 @@ def end_worker(code: int) -> None:
     ``torchrun`` reports as a failure of the whole job.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "TORCHELASTIC_RUN_ID" in os.environ:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_now(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` after flushing its output, skipping interpreter teardown."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def exit_if_group_left(code: int) -> None:
@@ -104,9 +109,7 @@ def exit_if_group_left(code: int) -> None:
     destroy the group and can abort the process ("terminate called without an active
     exception") while a peer is still failing. A no-op otherwise."""
     if dist.is_available() and dist.is_initialized():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_now(code)
 
 
 def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
