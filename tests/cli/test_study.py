@@ -141,7 +141,9 @@ def test_shards_share_the_work_and_merge_into_one_report(tmp_path, capsys):
             main(["study", "--config", str(shard_cfg[i]), "--shard", f"{i}/2", "--list"] + root)
             == 0
         )
-        listed[i] = [line.split()[1] for line in capsys.readouterr().out.splitlines()[:-1]]
+        out = capsys.readouterr().out.splitlines()
+        listed[i] = [line.split()[1] for line in out[:-2]]
+        assert out[-1].startswith(f"estimated training cost of shard {i}/2: ")
     # the decoder-only variants share a training, so they stay on one shard
     assert sorted(listed[1] + listed[2]) == sorted(
         f"losses__{s}__300w__seed0" for s in ("l2_s1_max", "l2_s1_bc", "w_s3_bc")

@@ -13,6 +13,7 @@ from otmark.study.shard import (
     merge_cell_files,
     parse_shard,
     select_shard,
+    shard_costs,
 )
 
 
@@ -92,6 +93,50 @@ def test_assignment_does_not_depend_on_input_order():
     assert part == [it for it in shuffled if it in part]
 
 
+def test_costly_groups_are_spread_by_least_loaded_shard_hand_checked():
+    # seed 0 by decreasing cost: a 5 -> shard 1 (loads 5, 0); b 3 -> 2 (5, 3); c 2 -> 2 (5, 5);
+    # d 2 -> 1 on the tie (7, 5); seed 1: e 1 -> 2 (7, 6); f 1 -> 2 (7, 7)
+    items = [
+        ShardItem("d", 0, cost=2.0),
+        ShardItem("a", 0, cost=5.0),
+        ShardItem("c", 0, cost=2.0),
+        ShardItem("b", 0, cost=3.0),
+        ShardItem("f", 1, cost=1.0),
+        ShardItem("e", 1, cost=1.0),
+    ]
+    assert assign_shards(items, 2) == {"a": 1, "b": 2, "c": 2, "d": 1, "e": 2, "f": 2}
+    assert shard_costs(items, 2) == {1: 7.0, 2: 7.0}
+    # round-robin would put both costly trainings (a, c) on shard 1: 7 against 5
+    assert shard_costs(items[:4], 2) == {1: 7.0, 2: 5.0}
+
+
+def test_a_group_costs_its_largest_cell_once():
+    items = [
+        ShardItem("w_max", 0, "w", cost=4.0),
+        ShardItem("w_bc", 0, "w", cost=1.0),  # a decoder-only variant: no training of its own
+        ShardItem("x", 0, cost=3.0),
+        ShardItem("y", 0, cost=1.0),
+    ]
+    got = assign_shards(items, 2)
+    assert got == {"w_max": 1, "w_bc": 1, "x": 2, "y": 2}
+    assert shard_costs(items, 2) == {1: 4.0, 2: 4.0}
+
+
+def test_weighted_assignment_keeps_existing_seeds_and_ignores_input_order():
+    def weighted(seeds):
+        cost = {"l2_s1_max": 1.0, "w_s3_bc": 2.5, "js_s1_bc": 1.1}
+        return [
+            ShardItem(it.key, it.seed, it.group, cost[it.group.split("/")[0]]) for it in grid(seeds)
+        ]
+
+    before = assign_shards(weighted([0, 1]), 3)
+    after = assign_shards(weighted([0, 1, 2]), 3)
+    assert {k: after[k] for k in before} == before
+    shuffled = weighted([0, 1, 2])
+    random.Random(1).shuffle(shuffled)
+    assert assign_shards(shuffled, 3) == after
+
+
 def test_assignment_errors():
     with pytest.raises(ShardError, match="duplicate"):
         assign_shards([ShardItem("a"), ShardItem("a")], 2)
@@ -99,6 +144,8 @@ def test_assignment_errors():
         assign_shards([ShardItem("a", 0, "g"), ShardItem("b", 1, "g")], 2)
     with pytest.raises(ShardError, match="count"):
         assign_shards([ShardItem("a")], 0)
+    with pytest.raises(ShardError, match=r"cell 'a': cost must be > 0"):
+        assign_shards([ShardItem("a", cost=0.0)], 2)
 
 
 def cell(key, digest, nme=1.0):

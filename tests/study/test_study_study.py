@@ -155,6 +155,60 @@ def test_packaged_paper_config_matches_the_issue():
     assert set(study.lr_select.settings) == {c.setting.loss for c in cells}
 
 
+def test_training_cost_from_shard_cost_with_sigma_specific_losses(tmp_path):
+    text = CONFIG + (
+        "shard_cost: {{model: {{hrnet_w18: 0.5}},\n"
+        "             loss: {{wasserstein_s3: 0.7, wasserstein: 0.2}}}}\n"
+    )
+    study = load_study_config(_write(tmp_path, text), "cpu")
+    cost = {c.id: study.training_cost(c) for c in study.cells()}
+    assert cost["losses__l2_s1_max__300w__seed0"] == 0.5  # no entry for l2: no extra
+    assert cost["losses__w_s3_bc__300w__seed0"] == pytest.approx(1.2)  # the sigma-3 entry
+    plain = load_study_config(_write(tmp_path), "cpu")  # no shard_cost: every training 1
+    assert {plain.training_cost(c) for c in plain.cells()} == {1.0}
+    # the gpu profile's own entry replaces the cpu one
+    gpu_text = text.replace("gpu:\n", "gpu:\n  shard_cost: {{model: {{hrnet_w18: 2.0}}}}\n")
+    gpu = load_study_config(_write(tmp_path, gpu_text), "cuda")
+    assert {gpu.training_cost(c) for c in gpu.cells()} == {2.0}
+
+
+@pytest.mark.parametrize(
+    "entry, match",
+    [
+        ("shard_cost: [1]", r"s\.yaml: shard_cost: expected a mapping"),
+        ("shard_cost: {{losses: {{}}}}", r"s\.yaml: shard_cost: expected a mapping"),
+        ("shard_cost: {{model: [1]}}", r"shard_cost\.model: expected a mapping"),
+        ("shard_cost: {{model: {{hrnet_w18: 0}}}}", r"shard_cost\.model\.hrnet_w18: .*> 0"),
+        ("shard_cost: {{loss: {{l2: -1}}}}", r"shard_cost\.loss\.l2: .*>= 0"),
+        ("shard_cost: {{loss: {{l2: fast}}}}", r"shard_cost\.loss\.l2: must be a number"),
+    ],
+)
+def test_shard_cost_errors_name_the_file_and_key(tmp_path, entry, match):
+    with pytest.raises(ValueError, match=match):
+        load_study_config(_write(tmp_path, CONFIG + entry + "\n"), "cpu")
+
+
+def test_packaged_shard_costs_balance_the_paper_grid():
+    from otmark.study.runner import shard_items
+    from otmark.study.shard import assign_shards, shard_costs
+
+    study = load_study_config("paper", device="cpu")
+    cells = study.cells()
+    by_id = {c.id: c for c in cells}
+    cost = {c.id: study.training_cost(c) for c in cells}
+    assert cost["losses__w_s3_bc__300w__seed0"] > 2 * cost["losses__l2_s1_max__300w__seed0"]
+    assert cost["models__l2_s1_max__300w__seed0"] < cost["losses__l2_s1_max__300w__seed0"]
+    items = shard_items(study, cells)
+    loads = shard_costs(items, 2)
+    assert abs(loads[1] - loads[2]) <= max(cost.values())
+    shards = assign_shards(items, 2)
+    w = [
+        sum(1 for k, v in shards.items() if v == i and by_id[k].setting.name == "w_s3_bc")
+        for i in (1, 2)
+    ]
+    assert abs(w[0] - w[1]) <= 2  # the slow W sigma-3 trainings are spread
+
+
 def test_mean_std_uses_the_sample_deviation():
     assert mean_std([1.0, 2.0, 3.0]) == "2.00 ± 1.00 (3)"
     assert mean_std([4.0]) == "4.00 ± - (1)"

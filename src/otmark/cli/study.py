@@ -112,14 +112,21 @@ def run(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(study, args.merge)
     if args.list:
-        from otmark.study.runner import shard_cells
+        from otmark.study.runner import shard_cells, shard_items
+        from otmark.study.shard import shard_costs
 
-        cells = shard_cells(study.cells(), shard)
+        cells = shard_cells(study, study.cells(), shard)
         for c in cells:
             state = "done" if is_done(study, c) else "todo"
             print(f"{state}  {c.id}  ({c.experiment.model}, {c.setting.label})")
         done = sum(is_done(study, c) for c in cells)
         print(f"{done}/{len(cells)} cells done ({study.profile} profile, {study.results_dir})")
+        if shard is not None:
+            costs = shard_costs(shard_items(study, study.cells()), shard.count)
+            print(
+                f"estimated training cost of shard {shard}: {costs[shard.index]:.1f} "
+                f"(shards: {', '.join(f'{v:.1f}' for v in costs.values())}; study shard_cost)"
+            )
         return 0
     if args.report_only:
         print(f"wrote {write_report(study)}")

@@ -116,6 +116,7 @@ class StudyConfig:
     score_every: int
     lr_select: LrSelect
     data_roots: dict = field(default_factory=dict)
+    shard_cost: dict = field(default_factory=dict)  # {"model": {...}, "loss": {...}}
 
     @property
     def results_dir(self) -> Path:
@@ -150,6 +151,17 @@ class StudyConfig:
                     for scheme in exp.schemes:
                         out.append(Cell(exp, setting, scheme, seed))
         return out
+
+    def training_cost(self, cell: Cell) -> float:
+        """Estimated cost of ``cell``'s training for ``--shard``'s balancing: from
+        ``shard_cost``, the model's cost plus the loss's extra cost (a ``<loss>_s<sigma>`` key,
+        e.g. ``wasserstein_s3``, before a ``<loss>`` key); a missing model costs 1 and a
+        missing loss 0, so without ``shard_cost`` every training costs 1."""
+        models = self.shard_cost.get("model", {})
+        losses = self.shard_cost.get("loss", {})
+        loss = cell.setting.loss
+        extra = losses.get(f"{loss}_s{cell.setting.sigma:g}", losses.get(loss, 0.0))
+        return float(models.get(cell.experiment.model, 1.0)) + float(extra)
 
     def cell_config(self, cell: Cell, root: str = "<root>", lr: float | None = None):
         """The engine config of ``cell`` (validated)."""
@@ -303,7 +315,31 @@ KNOWN_KEYS = {
     "lr_select",
     "settings",
     "experiments",
+    "shard_cost",
 }
+
+
+def _shard_cost(raw: Any, where: str) -> dict:
+    """Check ``shard_cost``: ``{model: {name: cost > 0}, loss: {name: extra >= 0}}``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"model", "loss"}:
+        raise ValueError(
+            f"{where}: expected a mapping with keys 'model' and/or 'loss', got {raw!r}"
+        )
+    out = {}
+    for part, minimum in (("model", "> 0"), ("loss", ">= 0")):
+        table = raw.get(part) or {}
+        if not isinstance(table, dict):
+            raise ValueError(f"{where}.{part}: expected a mapping of names to numbers")
+        for name, value in table.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not (value > 0 if part == "model" else value >= 0):
+                raise ValueError(
+                    f"{where}.{part}.{name}: must be a number {minimum}, got {value!r}"
+                )
+        out[part] = {str(k): float(v) for k, v in table.items()}
+    return out
 
 
 def load_study_config(
@@ -329,10 +365,12 @@ def load_study_config(
     profile = "gpu" if use_gpu else "cpu"
     bench = dict(raw.get("benchmark") or {})
     train = dict(raw.get("train") or {})
+    shard_cost_raw = raw.get("shard_cost")
     if use_gpu:
         gpu = raw.get("gpu") or {}
         bench.update(gpu.get("benchmark") or {})
         train = merge(train, gpu.get("train") or {})
+        shard_cost_raw = gpu.get("shard_cost", shard_cost_raw)  # replaces, not merged
     names = [str(s) for s in _req(raw, "settings", where) or []]
     exps = []
     for name, e in (_req(raw, "experiments", where) or {}).items():
@@ -422,6 +460,7 @@ def load_study_config(
         score_every=score_every,
         lr_select=lr_select,
         data_roots=roots,
+        shard_cost=_shard_cost(shard_cost_raw, f"{where}: shard_cost"),
     )
     _check(study)
     return study

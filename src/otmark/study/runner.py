@@ -47,7 +47,7 @@ from otmark.study.log import say
 from otmark.study.report import write_report
 
 if TYPE_CHECKING:
-    from otmark.study.shard import Shard
+    from otmark.study.shard import Shard, ShardItem
     from otmark.study.training import TrainedModel
 
 
@@ -333,14 +333,21 @@ def _datasets_of(exp: Experiment) -> set:
 # the study
 
 
-def shard_cells(cells: list[Cell], shard: Shard | None) -> list[Cell]:
-    """The cells of ``shard`` (all when None); decoder-only variants stay together."""
+def shard_items(study: StudyConfig, cells: list[Cell]) -> list[ShardItem]:
+    """The cells as :func:`otmark.study.shard.assign_shards` sees them: grouped by training
+    (decoder-only variants stay together), weighted by :meth:`StudyConfig.training_cost`."""
+    from otmark.study.shard import ShardItem
+
+    return [ShardItem(c.id, c.seed, c.training_id, study.training_cost(c)) for c in cells]
+
+
+def shard_cells(study: StudyConfig, cells: list[Cell], shard: Shard | None) -> list[Cell]:
+    """The cells of ``shard`` (all when None)."""
     if shard is None:
         return cells
-    from otmark.study.shard import ShardItem, select_shard
+    from otmark.study.shard import select_shard
 
-    items = [ShardItem(c.id, c.seed, c.training_id) for c in cells]
-    keep = {it.key for it in select_shard(items, shard)}
+    keep = {it.key for it in select_shard(shard_items(study, cells), shard)}
     return [c for c in cells if c.id in keep]
 
 
@@ -364,7 +371,9 @@ def run_study(
     "report": path, "lr": {loss: lr}}``.
     """
     t0 = time.perf_counter()
-    cells = shard_cells([c for c in study.cells() if not only or c.experiment.name in only], shard)
+    cells = shard_cells(
+        study, [c for c in study.cells() if not only or c.experiment.name in only], shard
+    )
     todo = [c for c in cells if not is_done(study, c)]
     skipped = [c.id for c in cells if c not in todo]
     part = f", shard {shard}" if shard is not None else ""

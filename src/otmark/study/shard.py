@@ -4,11 +4,14 @@ result folders they write.
 * :func:`parse_shard` - ``"I/N"`` with a **1-based** index: ``1/4`` ... ``4/4`` (the form of a
   SLURM array ``--array=1-4``); ``0/4`` or ``5/4`` is refused with the valid range.
 * :func:`assign_shards` - a deterministic shard per cell. Cells that share a training (the
-  decoder-only variants of one setting) form a *group* and always land on one shard. Groups
-  are ordered by ``(seed, group name)`` and dealt round-robin, so the shards get the same
-  number of trainings (within one) and adding a seed above the existing ones only appends
-  groups: every cell of the existing seeds keeps its shard. The order of the input does not
-  matter.
+  decoder-only variants of one setting) form a *group* and always land on one shard. Each
+  group has a *cost* (the estimated time of its training; 1 each by default). Seed by seed
+  (lowest first), the groups of a seed are taken by decreasing cost (then by name) and each
+  goes to the shard with the least cost so far (the lowest index on a tie): with equal costs
+  this deals the groups round-robin, so the shards get the same number of trainings (within
+  one); with the study's measured costs a shard does not get all the slow losses. Adding a
+  seed above the existing ones only appends groups: every cell of the existing seeds keeps
+  its shard. The order of the input does not matter.
 * :func:`merge_cell_files` - read the cell JSON files of several result folders into one list;
   the same cell twice with the same config hash is kept once (the first folder's copy), the
   same cell with different config hashes is an error naming both files.
@@ -69,11 +72,14 @@ class ShardItem:
         seed: the cell's seed (groups are dealt seed-major).
         group: cells with the same group share a training and stay together (default: the
             cell alone).
+        cost: estimated cost of the cell's training (> 0, any unit; a group costs the largest
+            cost of its cells).
     """
 
     key: str
     seed: int = 0
     group: str | None = None
+    cost: float = 1.0
 
     @property
     def group_name(self) -> str:
@@ -90,14 +96,38 @@ def assign_shards(items: Iterable[ShardItem], count: int) -> dict[str, int]:
         dup = sorted({k for k in keys if keys.count(k) > 1})
         raise ShardError(f"duplicate cell keys: {dup}")
     seeds: dict[str, int] = {}
+    costs: dict[str, float] = {}
     for it in items:
+        if not it.cost > 0:
+            raise ShardError(f"cell {it.key!r}: cost must be > 0, got {it.cost!r}")
         if seeds.setdefault(it.group_name, it.seed) != it.seed:
             raise ShardError(
                 f"group {it.group_name!r} mixes seeds {seeds[it.group_name]} and {it.seed}"
             )
-    order = sorted(seeds, key=lambda g: (seeds[g], g))
-    shard_of_group = {g: j % count + 1 for j, g in enumerate(order)}
+        costs[it.group_name] = max(costs.get(it.group_name, 0.0), float(it.cost))
+    order = sorted(seeds, key=lambda g: (seeds[g], -costs[g], g))
+    load = [0.0] * count
+    shard_of_group = {}
+    for g in order:
+        j = min(range(count), key=lambda i: (load[i], i))
+        shard_of_group[g] = j + 1
+        load[j] += costs[g]
     return {it.key: shard_of_group[it.group_name] for it in items}
+
+
+def shard_costs(items: Iterable[ShardItem], count: int) -> dict[int, float]:
+    """Summed cost of the trainings (groups) on each shard (1-based), e.g. to check the
+    balance before starting the shards."""
+    items = list(items)
+    assigned = assign_shards(items, count)
+    costs: dict[str, tuple[int, float]] = {}
+    for it in items:
+        old = costs.get(it.group_name, (0, 0.0))[1]
+        costs[it.group_name] = (assigned[it.key], max(old, float(it.cost)))
+    out = {i: 0.0 for i in range(1, count + 1)}
+    for shard, cost in costs.values():
+        out[shard] += cost
+    return out
 
 
 def select_shard(items: Sequence[ShardItem], shard: Shard) -> list[ShardItem]:
