@@ -161,7 +161,7 @@ class StudyConfig:
         losses = self.shard_cost.get("loss", {})
         loss = cell.setting.loss
         extra = losses.get(f"{loss}_s{cell.setting.sigma:g}", losses.get(loss, 0.0))
-        return float(models.get(cell.experiment.model, 1.0)) + float(extra)
+        return models.get(cell.experiment.model, 1.0) + extra
 
     def cell_config(self, cell: Cell, root: str = "<root>", lr: float | None = None):
         """The engine config of ``cell`` (validated)."""

@@ -86,11 +86,10 @@ class ShardItem:
         return self.key if self.group is None else self.group
 
 
-def assign_shards(items: Iterable[ShardItem], count: int) -> dict[str, int]:
-    """Shard (1-based) of every cell key, for ``count`` shards (see the module docstring)."""
+def _plan(items: list[ShardItem], count: int) -> tuple[dict[str, int], list[float]]:
+    """Shard (1-based) of every group name, and each shard's summed cost (module docstring)."""
     if count < 1:
         raise ShardError(f"shard count must be >= 1, got {count}")
-    items = list(items)
     keys = [it.key for it in items]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -112,22 +111,21 @@ def assign_shards(items: Iterable[ShardItem], count: int) -> dict[str, int]:
         j = min(range(count), key=lambda i: (load[i], i))
         shard_of_group[g] = j + 1
         load[j] += costs[g]
+    return shard_of_group, load
+
+
+def assign_shards(items: Iterable[ShardItem], count: int) -> dict[str, int]:
+    """Shard (1-based) of every cell key, for ``count`` shards (see the module docstring)."""
+    items = list(items)
+    shard_of_group, _ = _plan(items, count)
     return {it.key: shard_of_group[it.group_name] for it in items}
 
 
 def shard_costs(items: Iterable[ShardItem], count: int) -> dict[int, float]:
     """Summed cost of the trainings (groups) on each shard (1-based), e.g. to check the
     balance before starting the shards."""
-    items = list(items)
-    assigned = assign_shards(items, count)
-    costs: dict[str, tuple[int, float]] = {}
-    for it in items:
-        old = costs.get(it.group_name, (0, 0.0))[1]
-        costs[it.group_name] = (assigned[it.key], max(old, float(it.cost)))
-    out = {i: 0.0 for i in range(1, count + 1)}
-    for shard, cost in costs.values():
-        out[shard] += cost
-    return out
+    _, load = _plan(list(items), count)
+    return {i + 1: cost for i, cost in enumerate(load)}
 
 
 def select_shard(items: Sequence[ShardItem], shard: Shard) -> list[ShardItem]:
