@@ -189,3 +189,16 @@ def test_shards_share_the_work_and_merge_into_one_report(tmp_path, capsys):
     assert "expected DATASET=DIR" in capsys.readouterr().err
     assert main(["study", "--config", str(shard_cfg[1]), "--data-root", "300w=/no/dir"]) == 2
     assert "300w=/no/dir: no such folder" in capsys.readouterr().err
+
+
+def test_cell_runs_only_the_named_cells_in_the_order_given(tmp_path, capsys):
+    cfg = _config(tmp_path, settings="l2_s1_max, w_s3_bc")
+    args = ["study", "--config", str(cfg), "--device", "cpu"]
+    assert main(args + ["--cell", "losses__nope__300w__seed0"]) == 2
+    assert "--cell losses__nope__300w__seed0: no such cell" in capsys.readouterr().err
+    named = ["--cell", "losses__w_s3_bc__300w__seed0", "--cell", "losses__l2_s1_max__300w__seed0"]
+    assert main(args + named + ["--max-cells", "1"]) == 0
+    assert "ran 1 cells, 1 remaining" in capsys.readouterr().out
+    out = tmp_path / "res" / "cpu"
+    assert (out / "losses__w_s3_bc__300w__seed0.json").is_file()  # the first one named
+    assert not (out / "losses__l2_s1_max__300w__seed0.json").exists()

@@ -241,3 +241,39 @@ def test_a_diverged_cell_is_logged_and_the_study_goes_on(tmp_path, monkeypatch):
     assert out["failed"] == ["losses__w_s3_bc__300w__seed0", "losses__w_s3_bc__300w__seed1"]
     assert out["remaining"] == out["failed"]  # not stored: a later run retries them
     assert any("diverged (non-finite loss nan at step 3)" in m for m in said)
+
+
+def test_named_cells_run_in_order_and_a_cell_stored_meanwhile_is_skipped(tmp_path, monkeypatch):
+    import otmark.study.runner as st
+
+    study = load_study_config(_write(tmp_path), device="cpu")
+    by_id = {c.id: c for c in study.cells()}
+    ran = []
+
+    def store(cell):
+        path = st.cell_path(study, cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"key_hash": key_hash(study.cell_key(cell)), "results": {}, "seconds": {"total": 0}}
+        path.write_text(json.dumps(doc))
+        return doc
+
+    def fake_run_cell(study, cell, roots, cache, log, trained_models):
+        ran.append(cell.id)
+        if len(ran) == 1:  # meanwhile another process on the same folder stores this one
+            store(by_id["losses__l2_s1_max__300w__seed0"])
+        return store(cell)
+
+    monkeypatch.setattr(st, "run_cell", fake_run_cell)
+    monkeypatch.setattr(st, "run_lr_stage", lambda *a, **k: {})
+    monkeypatch.setattr(st, "mean_shape_results", lambda *a, **k: [])
+    monkeypatch.setattr(st, "write_report", lambda study: tmp_path / "study.md")
+    said = []
+    named = (
+        "losses__w_s3_bc__300w__seed1",
+        "losses__l2_s1_max__300w__seed0",
+        "losses__w_s3_bc__300w__seed0",
+    )
+    out = st.run_study(study, cell_ids=named, log=said.append)
+    assert ran == out["ran"] == [named[0], named[2]]
+    assert any(f"{named[1]}: stored meanwhile, skipped" in m for m in said)
+    assert out["remaining"] == []  # only the named cells count

@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run only this experiment (repeatable)",
     )
     parser.add_argument(
+        "--cell",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only this cell, as --list names it (repeatable; cells run in the order given)",
+    )
+    parser.add_argument(
         "--max-cells", type=int, default=None, metavar="N", help="stop after running N cells"
     )
     parser.add_argument(
@@ -101,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
             f"--only {bad[0]}: no such experiment in {study.source} "
             f"(experiments: {', '.join(sorted(names))})"
         )
+    ids = {c.id for c in study.cells()}
+    unknown = [c for c in args.cell if c not in ids]
+    if unknown:
+        raise CLIError(
+            f"--cell {unknown[0]}: no such cell in {study.source} (otmark study --list names them)"
+        )
     shard = None
     if args.shard is not None:
         from otmark.study.shard import ShardError, parse_shard
@@ -135,7 +148,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_study(
-            study, args.max_cells, args.minutes, tuple(args.only), shard=shard, lr_only=args.lr_only
+            study,
+            args.max_cells,
+            args.minutes,
+            tuple(args.only),
+            shard=shard,
+            lr_only=args.lr_only,
+            cell_ids=tuple(args.cell),
         )
     except LrSelectionError as exc:  # every candidate rate diverged: nothing to train with
         raise CLIError(f"{study.source}: learning-rate stage: {exc}") from None

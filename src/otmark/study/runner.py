@@ -359,11 +359,13 @@ def run_study(
     log: Callable[[str], None] = say,
     shard: Shard | None = None,
     lr_only: bool = False,
+    cell_ids: tuple[str, ...] = (),
 ) -> dict:
     """Run the learning-rate stage and the cells not yet done (optionally only experiments
-    ``only``, only the cells of ``shard``), at most ``max_cells`` of them or until
-    ``minutes`` have passed (checked between cells), then write the report and
-    ``summary.json``. ``lr_only``: stop after the learning-rate stage.
+    ``only``, only the cells of ``shard``, only the cells named in ``cell_ids`` and in that
+    order), at most ``max_cells`` of them or until ``minutes`` have passed (checked between
+    cells), then write the report and ``summary.json``. ``lr_only``: stop after the
+    learning-rate stage.
 
     A cell whose training diverges (non-finite loss) is logged, not stored, and skipped.
 
@@ -371,9 +373,10 @@ def run_study(
     "report": path, "lr": {loss: lr}}``.
     """
     t0 = time.perf_counter()
-    cells = shard_cells(
-        study, [c for c in study.cells() if not only or c.experiment.name in only], shard
-    )
+    cells = [c for c in study.cells() if not only or c.experiment.name in only]
+    if cell_ids:
+        cells = sorted((c for c in cells if c.id in cell_ids), key=lambda c: cell_ids.index(c.id))
+    cells = shard_cells(study, cells, shard)
     todo = [c for c in cells if not is_done(study, c)]
     skipped = [c.id for c in cells if c not in todo]
     part = f", shard {shard}" if shard is not None else ""
@@ -405,6 +408,9 @@ def run_study(
                 if minutes is not None and time.perf_counter() - t0 >= 60 * minutes:
                     log(f"time limit of {minutes:g} min reached")
                     break
+                if is_done(study, cell):  # stored meanwhile by another process on this folder
+                    log(f"[{i + 1}/{len(todo)}] {cell.id}: stored meanwhile, skipped")
+                    continue
                 log(
                     f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, "
                     f"{cell.setting.label})"
