@@ -1,6 +1,8 @@
+import errno
 import json
 import os
 import stat
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,3 +49,51 @@ def test_image_and_torch_round_trips(tmp_path):
         write_image_atomic(tmp_path / "f.png", img.astype(np.float32))
     save_torch_atomic({"w": torch.arange(3)}, tmp_path / "c.pt")
     assert torch.load(tmp_path / "c.pt")["w"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o027, 0o640), (0o077, 0o600), (0o002, 0o664)])
+def test_every_writer_gives_the_umask_mode(tmp_path, umask, mode):
+    from otmark.atomic import save_figure_atomic, write_bytes_atomic
+    from otmark.baselines import MeanShape
+
+    class Figure:  # the one method save_figure_atomic uses, writing a known payload
+        def savefig(self, path, **kwargs):
+            Path(path).write_bytes(b"fig" + str(sorted(kwargs)).encode())
+
+    img = np.zeros((2, 3, 3), dtype=np.uint8)
+    old = os.umask(umask)
+    try:
+        paths = [
+            write_bytes_atomic(tmp_path / "b.bin", b"x"),
+            write_text_atomic(tmp_path / "t.txt", "x"),
+            write_json_atomic(tmp_path / "j.json", [1]),
+            write_image_atomic(tmp_path / "i.png", img),
+            save_torch_atomic({}, tmp_path / "c.pt"),
+            save_figure_atomic(Figure(), tmp_path / "f.png", dpi=50),
+            MeanShape("300w", np.zeros((3, 2)), "landmarks", 1).save(tmp_path / "m.json"),
+        ]
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths} == {
+        p.name: mode for p in paths
+    }
+    assert (tmp_path / "f.png").read_bytes() == b"fig['dpi']"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_temporary_names_are_recognisable_and_keep_the_suffix(tmp_path):
+    from otmark.atomic import is_temporary_name
+    from otmark.cli.main import describe_error
+
+    seen = []
+    with atomic_path(tmp_path / "sub" / "ced_image.png") as tmp:
+        seen.append(tmp)
+        assert tmp.parent == tmp_path / "sub" and tmp.suffix == ".png"
+        assert tmp.name.startswith(".ced_image.tmp.")
+        assert is_temporary_name(tmp) and is_temporary_name(str(tmp))
+        tmp.write_bytes(b"png")
+    assert not seen[0].exists() and (tmp_path / "sub" / "ced_image.png").read_bytes() == b"png"
+    for name in ("ced_image.png", ".hidden", "a.tmp.png", ".ced.png"):
+        assert not is_temporary_name(tmp_path / name), name
+    full = OSError(errno.ENOSPC, "No space left on device", str(seen[0]))
+    assert describe_error(full) == f"{tmp_path / 'sub'}: no space left on device"

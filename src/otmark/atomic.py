@@ -4,6 +4,9 @@ Each function writes to a temporary file in the target's folder and moves it ont
 with ``os.replace``: a reader (or a resumed run) sees the old file or the new one, never a
 partial one, and a failed write leaves no temporary file behind. New files get the permissions a
 plain ``open()`` would give them (``mkstemp`` alone would make them 0600).
+
+Temporary files are named ``.<stem>.tmp.<random><suffix>`` (:func:`is_temporary_name`), so an
+error about one (a full disk) can be reported against the folder of the file being written.
 """
 
 from __future__ import annotations
@@ -14,9 +17,19 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+#: the mark between the target's stem and the random part of a temporary file's name
+TEMP_MARK = ".tmp."
+
+
+def is_temporary_name(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``'s file name is one :func:`atomic_path` gives its temporary files."""
+    name = os.path.basename(os.fspath(path))
+    return name.startswith(".") and TEMP_MARK in name
 
 
 def _umask_mode() -> int:
@@ -36,7 +49,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem}.tmp.", suffix=target.suffix, dir=target.parent
+        prefix=f".{target.stem}{TEMP_MARK}", suffix=target.suffix, dir=target.parent
     )
     os.close(fd)
     tmp_path = Path(tmp)
@@ -78,6 +91,7 @@ def write_image_atomic(
     Raises ``ValueError`` naming ``path`` for a wrong array or an unknown format.
     """
     import cv2
+    import numpy as np
 
     img = np.ascontiguousarray(image)
     if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
@@ -102,4 +116,14 @@ def save_torch_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
         torch.save(obj, fh)
         fh.flush()
         os.fsync(fh.fileno())
+    return Path(path)
+
+
+def save_figure_atomic(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
+    """``fig.savefig(**savefig_kwargs)`` (a matplotlib figure) to ``path`` atomically.
+
+    The format follows ``path``'s suffix (the temporary file keeps it); the figure stays open.
+    """
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **savefig_kwargs)
     return Path(path)

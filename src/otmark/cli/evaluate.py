@@ -222,6 +222,7 @@ def write_results(out: Path, result, spec, extra: dict) -> None:
     """``results.json``, ``results.md`` and the two CED plots, each written atomically."""
     from otmark.atomic import write_text_atomic
     from otmark.metrics import markdown_table
+    from otmark.study.plots import plot_ced
 
     doc = result.to_dict()
     doc.update(
@@ -244,39 +245,12 @@ def write_results(out: Path, result, spec, extra: dict) -> None:
         + markdown_table({Path(str(label)).name or "model": result.summary})
     )
     write_text_atomic(out / "results.md", md)
+    thetas = doc["ced"]["thetas"]
     for per in ("image", "landmark"):
-        _plot_ced(out / f"ced_{per}.png", doc["ced"]["thetas"], doc["ced"][per], per, spec.name)
-
-
-def _plot_ced(path: Path, thetas, values, per: str, title: str) -> None:
-    import os
-    import tempfile
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-    ax.plot(thetas, values)
-    ax.set_xlim(0, max(thetas))
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(
-        "normalised error" + (" (per image NME)" if per == "image" else " (per landmark)")
-    )
-    ax.set_ylabel("fraction " + ("of images" if per == "image" else "of landmarks") + " <= error")
-    ax.set_title(f"{title}: {per}-wise CED")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+        plot_ced(
+            out / f"ced_{per}.png",
+            {Path(str(label)).name or "model": (thetas, doc["ced"][per])},
+            f"{spec.name}: {per}-wise CED",
+            per=per,
+            theta_max=max(thetas),
+        )

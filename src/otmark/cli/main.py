@@ -14,6 +14,7 @@ import os
 import sys
 
 from otmark import __version__
+from otmark.atomic import is_temporary_name
 from otmark.cli.errors import CLIError
 
 #: subcommand name -> module implementing it (order = order in ``otmark --help``)
@@ -57,8 +58,7 @@ EXTRAS = {"onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx"}
 
 def _where(path: str) -> str:
     """A path for messages: the folder of an atomic writer's temporary file."""
-    name = os.path.basename(path)
-    if name.startswith(".") and ".tmp." in name:
+    if is_temporary_name(path):
         return os.path.dirname(path) or "."
     return path
 
