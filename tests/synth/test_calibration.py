@@ -1,4 +1,4 @@
-"""The shape calibration (docs/synth/fit_shape.py): its alignment and fit recover known answers
+"""The shape calibration (scripts/fit_synth_shape.py): its alignment and fit recover known answers
 on generated shapes, and the stored PROPORTIONS reproduce the documented fit on real faces when
 dlib's example faces are available (``OTMARK_DLIB_FACES=DIR``; skipped otherwise)."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from otmark.synth.face_model import PROPORTIONS, Expression, Proportions
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "synth" / "fit_shape.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fit_synth_shape.py"
 
 
 @pytest.fixture(scope="module")

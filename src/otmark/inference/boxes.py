@@ -150,7 +150,7 @@ class BoxAdaptation:
 
 
 #: OpenCV's frontal-face Haar boxes are square and reach up onto the forehead; the tight landmark
-#: box starts at the eyebrows. Measured with ``docs/detect/calibrate_haar.py`` on the real-face
+#: box starts at the eyebrows. Measured with ``scripts/calibrate_haar.py`` on the real-face
 #: development set of ``benchmarks/real_faces.py`` (44 faces of photographs, landmarks from
 #: dlib's 68-point model; docs/real_faces.md): the landmark box centre lies 0.14 box heights below
 #: the Haar centre (IQR 0.12-0.16), no horizontal shift to speak of (median 0.03, IQR

@@ -48,7 +48,7 @@ FACES_EXTRA = "faces"
 COMPARABLE_AREA = 0.5
 
 #: dlib's HOG boxes -> training-convention boxes. Measured with
-#: ``python docs/detect/calibrate_haar.py benchmarks/real_faces_data/dev300w --split test
+#: ``python scripts/calibrate_haar.py benchmarks/real_faces_data/dev300w --split test
 #: --finder dlib`` on the real-face development set of ``benchmarks/real_faces.py`` (44 faces,
 #: all found): the landmark box centre lies 0.11 box heights below the dlib box centre (IQR
 #: 0.09-0.14) and its larger side is 0.94 of the dlib side (IQR 0.91-0.99). The horizontal shift

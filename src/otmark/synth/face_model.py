@@ -174,7 +174,7 @@ class Proportions:
     brow_thick: float = 0.05
 
 
-#: Base proportions fitted by ``python docs/synth/fit_shape.py --faces DIR --write`` (start:
+#: Base proportions fitted by ``python scripts/fit_synth_shape.py --faces DIR --write`` (start:
 #: the class defaults) to the generalised-Procrustes mean of dlib's 43 ``examples/faces``
 #: shapes (68 points, symmetrised), with that set's mean expression fitted jointly as a
 #: nuisance (mouth_open 0.53, smile -0.43). NME of the average face to the real mean (outer

@@ -1,6 +1,6 @@
-"""Make the contact sheets and the video strip of docs/synth/ (run from the repository root).
+"""Make the contact sheets and the video strip of docs/synth/.
 
-    python docs/synth/make_figures.py [--out docs/synth] [--seed 0]
+    python scripts/make_synth_figures.py [--out docs/synth] [--seed 0]
 
 Each sheet is generated with ``otmark synth``'s writers into a temporary folder, read back with
 the ``otmark.datasets`` readers (so it shows exactly what the readers see) and drawn with the
@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 TILE = 192  # tile side in the sheets (pixels)
+#: the repository's docs folder (the figures go to docs/synth/)
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def draw(img: np.ndarray, landmarks: np.ndarray, occluded: np.ndarray | None) -> np.ndarray:
@@ -45,11 +47,9 @@ def grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
 
 
 def save(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    assert ok
-    tmp = path.with_suffix(".tmp.png")
-    tmp.write_bytes(buf.tobytes())
-    tmp.replace(path)
+    from otmark.atomic import write_image_atomic
+
+    write_image_atomic(path, rgb)
 
 
 def sheets(out: Path, seed: int, n: int = 16) -> None:
@@ -94,7 +94,7 @@ def video_strip(out: Path, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    ap.add_argument("--out", type=Path, default=DOCS / "synth")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["sheets", "video"], default=None)
     args = ap.parse_args(argv)

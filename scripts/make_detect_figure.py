@@ -1,6 +1,6 @@
 """Make docs/detect/pipeline.png: what ``otmark detect`` does to one generated face.
 
-    python docs/detect/make_figure.py [--checkpoint CKPT] [--out docs/detect] [--seed 3]
+    python scripts/make_detect_figure.py [--checkpoint CKPT] [--out docs/detect] [--seed 3]
 
 Panels: (a) the image with the face box (training convention: the landmarks' tight box) and the
 square the crop covers (x 1.25 context); (b) the crop the network sees; (c) its heatmaps (maximum
@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+#: the repository's docs folder (the figure goes to docs/detect/)
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def generated_face(seed: int, root: Path):
@@ -56,7 +59,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from otmark.atomic import atomic_path
+    from otmark.atomic import save_figure_atomic
     from otmark.inference import (
         Detector,
         crop_faces,
@@ -69,7 +72,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="a 300W checkpoint (default: oracle heatmaps)")
-    parser.add_argument("--out", default="docs/detect")
+    parser.add_argument("--out", type=Path, default=DOCS / "detect")
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
 
@@ -117,10 +120,7 @@ def main() -> None:
         a.set_yticks([])
     fig.suptitle(f"otmark detect on a generated 300W face: {what}", fontsize=10)
     fig.tight_layout()
-    out = Path(args.out) / "pipeline.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp_png:
-        fig.savefig(tmp_png, dpi=110)
+    out = save_figure_atomic(fig, args.out / "pipeline.png", dpi=110)
     print(f"wrote {out} (mean error to the annotation {err:.3f} px)")
 
 

@@ -2,7 +2,7 @@
 
 Usage (after ``otmark quickstart``, which writes ``otmark_quickstart/model.pt``)::
 
-    python docs/real_faces/make_astronaut.py --checkpoint otmark_quickstart/model.pt
+    python scripts/make_astronaut.py --checkpoint otmark_quickstart/model.pt
 
 Writes ``docs/real_faces/astronaut.png`` (the input) and ``docs/real_faces/detect/`` (what
 ``otmark detect`` writes: landmarks JSON/CSV and the overlay). The model was trained on
@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+#: where the figures go: the repository's docs/real_faces/
+HERE = Path(__file__).resolve().parents[1] / "docs" / "real_faces"
 
 
 def save_astronaut(path: Path) -> Path:

@@ -2,9 +2,9 @@
 
 Usage (the committed figures were made with the second form)::
 
-    python docs/make_perturbation_figures.py                 # a cartoon face drawn with OpenCV
+    python scripts/make_perturbation_figures.py                 # a cartoon face drawn with OpenCV
     otmark synth --dataset 300w --out data/300W --num 200 --seed 0
-    python docs/make_perturbation_figures.py --from-300w data/300W --split full --index 1
+    python scripts/make_perturbation_figures.py --from-300w data/300W --split full --index 1
 
 Occlusion is drawn exactly as the ``occlusion-*`` protocols draw it for that sample (seed 0,
 :func:`otmark.perturb.sample_seed` of the sample id, tight ground-truth box). Blur uses
@@ -20,9 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from otmark.atomic import write_image_atomic
 from otmark.perturb import blur_frame, blur_reference_index, occlude, sample_seed
 from otmark.schemes import get_scheme
 
+#: the repository's docs folder (figures go to docs/perturbations/)
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 SIZE = 256
 SEED = 0
 
@@ -70,7 +73,7 @@ def blurred(img: np.ndarray, box: np.ndarray, level: str) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "perturbations")
+    parser.add_argument("--out", type=Path, default=DOCS / "perturbations")
     parser.add_argument("--from-300w", type=Path, default=None, metavar="ROOT")
     parser.add_argument("--split", default="full")
     parser.add_argument("--index", type=int, default=0)
@@ -101,17 +104,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    import os
-    import tempfile
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"{path}: could not encode PNG")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, path)
+    write_image_atomic(path, np.ascontiguousarray(rgb, dtype=np.uint8))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ heatmap border (2-pixel frame), the softmax entropy (divided by log(H*W)), the s
 probability and the logit range. Uses the study's generated data (made, or reused, where
 ``otmark study --config paper`` keeps it). The committed ``results.json`` was made with the
 300-step recipe of the previous study (peak rate 5e-3); the study now trains to a plateau, so a
-re-run gives other numbers.
+re-run gives other numbers. It writes ``docs/blur_diagnosis/results.json`` (``--out``).
 
-    python docs/blur_diagnosis/blur_diagnosis.py js_s1_max l2_s1_max w_s3_bc --lr 5e-3
+    python benchmarks/blur_diagnosis.py js_s1_max l2_s1_max w_s3_bc --lr 5e-3
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from otmark.study.runner import train_cell
 from otmark.study.scoring import load_protocols, predict_protocol, score_predictions
 
 PROTOCOLS = ("300w-300vw-s3", "blur-medium", "blur-large")
+#: where the diagnosis goes by default (docs/study.md links it)
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "blur_diagnosis" / "results.json"
 
 
 def heatmap_stats(logits: torch.Tensor) -> dict:
@@ -78,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="+", help="losses settings of paper.yaml")
     parser.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(2)
     write_json_atomic(args.out, {s: diagnose(s, args.lr) for s in args.settings})

@@ -1,6 +1,6 @@
 """Fit the face model's base proportions to real 68-point annotations and compare the variation.
 
-    python docs/synth/fit_shape.py --faces DIR [--write]
+    python scripts/fit_synth_shape.py --faces DIR [--write]
 
 ``DIR`` holds dlib's ``examples/faces`` folder (``training_with_face_landmarks.xml`` and
 ``testing_with_face_landmarks.xml``: 43 faces in PASCAL VOC photographs with 68 iBUG-scheme

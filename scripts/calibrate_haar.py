@@ -5,7 +5,7 @@ finder's box of each annotated face and the tight box of its landmarks, and prin
 inter-quartile ranges. ``--finder haar`` needs an OpenCV build with Haar cascades
 (``opencv-python-headless<5``), ``--finder dlib`` needs ``pip install 'otmark[faces]'``.
 
-    python docs/detect/calibrate_haar.py ROOT --dataset 300w --split train [--finder dlib]
+    python scripts/calibrate_haar.py ROOT --dataset 300w --split train [--finder dlib]
 
 ``otmark.inference.boxes.HAAR_ADAPTATION`` and ``otmark.inference.finders.DLIB_HOG_ADAPTATION``
 come from this script run on the real-face development set of ``benchmarks/real_faces.py``

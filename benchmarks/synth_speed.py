@@ -1,7 +1,7 @@
 """Images per CPU second of ``synth_face`` for two source trees, timed alternately in one run.
 
     git archive REV src | tar -x -C /tmp/old
-    python docs/synth/compare_speed.py --old /tmp/old/src [--n 60] [--rounds 2]
+    python benchmarks/synth_speed.py --old /tmp/old/src [--n 60] [--rounds 2]
 
 Each measurement runs in a fresh interpreter (one OpenCV thread) with ``PYTHONPATH`` set to the
 tree; the machine's load affects both trees alike, so compare the ratios.
@@ -45,7 +45,7 @@ def rate(src: Path, domain: str, n: int, size: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", type=Path, required=True, help="the other tree's src folder")
-    ap.add_argument("--new", type=Path, default=Path(__file__).resolve().parents[2] / "src")
+    ap.add_argument("--new", type=Path, default=Path(__file__).resolve().parents[1] / "src")
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args(argv)
