@@ -35,11 +35,6 @@ def coordinate_channels(x: Tensor) -> Tensor:
     return torch.cat([xs, ys], dim=1).expand(x.shape[0], -1, -1, -1)
 
 
-def add_coordinates(x: Tensor) -> Tensor:
-    """``(B, C, H, W) -> (B, C + 2, H, W)``: ``x`` with its coordinate channels appended."""
-    return torch.cat([x, coordinate_channels(x)], dim=1)
-
-
 class _CoordinateCache:
     """The last ``(1, 2, H, W)`` coordinate map a layer used, rebuilt when the size, dtype or
     device changes (saves recomputing it at every call; under ONNX tracing it becomes a

@@ -12,7 +12,8 @@ One *cell* = one experiment, setting, scheme and seed = one training run + its e
 stored as a small JSON file under ``results/<profile>/`` (``profile`` = ``cpu`` or ``gpu``:
 each has its own sizes). A cell whose JSON exists with the same definition is done
 (:func:`is_done`). The learning rate of each loss is chosen first on a validation split
-(``lr_select``; :mod:`otmark.study.lr_stage`) and stored in ``results/<profile>/lr/``.
+(:mod:`otmark.study.lr_select`, run by :func:`otmark.study.runner.run_lr_stage`) and stored
+in ``results/<profile>/lr/``.
 """
 
 from __future__ import annotations
