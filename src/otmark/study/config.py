@@ -343,6 +343,108 @@ def _shard_cost(raw: Any, where: str) -> dict:
     return out
 
 
+def _profile_sections(raw: dict, use_gpu: bool) -> tuple[dict, dict, Any]:
+    """``(benchmark, train, shard_cost)`` of the profile: the top-level sections, with the
+    ``gpu:`` overrides applied when ``use_gpu`` (``shard_cost`` is replaced, not merged)."""
+    bench = dict(raw.get("benchmark") or {})
+    train = dict(raw.get("train") or {})
+    shard_cost_raw = raw.get("shard_cost")
+    if use_gpu:
+        gpu = raw.get("gpu") or {}
+        bench.update(gpu.get("benchmark") or {})
+        train = merge(train, gpu.get("train") or {})
+        shard_cost_raw = gpu.get("shard_cost", shard_cost_raw)
+    return bench, train, shard_cost_raw
+
+
+def _experiment(name: str, e: Any, settings: list[str], w: str) -> Experiment:
+    """One ``experiments.<name>`` entry (``w`` names it in errors)."""
+    if not isinstance(e, dict):
+        raise ValueError(f"{w}: expected a mapping")
+    train_on = str(e.get("train_on", "300w"))
+    if train_on not in TRAIN_ON:
+        raise ValueError(f"{w}.train_on: must be one of {list(TRAIN_ON)}")
+    used = tuple(str(s) for s in _req(e, "settings", w))
+    missing = [s for s in used if s not in settings]
+    if missing:
+        raise ValueError(f"{w}.settings: {missing} not listed under settings")
+    return Experiment(
+        str(name),
+        str(_req(e, "model", w)),
+        train_on,
+        used,
+        tuple(str(s) for s in e.get("schemes", [train_on])),
+        tuple(str(x) for x in _req(e, "protocols", w)),
+        _ints(e["seeds"], f"{w}.seeds") if "seeds" in e else None,
+    )
+
+
+def _data_roots(data_roots: dict | None) -> dict[str, Path]:
+    """``{dataset: folder}`` of real datasets (known names, existing folders)."""
+    roots = {}
+    for name, folder in (data_roots or {}).items():
+        if name not in FOLDERS:
+            raise ValueError(
+                f"data root {name}={folder}: unknown dataset; known: {sorted(FOLDERS)}"
+            )
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"data root {name}={folder}: no such folder")
+        roots[name] = Path(folder)
+    return roots
+
+
+def _seeds(raw: dict, settings: list[str], where: str) -> tuple[tuple[int, ...], dict]:
+    """``(seeds, setting_seeds)``: the study's seeds and the per-setting overrides."""
+    seeds = _ints(raw.get("seeds", [0, 1, 2]), f"{where}: seeds")
+    setting_seeds = {
+        str(k): _ints(v, f"{where}: setting_seeds.{k}")
+        for k, v in (raw.get("setting_seeds") or {}).items()
+    }
+    bad = sorted(set(setting_seeds) - set(settings))
+    if bad:
+        raise ValueError(f"{where}: setting_seeds: {bad} not listed under settings")
+    return seeds, setting_seeds
+
+
+def _val_faces_and_score_every(raw: dict, where: str) -> tuple[int, int]:
+    """``val_faces`` (>= 1) and ``score_every`` (>= 0), both integers."""
+    val_faces = raw.get("val_faces", 128)
+    score_every = raw.get("score_every", 0)
+    for key, value in (("val_faces", val_faces), ("score_every", score_every)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{where}: {key} must be an integer >= 0, got {value!r}")
+    if val_faces < 1:
+        raise ValueError(f"{where}: val_faces must be >= 1 (held-out training faces)")
+    return val_faces, score_every
+
+
+def _lr_select(raw: dict, use_gpu: bool, first: Experiment, seed: int, where: str) -> LrSelect:
+    """The ``lr_select`` section; model, training set and seed default to the first
+    experiment's and the first study seed."""
+    lr_raw = dict(raw.get("lr_select") or {})
+    if use_gpu:  # gpu: {lr_select: {train: ...}} merged onto lr_select.train
+        gpu_sel = (raw.get("gpu") or {}).get("lr_select") or {}
+        lr_raw["train"] = merge(lr_raw.get("train") or {}, gpu_sel.get("train") or {})
+    lw = f"{where}: lr_select"
+    unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"})
+    if unknown:
+        raise ValueError(f"{lw}: unknown keys {unknown}")
+    sel_on = str(lr_raw.get("train_on", first.train_on))
+    by_loss: dict[str, str] = {}
+    for s in (str(s) for s in lr_raw.get("settings", [])):
+        loss = setting_of(sel_on, s, lw).loss
+        if loss in by_loss:
+            raise ValueError(f"{lw}.settings: two settings for loss {loss}: {by_loss[loss]}, {s}")
+        by_loss[loss] = s
+    return LrSelect(
+        model=str(lr_raw.get("model", first.model)),
+        train_on=sel_on,
+        seed=int(lr_raw.get("seed", seed)),
+        settings=by_loss,
+        train=dict(lr_raw.get("train") or {}),
+    )
+
+
 def load_study_config(
     path: str | os.PathLike, device: str = "auto", data_roots: dict | None = None
 ) -> StudyConfig:
@@ -363,94 +465,24 @@ def load_study_config(
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; valid: {sorted(KNOWN_KEYS)}")
     use_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    profile = "gpu" if use_gpu else "cpu"
-    bench = dict(raw.get("benchmark") or {})
-    train = dict(raw.get("train") or {})
-    shard_cost_raw = raw.get("shard_cost")
-    if use_gpu:
-        gpu = raw.get("gpu") or {}
-        bench.update(gpu.get("benchmark") or {})
-        train = merge(train, gpu.get("train") or {})
-        shard_cost_raw = gpu.get("shard_cost", shard_cost_raw)  # replaces, not merged
+    bench, train, shard_cost_raw = _profile_sections(raw, use_gpu)
     names = [str(s) for s in _req(raw, "settings", where) or []]
-    exps = []
-    for name, e in (_req(raw, "experiments", where) or {}).items():
-        w = f"{where}: experiments.{name}"
-        if not isinstance(e, dict):
-            raise ValueError(f"{w}: expected a mapping")
-        train_on = str(e.get("train_on", "300w"))
-        if train_on not in TRAIN_ON:
-            raise ValueError(f"{w}.train_on: must be one of {list(TRAIN_ON)}")
-        used = tuple(str(s) for s in _req(e, "settings", w))
-        missing = [s for s in used if s not in names]
-        if missing:
-            raise ValueError(f"{w}.settings: {missing} not listed under settings")
-        exps.append(
-            Experiment(
-                str(name),
-                str(_req(e, "model", w)),
-                train_on,
-                used,
-                tuple(str(s) for s in e.get("schemes", [train_on])),
-                tuple(str(x) for x in _req(e, "protocols", w)),
-                _ints(e["seeds"], f"{w}.seeds") if "seeds" in e else None,
-            )
-        )
-    roots = {}
-    for name, folder in (data_roots or {}).items():
-        if name not in FOLDERS:
-            raise ValueError(
-                f"data root {name}={folder}: unknown dataset; known: {sorted(FOLDERS)}"
-            )
-        if not Path(folder).is_dir():
-            raise FileNotFoundError(f"data root {name}={folder}: no such folder")
-        roots[name] = Path(folder)
-    seeds = _ints(raw.get("seeds", [0, 1, 2]), f"{where}: seeds")
-    setting_seeds = {
-        str(k): _ints(v, f"{where}: setting_seeds.{k}")
-        for k, v in (raw.get("setting_seeds") or {}).items()
-    }
-    bad = sorted(set(setting_seeds) - set(names))
-    if bad:
-        raise ValueError(f"{where}: setting_seeds: {bad} not listed under settings")
+    exps = [
+        _experiment(name, e, names, f"{where}: experiments.{name}")
+        for name, e in (_req(raw, "experiments", where) or {}).items()
+    ]
+    roots = _data_roots(data_roots)
+    seeds, setting_seeds = _seeds(raw, names, where)
     if not exps:
         raise ValueError(f"{where}: needs at least one experiment")
-    val_faces = raw.get("val_faces", 128)
-    score_every = raw.get("score_every", 0)
-    for key, value in (("val_faces", val_faces), ("score_every", score_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{where}: {key} must be an integer >= 0, got {value!r}")
-    if val_faces < 1:
-        raise ValueError(f"{where}: val_faces must be >= 1 (held-out training faces)")
-    lr_raw = dict(raw.get("lr_select") or {})
-    if use_gpu:  # gpu: {lr_select: {train: ...}} merged onto lr_select.train
-        gpu_sel = (raw.get("gpu") or {}).get("lr_select") or {}
-        lr_raw["train"] = merge(lr_raw.get("train") or {}, gpu_sel.get("train") or {})
-    lw = f"{where}: lr_select"
-    unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"})
-    if unknown:
-        raise ValueError(f"{lw}: unknown keys {unknown}")
-    sel_settings = [str(s) for s in lr_raw.get("settings", [])]
-    sel_on = str(lr_raw.get("train_on", exps[0].train_on))
-    by_loss: dict[str, str] = {}
-    for s in sel_settings:
-        loss = setting_of(sel_on, s, lw).loss
-        if loss in by_loss:
-            raise ValueError(f"{lw}.settings: two settings for loss {loss}: {by_loss[loss]}, {s}")
-        by_loss[loss] = s
-    lr_select = LrSelect(
-        model=str(lr_raw.get("model", exps[0].model)),
-        train_on=sel_on,
-        seed=int(lr_raw.get("seed", seeds[0])),
-        settings=by_loss,
-        train=dict(lr_raw.get("train") or {}),
-    )
+    val_faces, score_every = _val_faces_and_score_every(raw, where)
+    lr_select = _lr_select(raw, use_gpu, exps[0], seeds[0], where)
     study = StudyConfig(
         name=str(raw.get("name", p.stem)),
         source=where,
         results=Path(raw.get("results", f"results/study/{p.stem}")),
         data=Path(raw.get("data", "runs/study/data")),
-        profile=profile,
+        profile="gpu" if use_gpu else "cpu",
         benchmark=BenchmarkSize.from_dict(bench, f"{where}: benchmark"),
         train=train,
         seeds=seeds,
