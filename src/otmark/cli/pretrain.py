@@ -25,17 +25,32 @@ HELP = "reproduce the packaged model: generate faces, train, package (resumable;
 DATA_STAMP = "pretrain_data.json"
 
 
-def default_config() -> Path:
-    """The packaged recipe (in a folder of its own: it is not one of the paper's experiments
-    that ``otmark train --list-configs`` lists)."""
+#: ``--model`` -> the packaged model it builds (:data:`otmark.checkpoint_names.PACKAGED_MODELS`)
+PACKAGED_BY_MODEL = {"hrnet": "pretrained", "fast": "pretrained-fast"}
+
+
+def default_config(model: str = "hrnet") -> Path:
+    """The packaged recipe of ``--model`` (in a folder of its own: it is not one of the paper's
+    experiments that ``otmark train --list-configs`` lists)."""
+    from otmark.checkpoint_names import packaged_model
     from otmark.engine.config import packaged_config_dir
 
-    return packaged_config_dir() / "pretrained" / "pretrained_300w.yaml"
+    return packaged_config_dir() / "pretrained" / packaged_model(PACKAGED_BY_MODEL[model]).config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", default="runs/pretrained", metavar="DIR", help="run folder (default: %(default)s)"
+        "--model",
+        choices=tuple(PACKAGED_BY_MODEL),
+        default="hrnet",
+        help="which packaged model to build: hrnet = 'pretrained' (HRNetV2-W18), fast = "
+        "'pretrained-fast' (MobileNetV2, pretrained_fast.yaml) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="run folder (default: runs/pretrained, or runs/pretrained-fast with --model fast)",
     )
     parser.add_argument(
         "--faces",
@@ -99,10 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _tiny_overrides() -> list[str]:
+def _tiny_overrides(model: str = "hrnet") -> list[str]:
     from otmark.models import tiny_kwargs
 
-    kw = json.dumps(tiny_kwargs("hrnet_w18"))
+    kw = json.dumps(tiny_kwargs("mobilenet_v2" if model == "fast" else "hrnet_w18"))
     return [
         f"model.kwargs={kw}",
         "codec.input_size=64",
@@ -125,7 +140,7 @@ def _overrides(args: argparse.Namespace, data_root: Path) -> list[str]:
         f"data.root={data_root}",
         f"train.output_dir={Path(args.out) / 'train'}",
         f"train.seed={args.seed}",
-        *(_tiny_overrides() if args.tiny else []),
+        *(_tiny_overrides(args.model) if args.tiny else []),
         *args.overrides,
     ]
 
@@ -161,9 +176,11 @@ def run(args: argparse.Namespace) -> int:
     from otmark.pretrained import package_checkpoint, weights_dir
     from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
 
+    if args.out is None:
+        args.out = "runs/pretrained-fast" if args.model == "fast" else "runs/pretrained"
     out = Path(args.out)
     data_root = out / "data" / "300W"
-    config = args.config or default_config()
+    config = args.config or default_config(args.model)
     if args.print_config:
         try:
             cfg = load_config(config, _overrides(args, data_root), check_paths=False)
@@ -217,7 +234,9 @@ def run(args: argparse.Namespace) -> int:
     targets = [out / "weights"] + ([weights_dir()] if args.install else [])
     try:
         for folder in targets:
-            manifest = package_checkpoint(src, folder, recipe=recipe, data=desc)
+            manifest = package_checkpoint(
+                src, folder, recipe=recipe, data=desc, name=PACKAGED_BY_MODEL[args.model]
+            )
             print(f"packaged {src} -> {manifest.parent} ({manifest.name})")
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise CLIError(str(exc)) from None

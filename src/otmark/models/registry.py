@@ -2,7 +2,8 @@
 
 Every model maps ImageNet-normalised images ``(B, 3, H, W)`` to heatmap logits
 ``(B, K, H/4, W/4)`` (a list of them in training mode for Hourglass and CPN, see
-:mod:`otmark.models.outputs`).
+:mod:`otmark.models.outputs`). ``mobilenet_v2`` is the small fast model
+(:mod:`otmark.models.mobilenet`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from otmark.models.coordconv import convert_to_coordconv
 from otmark.models.cpn import CPN
 from otmark.models.hourglass import StackedHourglass
 from otmark.models.hrnet import HRNet
+from otmark.models.mobilenet import MobileNetLandmarks
 from otmark.models.simple_baseline import SimpleBaseline
 from otmark.registry import lookup
 
@@ -31,6 +33,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_r50": partial(SimpleBaseline, depth=50),
     "cpn": partial(CPN, depth=50),
     "cpn_r18": partial(CPN, depth=18),
+    # the fast model of ``pretrained-fast`` (about 1.4 M parameters at width 1)
+    "mobilenet_v2": MobileNetLandmarks,
 }
 
 #: per-family keyword arguments that shrink a model to a few thousand parameters (tests, CI)
@@ -39,6 +43,7 @@ _TINY: dict[str, dict] = {
     "hourglass": dict(channels=8, depth=2),
     "simple_baseline": dict(base_width=4, deconv_channels=8, blocks=(1, 1, 1, 1)),
     "cpn": dict(base_width=4, channels=8, blocks=(1, 1, 1, 1)),
+    "mobilenet": dict(width=0.25, head_channels=32),
 }
 
 

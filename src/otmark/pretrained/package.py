@@ -6,6 +6,10 @@ float16 cannot hold, beyond +-65504, stays float32) and writes the weights file,
 manifest with its sha256, each atomically (:mod:`otmark.atomic`). :func:`load_packaged` reads
 it back with float32 tensors; :func:`otmark.models.load_model_from_checkpoint` reads the same
 file (``load_state_dict`` copies float16 values into the float32 model).
+
+Each function takes the packaged model's ``name`` (:data:`otmark.checkpoint_names.PACKAGED_MODELS`:
+``pretrained`` or ``pretrained-fast``), which picks its manifest and weights file names, so that
+several packaged models can share one weights folder.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import torch
 from otmark.atomic import save_torch_atomic, write_json_atomic
 from otmark.checkpoint_names import (
     MANIFEST_FORMAT,
-    MANIFEST_NAME,
+    PRETRAINED,
+    packaged_model,
     read_manifest,
     sha256_file,
     verified_weights,
@@ -55,6 +60,7 @@ def package_checkpoint(
     recipe: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
     label_adaptation: dict[str, Any] | None = None,
+    name: str = PRETRAINED,
 ) -> Path:
     """Convert a training checkpoint into a packaged model in ``out_dir``.
 
@@ -66,6 +72,9 @@ def package_checkpoint(
             ``config``).
         data: what it was trained on (stored in the manifest).
         label_adaptation: an optional :mod:`otmark.inference.label_adapt` map (its ``to_dict``).
+        name: which packaged model this is (its file names: ``manifest.json`` and
+            :data:`WEIGHTS_NAME` for ``pretrained``, ``manifest_fast.json`` and
+            ``otmark_pretrained_fast.pt`` for ``pretrained-fast``).
 
     Returns:
         The manifest path. Raises ``FileNotFoundError`` / ``ValueError`` naming the file for a
@@ -73,6 +82,7 @@ def package_checkpoint(
     """
     from otmark.models import read_checkpoint
 
+    entry = packaged_model(name)
     src = Path(src_ckpt)
     ckpt = read_checkpoint(src)
     for key in ("scheme", "codec"):
@@ -92,11 +102,12 @@ def package_checkpoint(
     if label_adaptation is not None:
         weights["label_adaptation"] = dict(label_adaptation)
     out = Path(out_dir)
-    path = save_torch_atomic(weights, out / WEIGHTS_NAME)
+    path = save_torch_atomic(weights, out / entry.weights)
     metrics = ckpt.get("metrics") or {}
     manifest = {
         "format": MANIFEST_FORMAT,
-        "weights": WEIGHTS_NAME,
+        "name": entry.name,
+        "weights": entry.weights,
         "sha256": sha256_file(path),
         "bytes": path.stat().st_size,
         "dtype": "float16",
@@ -115,11 +126,13 @@ def package_checkpoint(
     }
     if label_adaptation is not None:
         manifest["label_adaptation"] = dict(label_adaptation)
-    return write_json_atomic(out / MANIFEST_NAME, _plain(manifest))
+    return write_json_atomic(out / entry.manifest, _plain(manifest))
 
 
-def load_packaged(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The packaged model's weights dict with float32 tensors, after the sha256 check.
+def load_packaged(
+    folder: str | os.PathLike[str] | None = None, name: str = PRETRAINED
+) -> dict[str, Any]:
+    """The packaged model ``name``'s weights dict with float32 tensors, after the sha256 check.
 
     ``folder`` defaults to the weights folder (:func:`otmark.checkpoint_names.weights_dir`).
     Raises :class:`~otmark.checkpoint_names.PretrainedNotInstalled` or
@@ -127,15 +140,15 @@ def load_packaged(folder: str | os.PathLike[str] | None = None) -> dict[str, Any
     """
     from otmark.models import read_checkpoint
 
-    path = verified_weights(folder)
+    path = verified_weights(folder, name)
     ckpt = read_checkpoint(path)
     ckpt["model"] = to_float32(ckpt["model"])
     return ckpt
 
 
-def describe(folder: str | os.PathLike[str] | None = None) -> str:
-    """A few lines on the packaged model (for ``python -m otmark.pretrained info``)."""
-    m = read_manifest(folder)
+def describe(folder: str | os.PathLike[str] | None = None, name: str = PRETRAINED) -> str:
+    """A few lines on the packaged model ``name`` (for ``python -m otmark.pretrained info``)."""
+    m = read_manifest(folder, name)
     codec = m.get("codec", {})
     src = m.get("source", {})
     return "\n".join(

@@ -1,0 +1,119 @@
+"""The second packaged model, ``pretrained-fast``: packaging round trip on a tiny random small
+net, name resolution next to ``pretrained``, and the not-built message."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from otmark.checkpoint_names import (
+    PACKAGED_MODELS,
+    PRETRAINED_FAST,
+    PretrainedNotInstalled,
+    resolve_checkpoint,
+    sha256_file,
+)
+from otmark.cli.main import main
+from otmark.inference import Detector
+from otmark.models import create_model, tiny_kwargs
+from otmark.pretrained.package import describe, load_packaged, package_checkpoint
+from otmark.schemes import get_scheme
+
+SCHEME = "aflw"
+CODEC = {"input_size": 64, "heatmap_size": 16, "sigma": 1.5, "decoder": "get_bc", "softmax": True}
+
+
+def _tiny_fast_checkpoint(path, seed=0):
+    torch.manual_seed(seed)
+    k = get_scheme(SCHEME).num_points
+    kw = tiny_kwargs("mobilenet_v2")
+    model = create_model("mobilenet_v2", k, **kw)
+    with torch.no_grad():  # a non-flat head, so that predictions depend on the weights
+        model.head.weight.normal_(0.0, 0.3)
+    torch.save(
+        {
+            "model_name": "mobilenet_v2",
+            "model_kwargs": {"num_landmarks": k, **kw},
+            "model": model.state_dict(),
+            "scheme": SCHEME,
+            "codec": dict(CODEC),
+            "epoch": 3,
+        },
+        path,
+    )
+    return path
+
+
+@pytest.fixture
+def fast_weights(tmp_path, monkeypatch):
+    ckpt = _tiny_fast_checkpoint(tmp_path / "best.pt")
+    folder = tmp_path / "weights"
+    manifest = package_checkpoint(ckpt, folder, name=PRETRAINED_FAST)
+    monkeypatch.setenv("OTMARK_WEIGHTS_DIR", str(folder))
+    return ckpt, folder, manifest
+
+
+def test_package_writes_its_own_file_names_with_the_sha256(fast_weights):
+    ckpt, folder, manifest = fast_weights
+    entry = PACKAGED_MODELS[PRETRAINED_FAST]
+    assert manifest == folder / entry.manifest == folder / "manifest_fast.json"
+    doc = json.loads(manifest.read_text())
+    assert doc["name"] == PRETRAINED_FAST and doc["model_name"] == "mobilenet_v2"
+    assert doc["weights"] == "otmark_pretrained_fast.pt"
+    assert doc["sha256"] == sha256_file(folder / doc["weights"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([entry.manifest, entry.weights])
+    assert "mobilenet_v2" in describe(folder, PRETRAINED_FAST)
+
+
+def test_name_resolves_to_the_fast_weights_and_loads_the_same_model(fast_weights):
+    ckpt, folder, _ = fast_weights
+    assert resolve_checkpoint(PRETRAINED_FAST) == folder / "otmark_pretrained_fast.pt"
+    assert resolve_checkpoint(folder) == folder / "otmark_pretrained_fast.pt"
+    state = load_packaged(folder, PRETRAINED_FAST)["model"]
+    ref = torch.load(ckpt, weights_only=True)["model"]
+    for key, value in ref.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(state[key], value, atol=2e-3, rtol=2e-3)
+    det = Detector.from_checkpoint(PRETRAINED_FAST, device="cpu")
+    ref_det = Detector.from_checkpoint(ckpt, device="cpu")
+    img = np.random.default_rng(0).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    box = np.array([[10.0, 12.0, 70.0, 72.0]])
+    a, b = det.predict(img, box), ref_det.predict(img, box)
+    assert a.shape == (1, get_scheme(SCHEME).num_points, 2)
+    assert np.abs(a - b).max() < 0.5
+
+
+def test_both_packaged_models_share_one_folder(fast_weights, tmp_path):
+    ckpt, folder, _ = fast_weights
+    with pytest.raises(PretrainedNotInstalled, match="'pretrained'"):
+        resolve_checkpoint("pretrained")
+    package_checkpoint(ckpt, folder)  # the same net packaged as 'pretrained'
+    assert resolve_checkpoint("pretrained") == folder / "otmark_pretrained.pt"
+    assert resolve_checkpoint(PRETRAINED_FAST) == folder / "otmark_pretrained_fast.pt"
+    assert resolve_checkpoint(folder) == folder / "otmark_pretrained.pt"  # the first one
+
+
+def test_not_built_says_how_to_build_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OTMARK_WEIGHTS_DIR", str(tmp_path / "empty"))
+    with pytest.raises(PretrainedNotInstalled) as err:
+        resolve_checkpoint(PRETRAINED_FAST)
+    text = str(err.value)
+    assert "'pretrained-fast'" in text and "otmark pretrain --model fast" in text
+    assert "manifest_fast.json" in text and "\n" not in text
+    img = tmp_path / "a.png"
+    import cv2
+
+    cv2.imwrite(str(img), np.zeros((40, 40, 3), np.uint8))
+    rc = main(["detect", str(img), "--checkpoint", PRETRAINED_FAST, "--whole-image"])
+    assert rc == 2
+    assert "otmark pretrain --model fast" in capsys.readouterr().err
+
+
+def test_pretrain_model_fast_picks_the_packaged_fast_config(capsys):
+    assert main(["pretrain", "--model", "fast", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    assert "name: mobilenet_v2" in text and "input_size: 128" in text
+    assert "runs/pretrained-fast/train" in text
