@@ -8,6 +8,7 @@ Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
@@ -117,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        code = int(args._run(args) or 0)
+        with contextlib.ExitStack() as claims:  # output folders claimed by the command
+            args._claims = claims
+            code = int(args._run(args) or 0)
     except CLIError as exc:
         if args.debug:
             raise

@@ -63,3 +63,54 @@ def add_resume_override_argument(parser: argparse.ArgumentParser) -> None:
         "optimiser, schedule, batch size, epochs, augmentation or data splits (each change is "
         "logged); architecture, loss, codec and dataset changes are always refused",
     )
+
+
+def add_overwrite_argument(
+    parser: argparse.ArgumentParser, what: str = "the output folder"
+) -> None:
+    """``--overwrite``: delete what ``what`` holds before writing (see :mod:`otmark.rundir`)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"delete what {what} holds first (otherwise a folder holding another run's outputs "
+        "or other files is refused)",
+    )
+
+
+def claim_output(
+    args: argparse.Namespace,
+    folder,
+    *,
+    resume: bool = False,
+    accept=None,
+    shared: bool = False,
+    resume_flag: str | None = "--resume",
+) -> None:
+    """Claim ``folder`` for this command until it returns (:func:`otmark.rundir.claim_folder`,
+    with ``--overwrite`` from ``args``); a folder that cannot be claimed is a
+    :class:`CLIError`. The claim is released by :func:`otmark.cli.main.main` when the command
+    returns or fails (at exit when ``run`` is called without it)."""
+    import contextlib
+
+    from otmark.rundir import RunFolderError, claim_folder
+
+    stack = getattr(args, "_claims", None)
+    if stack is None:
+        import atexit
+
+        stack = args._claims = contextlib.ExitStack()
+        atexit.register(stack.close)
+    try:
+        stack.enter_context(
+            claim_folder(
+                folder,
+                f"otmark {getattr(args, 'command', None) or 'run'}",
+                resume=resume,
+                overwrite=bool(getattr(args, "overwrite", False)),
+                accept=accept,
+                shared=shared,
+                resume_flag=resume_flag,
+            )
+        )
+    except RunFolderError as exc:
+        raise CLIError(str(exc)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_overwrite_argument, claim_output
 
 HELP = "generate a synthetic face dataset in an official format (300W, WFLW, COFW, AFLW, 300VW)"
 
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames", type=int, default=60, help="frames per video, 300vw only (default: 60)"
     )
+    add_overwrite_argument(parser, "--out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +46,17 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--frames must be at least 2, got {args.frames}")
     if args.seed < 0:
         raise CLIError(f"--seed must be non-negative, got {args.seed}")
+    from otmark.rundir import FolderNotEmpty
     from otmark.synth.writers import synthesize
 
-    counts = synthesize(args.dataset, args.out, args.num, args.seed, args.size, frames=args.frames)
+    # the lock (and --overwrite); synthesize refuses a folder holding another generation
+    claim_output(args, args.out, accept=lambda folder: True, resume_flag=None)
+    try:
+        counts = synthesize(
+            args.dataset, args.out, args.num, args.seed, args.size, frames=args.frames
+        )
+    except FolderNotEmpty as exc:
+        raise CLIError(str(exc)) from None
     unit = "videos" if args.dataset == "300vw" else "faces"
     parts = ", ".join(f"{k} {v}" for k, v in counts.items())
     print(f"wrote generated {args.dataset} to {args.out} ({unit}: {parts})")

@@ -9,7 +9,12 @@ import argparse
 import os
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_on_error_argument, add_resume_override_argument
+from otmark.cli.options import (
+    add_on_error_argument,
+    add_overwrite_argument,
+    add_resume_override_argument,
+    claim_output,
+)
 
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
@@ -34,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue from OUTPUT_DIR/last.pt (model, optimiser, schedule, RNG, data order)",
     )
     add_resume_override_argument(parser)
+    add_overwrite_argument(parser, "OUTPUT_DIR")
     add_on_error_argument(
         parser,
         default=None,
@@ -76,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     from otmark.datasets.errors import DatasetError
     from otmark.engine.trainer import TrainingInterrupted, train
 
+    if args.resume and args.overwrite:
+        raise CLIError("--resume and --overwrite exclude each other")
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun: rank 0 owns the folder
+        claim_output(args, cfg.output_path, resume=args.resume)
     try:
         result = train(cfg, resume=args.resume, resume_override=args.resume_override)
     except TrainingInterrupted as exc:

@@ -10,7 +10,10 @@ dataset, folder, i])``, so the same seed gives byte-identical files, and a large
 the samples of a smaller one.
 
 The root gets ``otmark_synth.json`` (:func:`write_provenance`): the arguments and the
-background source (scikit-image photographs or procedural; it decides the pixels).
+background source (scikit-image photographs or procedural; it decides the pixels), written
+first with ``complete: false``. A folder holds one generation: :func:`synthesize` refuses a
+folder holding anything else (:func:`check_synth_folder`), and goes on in one holding the same
+settings (an interrupted generation ends with the files of an uninterrupted one).
 
 Images are rendered lazily while the dataset writer iterates, so memory stays at one image
 (except COFW, whose ``.mat`` holds all images of a split).
@@ -337,20 +340,34 @@ def synthesize(
     seed: int = 0,
     size: int = 256,
     frames: int = 60,
+    overwrite: bool = False,
 ) -> dict:
     """Write generated dataset ``dataset`` (one of :data:`WRITERS`) under ``out``.
+
+    ``out`` must be empty or missing, or hold a dataset generated with the same settings
+    (:func:`check_synth_folder`: an interrupted generation goes on, and gives the same files
+    as one that was not interrupted); ``overwrite`` deletes what it holds first
+    (:func:`otmark.rundir.clear_folder`). A folder never mixes two generations.
 
     Returns the number of faces (videos for ``300vw``) written per split or folder.
     """
     lookup(WRITERS, dataset, "synth dataset")
     if num < 1 or size < 1:
         raise ValueError(f"num and size must be positive, got num={num}, size={size}")
+    video_frames = frames if dataset == "300vw" else None
+    if overwrite:
+        from otmark.rundir import clear_folder
+
+        clear_folder(out)
+    else:
+        check_synth_folder(out, dataset, num, seed, size, video_frames)
     Path(out).mkdir(parents=True, exist_ok=True)
+    write_provenance(out, dataset, num, seed, size, video_frames, complete=False)
     if dataset == "300vw":
         counts = WRITERS[dataset](out, num, seed, (size, size), frames=frames)
     else:
         counts = WRITERS[dataset](out, num, seed, (size, size))
-    write_provenance(out, dataset, num, seed, size, frames if dataset == "300vw" else None)
+    write_provenance(out, dataset, num, seed, size, video_frames)
     return counts
 
 
@@ -358,15 +375,13 @@ def synthesize(
 PROVENANCE = "otmark_synth.json"
 
 
-def write_provenance(
-    out: str | os.PathLike, dataset: str, num: int, seed: int, size: int, frames: int | None
-) -> None:
-    """Write :data:`PROVENANCE`: the arguments and the background source
-    (:func:`otmark.synth.background.background_source`); the same arguments and source give
-    byte-identical files."""
-    from otmark.datasets.fileio import write_text_atomic
-
-    info = {
+def provenance(
+    dataset: str, num: int, seed: int, size: int, frames: int | None, complete: bool = True
+) -> dict:
+    """The contents of :data:`PROVENANCE`: the arguments, the background source
+    (:func:`otmark.synth.background.background_source`) and whether the generation finished
+    (``complete``)."""
+    return {
         "generator": "otmark.synth",
         "dataset": dataset,
         "num": num,
@@ -374,5 +389,73 @@ def write_provenance(
         "size": size,
         "frames": frames,
         "backgrounds": background_source(),
+        "complete": complete,
     }
+
+
+def write_provenance(
+    out: str | os.PathLike,
+    dataset: str,
+    num: int,
+    seed: int,
+    size: int,
+    frames: int | None,
+    complete: bool = True,
+) -> None:
+    """Write :data:`PROVENANCE` (:func:`provenance`); the same arguments and background source
+    give byte-identical files. :func:`synthesize` writes it first with ``complete: false``, and
+    again when every file is written."""
+    from otmark.datasets.fileio import write_text_atomic
+
+    info = provenance(dataset, num, seed, size, frames, complete)
     write_text_atomic(Path(out) / PROVENANCE, json.dumps(info, indent=2) + "\n")
+
+
+def read_provenance(out: str | os.PathLike) -> dict | None:
+    """The :data:`PROVENANCE` of ``out``; None when there is none or it is not a JSON object."""
+    try:
+        info = json.loads((Path(out) / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def same_generation(
+    out: str | os.PathLike, dataset: str, num: int, seed: int, size: int, frames: int | None
+) -> bool:
+    """Whether ``out`` holds a generation (finished or interrupted) with these settings and
+    the same background source: going on writes the same files again."""
+    info = read_provenance(out)
+    if info is None:
+        return False
+    want = provenance(dataset, num, seed, size, frames)
+    return {k: v for k, v in info.items() if k != "complete"} == {
+        k: v for k, v in want.items() if k != "complete"
+    }
+
+
+def check_synth_folder(
+    out: str | os.PathLike, dataset: str, num: int, seed: int, size: int, frames: int | None
+) -> None:
+    """Refuse (``otmark.rundir.FolderNotEmpty``, naming the folder and what it holds) an ``out``
+    that holds anything but a generation with these settings (:func:`same_generation`)."""
+    from otmark.rundir import FolderNotEmpty, contents, describe_contents
+
+    names = contents(Path(out))
+    if not names or same_generation(out, dataset, num, seed, size, frames):
+        return
+    info = read_provenance(out)
+    if info is not None:
+        asked = provenance(dataset, num, seed, size, frames)
+        diff = ", ".join(
+            f"{k} {info.get(k)} (asked: {v})"
+            for k, v in asked.items()
+            if k != "complete" and info.get(k) != v
+        )
+        state = "" if info.get("complete", True) else "an interrupted generation, "
+        what = f"a generated {info.get('dataset')} dataset with other settings ({state}{diff})"
+    else:
+        what = f"files not written by otmark synth ({describe_contents(names)})"
+    raise FolderNotEmpty(
+        f"{out}: already holds {what}; --overwrite deletes them first, or choose another folder"
+    )
