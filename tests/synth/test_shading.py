@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from otmark.synth import background as bgmod
-from otmark.synth.render import _texture, blinn_phong
+from otmark.synth.render import bank_texture, blinn_phong
 
 
 def sphere_normals(n=65):
@@ -52,12 +52,12 @@ def test_wrap_lighting_softens_the_terminator_and_highlight_is_at_the_half_vecto
 
 
 def test_texture_crops_are_deterministic_and_zero_mean():
-    a, b = _texture(5, 1, 40, 60), _texture(5, 1, 40, 60)
+    a, b = bank_texture(5, 1, 40, 60), bank_texture(5, 1, 40, 60)
     np.testing.assert_array_equal(a, b)
-    assert a.shape == (40, 60) and not np.array_equal(a, _texture(6, 1, 40, 60))
-    big = _texture(1, 0, 600, 700)  # larger than the bank: resized crop
+    assert a.shape == (40, 60) and not np.array_equal(a, bank_texture(6, 1, 40, 60))
+    big = bank_texture(1, 0, 600, 700)  # larger than the bank: resized crop
     assert big.shape == (600, 700)
-    assert abs(float(_texture(3, 2, 480, 480).mean())) < 0.3
+    assert abs(float(bank_texture(3, 2, 480, 480).mean())) < 0.3
 
 
 def test_photo_backgrounds_are_deterministic_or_refused(monkeypatch):

@@ -17,14 +17,14 @@ from typing import Literal
 
 import numpy as np
 
-from otmark.metrics.errors import _as_errors
+from otmark.metrics.errors import as_errors
 
 Per = Literal["image", "landmark"]
 
 
 def pooled_values(errors: np.ndarray, per: Per = "image") -> np.ndarray:
     """The 1-D sample whose empirical distribution is the CED: ``(N,)`` or ``(N*K,)``."""
-    errors = _as_errors(errors)
+    errors = as_errors(errors)
     if per == "image":
         return errors.mean(axis=1)
     if per == "landmark":

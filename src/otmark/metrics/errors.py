@@ -61,7 +61,7 @@ def landmark_errors(
 
 def per_image_nme(errors: np.ndarray) -> np.ndarray:
     """``(N, K)`` normalised errors -> ``(N,)`` per-image NME (mean over landmarks)."""
-    errors = _as_errors(errors)
+    errors = as_errors(errors)
     return errors.mean(axis=1)
 
 
@@ -74,7 +74,7 @@ def nme(errors: np.ndarray) -> float:
     return float(per_image_nme(errors).mean())
 
 
-def _as_errors(errors: np.ndarray) -> np.ndarray:
+def as_errors(errors: np.ndarray) -> np.ndarray:
     errors = np.asarray(errors, dtype=np.float64)
     if errors.ndim != 2 or errors.shape[0] == 0 or errors.shape[1] == 0:
         raise ValueError(f"errors must have shape (N, K) with N, K >= 1, got {errors.shape}")

@@ -29,7 +29,7 @@ _STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "lr_scheduler", "sca
 _PREFIXES = ("module.", "_orig_mod.")
 
 
-def _strip_prefixes(state: dict[str, Any]) -> dict[str, Any]:
+def strip_prefixes(state: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in state.items():
         changed = True
@@ -99,7 +99,7 @@ def load_model_from_checkpoint(
     except (KeyError, TypeError, ValueError) as exc:
         msg = exc.args[0] if exc.args else exc
         raise ValueError(f"{path}: cannot build model {name!r} with {kwargs}: {msg}") from exc
-    state = _strip_prefixes(ckpt["model"])
+    state = strip_prefixes(ckpt["model"])
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches

@@ -92,7 +92,7 @@ def write_pretrain_data(
         faces written per folder.
     """
     from otmark.datasets.w300 import write_300w
-    from otmark.synth.writers import Job, LazySamples, _sample
+    from otmark.synth.writers import Job, LazySamples, sample_of
 
     mix = dict(DEFAULT_MIX if mix is None else mix)
     unknown = sorted(set(mix) - set(TRAIN_FOLDERS.values()))
@@ -110,7 +110,7 @@ def write_pretrain_data(
             stem = folder.split("/")[0]
             jobs = [Job(folder, i, domain, f"{stem}_{domain}_{i:06d}.jpg") for i in range(n)]
             lazy = LazySamples(
-                jobs, DATA_KEY, SCHEME, seed, (size, size), lambda r, j: _sample(r, j, SCHEME)
+                jobs, DATA_KEY, SCHEME, seed, (size, size), lambda r, j: sample_of(r, j, SCHEME)
             )
             write_300w(root, folder, lazy, lazy.images, names=[j.name for j in jobs])
             written[folder] = n

@@ -88,7 +88,7 @@ def package_checkpoint(
     for key in ("scheme", "codec"):
         if key not in ckpt:
             raise ValueError(f"{src}: checkpoint lacks {key!r}, which the packaged model needs")
-    from otmark.models.checkpoint import _strip_prefixes
+    from otmark.models.checkpoint import strip_prefixes
 
     codec = dict(ckpt["codec"])
     weights: dict[str, Any] = {
@@ -97,7 +97,7 @@ def package_checkpoint(
         "model_kwargs": dict(ckpt["model_kwargs"]),
         "scheme": ckpt["scheme"],
         "codec": codec,
-        "model": to_float16(_strip_prefixes(ckpt["model"])),
+        "model": to_float16(strip_prefixes(ckpt["model"])),
     }
     if label_adaptation is not None:
         weights["label_adaptation"] = dict(label_adaptation)

@@ -210,7 +210,7 @@ class _Painter:
         rh, rw = y1 - y0, x1 - x0
         m = np.zeros((rh, rw), np.uint8)
         cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 255, cv2.LINE_AA, _SHIFT)
-        tex = _texture(self.style.texture_seed + 1, 2, rw, rh).T
+        tex = bank_texture(self.style.texture_seed + 1, 2, rw, rh).T
         yy = np.linspace(-1.0, 1.0, rh, dtype=np.float32)[:, None]
         sheen = 0.25 * np.exp(-((yy + 0.4) ** 2) / 0.08) * (1.0 - self.style.ambient)
         base = np.asarray(self.lit(self.style.hair, k), np.float32)
@@ -301,7 +301,7 @@ def _texture_bank() -> np.ndarray:
     return bank
 
 
-def _texture(seed: int, channel: int, h: int, w: int) -> np.ndarray:
+def bank_texture(seed: int, channel: int, h: int, w: int) -> np.ndarray:
     """A ``(h, w)`` float32 crop of one bank channel at an offset given by ``seed``."""
     bank = _texture_bank()[..., channel]
     ch, cw = min(h, _BANK - 32), min(w, _BANK - 32)
@@ -388,7 +388,7 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     edge = cv2.resize(edge, (rw, rh), interpolation=cv2.INTER_LINEAR)
     # pores and fine relief perturb the normals
     seed = st.texture_seed
-    pores = _texture(seed, 1, rh, rw)
+    pores = bank_texture(seed, 1, rh, rw)
     bump = 0.06 * st.texture * max(0.3, min(1.0, p.scale / 200.0))
     gy, gx = np.gradient(pores)
     nmap[..., 0] -= bump * gx
@@ -400,7 +400,7 @@ def _draw_skin(p: _Painter) -> np.ndarray:
     )
     # albedo: skin colour, blotches, pores, cheek redness
     skin = np.asarray(st.skin, np.float32)
-    blot = _texture(seed, 0, rh, rw)
+    blot = bank_texture(seed, 0, rh, rw)
     albedo = np.empty((rh, rw, 3), np.float32)
     tex = 1.0 + st.texture * (0.035 * blot + 0.025 * pores)
     albedo[:] = skin
@@ -658,8 +658,8 @@ def _draw_stubble(p: _Painter) -> None:
     m = np.zeros((rh, rw), np.float32)
     cv2.fillPoly(m, [_fix(uv - np.array([x0, y0]))], 1.0, cv2.LINE_AA, _SHIFT)
     m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * p.scale))
-    dots = np.clip(_texture(st.texture_seed + 2, 1, rh, rw) * 0.3 + 0.5, 0, 1)
-    strands = np.clip(0.75 + 0.25 * _texture(st.texture_seed + 3, 2, rw, rh).T, 0, 1)
+    dots = np.clip(bank_texture(st.texture_seed + 2, 1, rh, rw) * 0.3 + 0.5, 0, 1)
+    strands = np.clip(0.75 + 0.25 * bank_texture(st.texture_seed + 3, 2, rw, rh).T, 0, 1)
     a = m * (st.stubble * 0.3 * dots * (1 - st.beard) + st.beard * 0.85 * strands)
     col = np.asarray(p.lit(st.brow, 0.8), np.float32)
     roi = p.img[y0:y1, x0:x1]

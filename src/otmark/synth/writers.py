@@ -124,7 +124,9 @@ class _LazyImages(Sequence):
         return self.owner._get(i)[1]
 
 
-def _sample(r: Rendered, job: Job, scheme: str, **attrs) -> Sample:
+def sample_of(r: Rendered, job: Job, scheme: str, **attrs) -> Sample:
+    """The :class:`Sample` of rendered face ``r`` for ``job`` in ``scheme`` (``attrs``: more
+    attributes)."""
     return Sample(
         image=ImageRef(Path(job.name)),
         landmarks=r.landmarks[scheme],
@@ -166,7 +168,7 @@ def write_300w_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
         domain = W300_FOLDERS[folder][1]
         stem = folder.split("/")[0].lower()
         jobs = [Job(folder, i, domain, f"{stem}_{i:05d}.jpg") for i in range(n)]
-        lazy = LazySamples(jobs, "300w", "300w", seed, size, lambda r, j: _sample(r, j, "300w"))
+        lazy = LazySamples(jobs, "300w", "300w", seed, size, lambda r, j: sample_of(r, j, "300w"))
         write_300w(out, folder, lazy, lazy.images, names=[j.name for j in jobs])
     return counts
 
@@ -182,7 +184,7 @@ def write_wflw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
     counts = proportional(num, {"train": 7500, "test": 2500}, 7500)
 
     def make(r: Rendered, job: Job) -> Sample:
-        return _sample(r, job, "wflw", **wflw_attributes(r), image_path=job.name)
+        return sample_of(r, job, "wflw", **wflw_attributes(r), image_path=job.name)
 
     for part, n in counts.items():
         jobs = [Job(part, i, "wflw", f"synth_{part}/{i:05d}.jpg") for i in range(n)]
@@ -201,7 +203,7 @@ def write_cofw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
     counts = proportional(num, {"train": 1345, "test": 507}, 1345)
     for part, n in counts.items():
         jobs = [Job(part, i, "cofw", f"{part}_{i:05d}") for i in range(n)]
-        lazy = LazySamples(jobs, "cofw", "cofw", seed, size, lambda r, j: _sample(r, j, "cofw"))
+        lazy = LazySamples(jobs, "cofw", "cofw", seed, size, lambda r, j: sample_of(r, j, "cofw"))
         samples, images = [], []
         for i in range(n):
             samples.append(lazy[i])
@@ -226,7 +228,7 @@ def write_aflw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
         side = float(max(box[2] - box[0], box[3] - box[1]))
         centre = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]
         frontal = not bool(r.self_occluded["aflw"].any())
-        return _sample(
+        return sample_of(
             r, job, "aflw", box_size=side, scale=side / 200.0, center=centre, frontal=frontal
         )
 
