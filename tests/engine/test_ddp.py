@@ -72,8 +72,8 @@ def test_two_processes_match_one(tiny_300w, tmp_path):
     ds = build_dataset(cfg, build_samples(cfg, "challenge"), train=False)
     model, _ = load_model_from_checkpoint(tmp_path / "ddp" / "last.pt")
     loader = build_loader(ds, EpochSampler(len(ds), shuffle=False), 4)
-    c = cfg.codec  # heatmap-L2 outputs: GET_BC without a softmax, as the run validated
-    metrics = evaluate(model, loader, torch.device("cpu"), decoder=c.decoder, softmax=c.softmax)
+    # the run's codec (heatmap-L2 outputs: GET_BC without a softmax), as the run validated
+    metrics = evaluate(model, loader, torch.device("cpu"), codec=cfg.codec)
     assert metrics["NME"] == pytest.approx(rows["ddp"][-1]["val_NME"], rel=1e-6)
     state = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)["model"]
     assert not any(k.startswith("module.") for k in state)

@@ -1,5 +1,6 @@
 """The engine's pieces on a tiny generated dataset: a whole run, prediction geometry, metrics."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -72,7 +73,8 @@ def test_predictions_map_back_through_the_crop(tiny_300w, tmp_path):
     ds = build_dataset(cfg, samples, train=False)
     loader = build_loader(ds, EpochSampler(len(ds), shuffle=False), batch_size=3)
     k = get_scheme("300w").num_points
-    idx, pred = predict(Constant(k, 16), loader, torch.device("cpu"), decoder="get_bc")
+    codec = dataclasses.replace(cfg.codec, decoder="get_bc")
+    idx, pred = predict(Constant(k, 16), loader, torch.device("cpu"), codec=codec)
     assert idx.tolist() == list(range(len(samples)))
     for i, s in enumerate(samples):
         centre, _ = centre_scale_from_landmarks(s.landmarks)

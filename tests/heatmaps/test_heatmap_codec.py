@@ -8,7 +8,7 @@ import torch
 
 from otmark.heatmaps import (
     DECODERS,
-    METADATA_DEFAULTS,
+    LEGACY_METADATA,
     HeatmapCodec,
     decode,
     decode_barycenter,
@@ -71,6 +71,18 @@ def test_decode_rejects_heatmaps_of_another_size():
         HeatmapCodec(64, 16).decode(torch.zeros(1, 3, 17, 16))
 
 
+def test_decode_to_image_maps_each_crop_through_its_own_matrix():
+    codec = HeatmapCodec(64, 16, decoder="get_max")
+    crop = np.array([[[41.5, 9.5]], [[5.5, 57.5]]])  # (B=2, K=1, 2), exact for get_max
+    heatmaps = codec.encode(crop)
+    # crop 1: scale 2 then shift (10, 20); crop 2: a mirror x -> 100 - x, y -> y + 1
+    inverses = np.array([[[2.0, 0, 10], [0, 2, 20]], [[-1.0, 0, 100], [0, 1, 1]]])
+    got = codec.decode_to_image(heatmaps, inverses)
+    np.testing.assert_array_equal(got, [[[93.0, 39.0]], [[94.5, 58.5]]])
+    with pytest.raises(ValueError, match=r"\(2, 2, 3\) crop -> image matrices"):
+        codec.decode_to_image(heatmaps, inverses[:1])
+
+
 def test_decode_uses_the_one_decoder_registry(monkeypatch):
     hm = torch.randn(2, 3, 8, 8)
     torch.testing.assert_close(decode(hm, "get_max"), decode_max(hm))
@@ -105,14 +117,23 @@ def test_to_dict_from_dict_round_trip_and_old_metadata():
     # a checkpoint's codec entry as written before the codec object (engine codec_dict)
     old = {**d, "softmax": False, "decoder": "get_max", "crop_from": "landmarks"}
     assert HeatmapCodec.from_dict(old) == HeatmapCodec(128, 32, 3.0, "get_max", False)
-    # hand-written metadata with sizes only: the detector's long-standing reading rules
+    # hand-written metadata with sizes only: read as the paper's recipe (GET_BC on logits), as
+    # the detector always read it; sigma takes the one default, the codec's field default
     bare = HeatmapCodec.from_dict({"input_size": [64, 64], "heatmap_size": 16})
-    assert (bare.input_size, bare.sigma, bare.decoder, bare.softmax) == (
-        64,
-        METADATA_DEFAULTS["sigma"],
-        "get_bc",
-        True,
+    assert (bare.input_size, bare.sigma, bare.decoder, bare.softmax) == (64, 1.0, "get_bc", True)
+    assert dict(LEGACY_METADATA) == {"decoder": "get_bc", "softmax": True}
+    assert HeatmapCodec().sigma == 1.0 and (HeatmapCodec().decoder, HeatmapCodec().softmax) == (
+        "get_max",
+        False,
     )
+    # each missing key alone takes the legacy rule, the stored ones are kept
+    only_max = HeatmapCodec.from_dict({"input_size": 64, "heatmap_size": 16, "decoder": "get_max"})
+    assert (only_max.decoder, only_max.softmax) == ("get_max", True)
+    no_dec = HeatmapCodec.from_dict({"input_size": 64, "heatmap_size": 16, "softmax": False})
+    assert (no_dec.decoder, no_dec.softmax) == ("get_bc", False)
+    # a loss name without softmax needs the loss registry (otmark.inference.codec_from_meta)
+    with pytest.raises(ValueError, match="codec_from_meta"):
+        HeatmapCodec.from_dict({"input_size": 64, "heatmap_size": 16, "loss": "l2"})
     assert HeatmapCodec.from_dict({**d, "decoder": "GET_MAX"}).decoder == "get_max"
     with pytest.raises(ValueError, match="not square"):
         HeatmapCodec.from_dict({"input_size": [64, 48], "heatmap_size": 16})

@@ -19,6 +19,7 @@ from otmark.engine.distributed import (
     raise_on_any_rank,
 )
 from otmark.engine.precision import check_grad_scaler
+from otmark.heatmaps.codec import HeatmapCodec
 
 
 @dataclass
@@ -164,38 +165,53 @@ def predict(
     loader,
     device: torch.device,
     *,
-    decoder: str = "get_max",
-    softmax: bool = True,
+    codec: HeatmapCodec | None = None,
     amp_dtype: torch.dtype | None = None,
     channels_last: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks in the original images for every item of ``loader``.
 
+    ``codec`` reads the heatmaps (:meth:`otmark.heatmaps.HeatmapCodec.decode_to_image`, as
+    ``otmark evaluate`` and the detector do); None takes ``loader.dataset.codec``, the codec that
+    made the crops (the run's ``cfg.codec`` for an engine-built dataset).
+
     Returns:
         ``indices (N,)`` int64 (dataset positions) and ``landmarks (N, K, 2)`` float64 image
         coordinates (heatmap -> crop -> image through each item's ``inverse`` matrix).
     """
-    from otmark.heatmaps import decode
     from otmark.models import final_output
-    from otmark.transforms import heatmap_to_image
 
+    codec = _loader_codec(loader, codec)
     model.eval()
     indices, preds = [], []
     for batch in loader:
         images = batch["image"].to(device, non_blocking=True)
+        if images.shape[-2:] != (codec.input_size, codec.input_size):
+            raise ValueError(
+                f"crops of {tuple(images.shape[-2:])} px; the codec expects "
+                f"{codec.input_size} x {codec.input_size}"
+            )
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, amp_dtype):
             heatmaps = final_output(model(images)).float()
-        hm_points = decode(heatmaps, decoder, softmax=softmax).double().cpu().numpy()
-        input_size = images.shape[-1]
-        preds.append(
-            heatmap_to_image(hm_points, batch["inverse"].numpy(), input_size, heatmaps.shape[-1])
-        )
+        preds.append(codec.decode_to_image(heatmaps, batch["inverse"].numpy()))
         indices.append(np.asarray(batch["index"], dtype=np.int64))
     if not preds:
         return np.zeros(0, np.int64), np.zeros((0, 0, 2))
     return np.concatenate(indices), np.concatenate(preds)
+
+
+def _loader_codec(loader, codec: HeatmapCodec | None) -> HeatmapCodec:
+    """``codec``, else the codec of ``loader``'s dataset (a clear error when it has none)."""
+    if codec is None:
+        codec = getattr(loader.dataset, "codec", None)
+    if not isinstance(codec, HeatmapCodec):
+        raise ValueError(
+            f"predict needs an otmark.heatmaps.HeatmapCodec: pass codec=, or a loader whose "
+            f"dataset has one (got {type(codec).__name__})"
+        )
+    return codec
 
 
 def gather_predictions(
@@ -237,25 +253,19 @@ def evaluate(
     loader,
     device: torch.device,
     *,
-    decoder: str = "get_max",
-    softmax: bool = True,
+    codec: HeatmapCodec | None = None,
     amp_dtype: torch.dtype | None = None,
     channels_last: bool = False,
     info: DistInfo | None = None,
 ) -> dict[str, float] | None:
     """Predict on ``loader`` (each process its share), gather, and score on rank 0.
 
+    ``codec`` reads the heatmaps (see :func:`predict`; None: ``loader.dataset.codec``).
     Returns the :func:`landmark_metrics` dict on rank 0 (``None`` on the other ranks).
     """
     info = info or DistInfo(device=device)
     idx, preds = predict(
-        model,
-        loader,
-        device,
-        decoder=decoder,
-        softmax=softmax,
-        amp_dtype=amp_dtype,
-        channels_last=channels_last,
+        model, loader, device, codec=codec, amp_dtype=amp_dtype, channels_last=channels_last
     )
     idx, preds = gather_predictions(idx, preds, info)
     if not info.is_main:

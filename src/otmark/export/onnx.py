@@ -3,12 +3,14 @@
 Design choice: **the graph is the heatmap network only**. It maps ImageNet-normalised images
 ``images: (B, 3, H, W)`` float32 to ``heatmaps: (B, K, H/4, W/4)`` logits (the final stack for
 Hourglass/CPN); the batch axis is dynamic, ``H`` and ``W`` are fixed at export. Decoding to
-coordinates happens after ONNX Runtime, in the caller, with :func:`otmark.heatmaps.decode`
-(``get_max`` or ``get_bc``), exactly as for the PyTorch model: one file then serves both
-decoders and flip testing (which averages heatmaps before decoding), and the ONNX output can be
-compared with PyTorch tensor for tensor. The decoder to use is recorded in the model's metadata
-(``metadata_props["otmark"]``, a JSON object ``{"scheme", "codec": {..., "decoder"}, ...}``,
-read by :func:`otmark.export.metadata.read_onnx_meta` and ``Detector.from_onnx``).
+coordinates happens after ONNX Runtime, in the caller, with the model's
+:class:`otmark.heatmaps.HeatmapCodec` (``get_max`` or ``get_bc``, softmax when the training
+loss outputs logits), exactly as for the PyTorch model: one file then serves both decoders and
+flip testing, and the ONNX output can be compared with PyTorch tensor for tensor. The codec is
+recorded in the model's metadata (``metadata_props["otmark"]``, a JSON object
+``{"scheme", "codec": {...}, ...}``: the checkpoint's ``codec`` entry, so that the ONNX model
+decodes as the checkpoint does), read by :func:`otmark.export.metadata.read_onnx_meta` and
+``Detector.from_onnx``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Coordinates are ``(x, y)`` pairs in heatmap pixels, float, never rounded.
 """
 
 from otmark.heatmaps.codec import (
-    METADATA_DEFAULTS,
+    LEGACY_METADATA,
     HeatmapCodec,
     crop_to_heatmap_matrix,
     heatmap_to_crop_matrix,
@@ -18,7 +18,7 @@ from otmark.heatmaps.render import pixel_grid, render_gaussian, render_targets
 
 __all__ = [
     "DECODERS",
-    "METADATA_DEFAULTS",
+    "LEGACY_METADATA",
     "HeatmapCodec",
     "crop_to_heatmap_matrix",
     "decode",

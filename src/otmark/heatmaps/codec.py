@@ -4,8 +4,9 @@
 crop side ``N`` (``input_size``), the heatmap side ``M`` (stride ``N / M``), the target
 Gaussian's ``sigma``, the ``decoder`` and whether the model's outputs are logits (``softmax``,
 which follows from the training loss: ``otmark.losses.output_is_logits``). Training encodes
-with it, evaluation, the detector and the ONNX runtime decode with it; its :meth:`to_dict` is
-the ``codec`` entry of checkpoints and ONNX metadata.
+with it; training validation, ``otmark evaluate``, the study, the detector and its ONNX runtime
+all decode with it (:meth:`HeatmapCodec.decode_to_image`); its :meth:`to_dict` is the ``codec``
+entry of checkpoints and ONNX metadata.
 
 Heatmap coordinate ``h`` is crop coordinate ``u = (h + 0.5) * stride - 0.5`` (pixel centres at
 integers in both; the two maps cover the same square).
@@ -17,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -25,9 +27,13 @@ import torch
 from otmark.heatmaps.decode import get_decoder
 from otmark.heatmaps.render import render_targets
 
-#: what :meth:`HeatmapCodec.from_dict` assumes for keys that hand-written or older metadata
-#: may lack (the detector's reading rules before the codec stored every field)
-METADATA_DEFAULTS: dict[str, Any] = {"sigma": 1.0, "decoder": "get_bc", "softmax": True}
+#: How :meth:`HeatmapCodec.from_dict` reads codec metadata that lacks ``decoder`` or
+#: ``softmax`` (hand-written files, checkpoints and ONNX sidecars from before the codec stored
+#: every field). Those files were written for the paper's recipe, a Wasserstein-trained model
+#: (logit outputs) read with GET_BC, and are read as such. Not a second set of defaults: a codec
+#: built in code, a config or a new checkpoint takes the :class:`HeatmapCodec` field defaults
+#: and the loss's ``output_is_logits``; a missing ``sigma`` takes the field default.
+LEGACY_METADATA: Mapping[str, Any] = MappingProxyType({"decoder": "get_bc", "softmax": True})
 
 
 def heatmap_to_crop_matrix(input_size: int, heatmap_size: int) -> np.ndarray:
@@ -82,8 +88,9 @@ def _square_side(value: Any, name: str) -> int:
 class HeatmapCodec:
     """Encode crop landmarks as target heatmaps and decode heatmaps to crop coordinates.
 
-    The defaults are the HRNet face recipe (``docs/conventions.md`` §6) with its heatmap-L2
-    loss, whose outputs are not logits.
+    The field defaults are the HRNet face recipe (``docs/conventions.md`` §6) with its
+    heatmap-L2 loss, whose outputs are not logits, and the only defaults of these settings
+    (metadata from older versions is read by the rule of :data:`LEGACY_METADATA`).
 
     Attributes:
         input_size: crop side ``N`` in pixels.
@@ -179,6 +186,27 @@ class HeatmapCodec:
             )
         return self.to_crop(self.decode_heatmap(heatmaps.detach().float()))
 
+    def decode_to_image(self, heatmaps: torch.Tensor, inverses) -> np.ndarray:
+        """Image coordinates of the model's heatmaps: :meth:`decode`, then each crop's
+        crop -> image affine map (how validation, evaluation and the detector all read a model).
+
+        Args:
+            heatmaps: ``(B, K, M, M)`` model outputs of ``B`` crops.
+            inverses: ``(B, 2, 3)`` crop -> image matrices (the inverse of each crop's matrix;
+                a mirrored crop's undoes the mirror but keeps the flipped landmark order).
+
+        Returns:
+            ``(B, K, 2)`` float64 image coordinates ``(x, y)``.
+        """
+        inv = np.asarray(inverses, dtype=np.float64)
+        if inv.shape != (heatmaps.shape[0], 2, 3):
+            raise ValueError(
+                f"{heatmaps.shape[0]} heatmap sets need ({heatmaps.shape[0]}, 2, 3) crop -> "
+                f"image matrices, got shape {inv.shape}"
+            )
+        crop = self.decode(heatmaps).cpu().numpy()
+        return np.einsum("bkj,bij->bki", crop, inv[:, :, :2]) + inv[:, None, :, 2]
+
     # ------------------------------------------------------------------ metadata
     def to_dict(self) -> dict[str, Any]:
         """The plain dict stored as ``codec`` in checkpoints and ONNX metadata."""
@@ -188,18 +216,29 @@ class HeatmapCodec:
     def from_dict(cls, data: Mapping[str, Any]) -> HeatmapCodec:
         """Read a checkpoint's or ONNX model's ``codec`` dict.
 
-        ``input_size`` and ``heatmap_size`` are required (``N`` or ``[N, N]``); missing
-        ``sigma``, ``decoder`` and ``softmax`` take :data:`METADATA_DEFAULTS`; the decoder name
-        is case-insensitive; other keys (e.g. ``crop_from``, ``context``) are ignored.
+        ``input_size`` and ``heatmap_size`` are required (``N`` or ``[N, N]``); a missing
+        ``sigma`` takes the field default; a missing ``decoder`` or ``softmax`` is read by the
+        legacy rule (:data:`LEGACY_METADATA`); the decoder name is case-insensitive; other keys
+        (e.g. ``crop_from``, ``context``) are ignored. A dict that names its training ``loss``
+        but not ``softmax`` is refused: :func:`otmark.inference.codec_from_meta` reads it
+        (``softmax`` from the loss).
         """
-        c = {**METADATA_DEFAULTS, **dict(data)}
+        c = dict(data)
         missing = [k for k in ("input_size", "heatmap_size") if k not in c]
         if missing:
-            raise ValueError(f"codec metadata lacks {missing}: {dict(data)}")
+            raise ValueError(f"codec metadata lacks {missing}: {c}")
+        if "loss" in c and "softmax" not in c:
+            raise ValueError(
+                f"codec metadata names loss {c['loss']!r} but not softmax: read it with "
+                "otmark.inference.codec_from_meta (softmax from the loss)"
+            )
+        legacy = {k: v for k, v in LEGACY_METADATA.items() if k not in c}
+        c.update(legacy)
+        kwargs: dict[str, Any] = {} if "sigma" not in c else {"sigma": float(c["sigma"])}
         return cls(
             input_size=_square_side(c["input_size"], "input_size"),
             heatmap_size=_square_side(c["heatmap_size"], "heatmap_size"),
-            sigma=float(c["sigma"]),
             decoder=str(c["decoder"]).lower(),
             softmax=bool(c["softmax"]),
+            **kwargs,
         )

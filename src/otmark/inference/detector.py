@@ -41,13 +41,21 @@ Backend = Callable[[torch.Tensor], torch.Tensor]
 
 def codec_from_meta(codec: Mapping[str, Any]) -> HeatmapCodec:
     """The :class:`~otmark.heatmaps.HeatmapCodec` of a checkpoint's or ONNX model's ``codec``
-    dict (:meth:`HeatmapCodec.from_dict`). A dict without ``softmax`` but with the training
-    ``loss`` name takes ``softmax`` from that loss (:func:`otmark.losses.output_is_logits`)."""
+    dict (:meth:`HeatmapCodec.from_dict`, which reads what older versions wrote by the rule of
+    :data:`otmark.heatmaps.LEGACY_METADATA`). A dict that names its training ``loss`` takes
+    ``softmax`` from that loss (:func:`otmark.losses.output_is_logits`); one whose stored
+    ``softmax`` disagrees with its loss is refused."""
     c = dict(codec)
-    if "softmax" not in c and "loss" in c:
+    if "loss" in c:
         from otmark.losses import output_is_logits
 
-        c["softmax"] = output_is_logits(str(c["loss"]).lower())
+        logits = output_is_logits(str(c["loss"]).lower())
+        if "softmax" in c and bool(c["softmax"]) != logits:
+            raise ValueError(
+                f"codec softmax {c['softmax']!r} disagrees with loss {c['loss']!r}, whose "
+                f"outputs are {'logits' if logits else 'not logits'}"
+            )
+        c["softmax"] = logits
     return HeatmapCodec.from_dict(c)
 
 
@@ -125,10 +133,12 @@ def heatmaps_to_image(
     Returns:
         ``(B, K, 2)`` float64 image coordinates.
     """
-    from otmark.transforms import crop_to_image
+    from otmark.transforms import unflip_landmarks
 
-    crop = codec.decode(heatmaps).cpu().numpy()
-    return crop_to_image(crop, inverses, flip_permutation)
+    points = codec.decode_to_image(heatmaps, inverses)
+    if flip_permutation is None:
+        return points
+    return unflip_landmarks(points, flip_permutation)
 
 
 class Detector:

@@ -166,8 +166,7 @@ def train_model(
             model,
             val_loader,
             device,
-            decoder=cfg.codec.decoder,
-            softmax=cfg.codec.softmax,
+            codec=cfg.codec,
             channels_last=channels_last,
         )
         model.train()
