@@ -97,3 +97,27 @@ def test_temporary_names_are_recognisable_and_keep_the_suffix(tmp_path):
         assert not is_temporary_name(tmp_path / name), name
     full = OSError(errno.ENOSPC, "No space left on device", str(seen[0]))
     assert describe_error(full) == f"{tmp_path / 'sub'}: no space left on device"
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    from otmark.atomic import save_figure_atomic
+    from otmark.cli.main import describe_error
+
+    class Figure:
+        def savefig(self, path, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    for name in ("c.pt", "f.png"):
+        write_text_atomic(tmp_path / name, "old")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        save_torch_atomic({"w": torch.zeros(2)}, tmp_path / "c.pt")
+    assert describe_error(info.value) == f"{tmp_path / 'c.pt'}: no space left on device"
+    with pytest.raises(OSError) as info:
+        save_figure_atomic(Figure(), tmp_path / "f.png")
+    assert describe_error(info.value) == f"{tmp_path / 'f.png'}: no space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "f.png"]
+    assert (tmp_path / "c.pt").read_text() == "old" == (tmp_path / "f.png").read_text()

@@ -63,9 +63,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+@contextlib.contextmanager
+def _errors_name(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Give an ``OSError`` raised without a file name (a full disk while writing) ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` atomically. An ``OSError`` (a full disk, a read-only folder)
+    names ``path`` or the temporary file next to it."""
+    with _errors_name(path), atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -109,14 +121,18 @@ def write_image_atomic(
 
 
 def save_torch_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically (a crash, even SIGKILL, leaves the old file)."""
+    """``torch.save(obj)`` to ``path`` atomically (a crash, even SIGKILL, leaves the old file).
+
+    The object is serialised in memory first, so that a full disk raises an ``OSError`` naming
+    the file (``torch.save`` writing to a file reports it as an unspecific ``RuntimeError``).
+    """
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return Path(path)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return write_bytes_atomic(path, buf.getbuffer())
 
 
 def save_figure_atomic(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
@@ -124,6 +140,6 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike[str], **savefig_kwargs:
 
     The format follows ``path``'s suffix (the temporary file keeps it); the figure stays open.
     """
-    with atomic_path(path) as tmp:
+    with _errors_name(path), atomic_path(path) as tmp:
         fig.savefig(tmp, **savefig_kwargs)
     return Path(path)
