@@ -1,6 +1,9 @@
 """Decoding: heatmaps ``(B, K, H, W)`` -> coordinates ``(B, K, 2)`` in heatmap pixels.
 
-Both decoders are vectorised over batch and landmarks (no Python loop).
+Both decoders are vectorised over batch and landmarks (no Python loop). They are the
+primitives: a model's outputs are read through :class:`otmark.heatmaps.HeatmapCodec`, whose
+``decoder`` and ``softmax`` (from the training loss) are passed explicitly; the ``softmax``
+argument defaults below are these functions' own, not the codec's.
 """
 
 from __future__ import annotations
