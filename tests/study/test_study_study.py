@@ -81,7 +81,7 @@ def test_config_errors_name_the_file_and_key(tmp_path):
     bad = CONFIG.replace("settings: [l2_s1_max, w_s3_bc],", "settings: [l2_s1_max, c],")
     with pytest.raises(ValueError, match=r"experiments\.losses\.settings: \['c'\]"):
         load_study_config(_write(tmp_path, bad), "cpu")
-    bad = CONFIG.replace("steps: 1,", "steps: 1, schedule: cos,")
+    bad = CONFIG.replace("schedule: warmup_cosine,", "schedule: cos,")
     with pytest.raises(ValueError, match=r"s\.yaml: experiments\.losses \(300w_l2_s1_max\): "):
         load_study_config(_write(tmp_path, bad), "cpu")
     bad = CONFIG.replace("[l2_s1_max, w_s3_bc]}}", "[w_s3_bc]}}")

@@ -7,16 +7,18 @@ once: the dataclasses below (the codec's in :class:`otmark.heatmaps.HeatmapCodec
 augmentation's in :class:`otmark.transforms.AugmentConfig`); the packaged ``_hrnet_face.yaml``
 adds nothing to them. The ``codec`` section builds a :class:`~otmark.heatmaps.HeatmapCodec`
 whose ``softmax`` follows from the loss (:func:`otmark.losses.output_is_logits`); a config that
-sets ``codec.softmax`` against its loss is refused. ``base: NAME`` merges the
-file onto another config (a packaged name such as ``_hrnet_face`` or a path relative to the
-file). ``otmark train --config`` accepts a path or a packaged name (:func:`list_configs`).
+sets ``codec.softmax`` against its loss is refused. ``base: NAME`` (or a list of names, merged
+in order) merges the file onto other configs: packaged names such as ``_300w`` or paths
+relative to the file (:mod:`otmark.engine.config_files`, which reads the files and knows the
+packaged names). ``otmark train --config`` accepts a path or a packaged name
+(:func:`list_configs`: ``<dataset>_<setting>``, a dataset base with a setting of
+:mod:`otmark.settings`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib.resources
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -25,13 +27,16 @@ from typing import Any
 import yaml
 
 from otmark.datasets.errors import ON_ERROR
+from otmark.engine.config_files import PACKAGED_DATASETS as PACKAGED_DATASETS
+from otmark.engine.config_files import ConfigError as ConfigError
+from otmark.engine.config_files import config_source, load_raw, resolve_config
+from otmark.engine.config_files import list_configs as list_configs
+from otmark.engine.config_files import merge as _merge
+from otmark.engine.config_files import packaged_config_dir as packaged_config_dir
+from otmark.engine.config_files import read_yaml as _read_yaml  # noqa: F401 (study configs)
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.registry import UnknownNameError
 from otmark.transforms.augment import AugmentConfig
-
-
-class ConfigError(ValueError):
-    """A bad config: the message names the file (or ``--set``) and the offending key."""
 
 
 @dataclass
@@ -260,75 +265,7 @@ def codec_for_loss(codec: HeatmapCodec, loss: str) -> HeatmapCodec:
 # loading
 
 
-def packaged_config_dir() -> Path:
-    """The folder of the configs shipped with otmark."""
-    return Path(str(importlib.resources.files("otmark") / "configs"))
-
-
-def list_configs() -> list[str]:
-    """Names of the packaged experiment configs (bases, whose names start with ``_``, excluded)."""
-    return sorted(
-        p.stem for p in packaged_config_dir().glob("*.yaml") if not p.stem.startswith("_")
-    )
-
-
-def resolve_config(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
-    """A config path from a path (absolute, relative to ``relative_to`` or the working
-    directory) or a packaged name (with or without ``.yaml``)."""
-    p = Path(name_or_path)
-    candidates = []
-    if relative_to is not None and not p.is_absolute():
-        candidates.append(relative_to / p)
-    candidates.append(p)
-    stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
-    if len(p.parts) == 1:
-        candidates.append(packaged_config_dir() / f"{stem}.yaml")
-    for c in candidates:
-        if c.is_file():
-            return c
-    hint = difflib.get_close_matches(stem, list_configs(), n=1)
-    more = f"; did you mean {hint[0]!r}?" if hint else ""
-    raise ConfigError(
-        f"{name_or_path}: no such config file or packaged config "
-        f"(packaged: {', '.join(list_configs()) or 'none'}){more}"
-    )
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
-    return data
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "kwargs":
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """The YAML of ``path`` merged onto its ``base:`` chain (no validation)."""
-    path = path.resolve()
-    if path in _seen:
-        raise ConfigError(f"{path}: 'base' chain loops back to itself")
-    data = _read_yaml(path)
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    base_path = resolve_config(str(base), relative_to=path.parent)
-    return _merge(load_raw(base_path, _seen + (path,)), data)
+# reading files, base: and the packaged names: otmark.engine.config_files (names kept here)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -484,8 +421,9 @@ def load_config(
     raw = load_raw(path)
     raw.setdefault("name", path.stem)
     raw = apply_overrides(raw, overrides or [])
-    cfg = config_from_dict(raw, str(path))
-    validate(cfg, str(path), check_paths=check_paths)
+    source = config_source(path)
+    cfg = config_from_dict(raw, source)
+    validate(cfg, source, check_paths=check_paths)
     return cfg
 
 
@@ -619,7 +557,23 @@ def _validate_schedule(cfg: ExperimentConfig, source: str) -> None:
     _choice(o.schedule, list(SCHEDULES), f"{source}: optim.schedule", "schedule")
     _choice(o.decay_shape, list(DECAY_SHAPES), f"{source}: optim.decay_shape", "decay shape")
     per_step = "a per-step schedule (optim.schedule: warmup_cosine or constant_then_decay)"
-    checks = [
+    checks = _schedule_value_checks(o)
+    if o.schedule == "multistep":
+        for name in ("steps", "budget_minutes", "max_steps"):
+            checks.append((getattr(o, name) is None, f"optim.{name} needs {per_step}"))
+        checks.append((not p.enabled, f"optim.plateau needs {per_step}"))
+    elif p.enabled:
+        checks += _plateau_checks(cfg)
+    else:
+        checks += _fixed_length_checks(o)
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {msg}")
+
+
+def _schedule_value_checks(o: OptimConfig) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of the schedule numbers every schedule shares."""
+    return [
         (o.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
         (o.decay_steps >= 0, "optim.decay_steps must be >= 0"),
         (
@@ -643,60 +597,61 @@ def _validate_schedule(cfg: ExperimentConfig, source: str) -> None:
             f"optim.lr_candidates has duplicates: {o.lr_candidates}",
         ),
     ]
-    if o.schedule == "multistep":
-        for name in ("steps", "budget_minutes", "max_steps"):
-            checks.append((getattr(o, name) is None, f"optim.{name} needs {per_step}"))
-        checks.append((not p.enabled, f"optim.plateau needs {per_step}"))
-    elif p.enabled:
-        checks += [
-            (
-                o.schedule == "constant_then_decay",
-                "optim.plateau: the plateau rule trains at the peak rate, then decays: set "
-                "optim.schedule: constant_then_decay",
-            ),
-            (o.max_steps is not None, "optim.plateau needs optim.max_steps (the cap)"),
-            (
-                o.steps is None and o.budget_minutes is None,
-                "optim.plateau: the plateau decides the length; leave optim.steps and "
-                "optim.budget_minutes out (optim.max_steps is the cap)",
-            ),
-            (cfg.train.val_every > 0, "optim.plateau validates: train.val_every must be > 0"),
-            (p.val_every >= 1, "optim.plateau.val_every must be >= 1"),
-            (
-                p.patience_steps >= p.val_every,
-                "optim.plateau.patience_steps must be >= optim.plateau.val_every",
-            ),
-            (0.0 <= p.min_improvement < 1.0, "optim.plateau.min_improvement must be in [0, 1)"),
-            (p.decay_steps >= 1, "optim.plateau.decay_steps must be >= 1"),
-            (
-                o.max_steps is None or o.max_steps >= o.warmup_steps + p.decay_steps,
-                "optim.max_steps must cover optim.warmup_steps + optim.plateau.decay_steps",
-            ),
-        ]
-    else:
+
+
+def _plateau_checks(cfg: ExperimentConfig) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of a run to the validation plateau (``optim.plateau.enabled``)."""
+    o, p = cfg.optim, cfg.optim.plateau
+    return [
+        (
+            o.schedule == "constant_then_decay",
+            "optim.plateau: the plateau rule trains at the peak rate, then decays: set "
+            "optim.schedule: constant_then_decay",
+        ),
+        (o.max_steps is not None, "optim.plateau needs optim.max_steps (the cap)"),
+        (
+            o.steps is None and o.budget_minutes is None,
+            "optim.plateau: the plateau decides the length; leave optim.steps and "
+            "optim.budget_minutes out (optim.max_steps is the cap)",
+        ),
+        (cfg.train.val_every > 0, "optim.plateau validates: train.val_every must be > 0"),
+        (p.val_every >= 1, "optim.plateau.val_every must be >= 1"),
+        (
+            p.patience_steps >= p.val_every,
+            "optim.plateau.patience_steps must be >= optim.plateau.val_every",
+        ),
+        (0.0 <= p.min_improvement < 1.0, "optim.plateau.min_improvement must be in [0, 1)"),
+        (p.decay_steps >= 1, "optim.plateau.decay_steps must be >= 1"),
+        (
+            o.max_steps is None or o.max_steps >= o.warmup_steps + p.decay_steps,
+            "optim.max_steps must cover optim.warmup_steps + optim.plateau.decay_steps",
+        ),
+    ]
+
+
+def _fixed_length_checks(o: OptimConfig) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of a per-step schedule by ``optim.steps`` or ``optim.budget_minutes``."""
+    checks = [
+        (
+            (o.steps is None) != (o.budget_minutes is None),
+            f"optim.schedule {o.schedule}: give exactly one of optim.steps and "
+            "optim.budget_minutes (or enable optim.plateau)",
+        )
+    ]
+    if o.steps is not None:
+        checks.append((o.steps > o.warmup_steps, "optim.steps must be > optim.warmup_steps"))
+    if o.schedule == "constant_then_decay":
         checks.append(
-            (
-                (o.steps is None) != (o.budget_minutes is None),
-                f"optim.schedule {o.schedule}: give exactly one of optim.steps and "
-                "optim.budget_minutes (or enable optim.plateau)",
-            )
+            (o.decay_steps >= 1, "optim.decay_steps must be >= 1 for constant_then_decay")
         )
         if o.steps is not None:
-            checks.append((o.steps > o.warmup_steps, "optim.steps must be > optim.warmup_steps"))
-        if o.schedule == "constant_then_decay":
             checks.append(
-                (o.decay_steps >= 1, "optim.decay_steps must be >= 1 for constant_then_decay")
-            )
-            if o.steps is not None:
-                checks.append(
-                    (
-                        o.steps >= o.warmup_steps + o.decay_steps,
-                        "optim.steps must cover optim.warmup_steps + optim.decay_steps",
-                    )
+                (
+                    o.steps >= o.warmup_steps + o.decay_steps,
+                    "optim.steps must cover optim.warmup_steps + optim.decay_steps",
                 )
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(f"{source}: {msg}")
+            )
+    return checks
 
 
 def _is_rate(v: Any) -> bool:

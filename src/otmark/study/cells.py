@@ -1,60 +1,49 @@
 """Settings of the paper's ablations and the experiment config of one training run.
 
-A *setting* is named like the packaged configs, ``<loss>_s<sigma>_<decoder>[_cc]`` (e.g.
-``w_s3_bc``, :data:`otmark.study.summary.SETTING_PATTERN`); the setting of a run trained on
-dataset ``300w`` is the packaged config ``300w_<setting>`` (``otmark train --config
-300w_w_s3_bc``). A decoder-only variant without a packaged file (``l2_s1_bc``, ``js_s1_max``)
-is the packaged config of the other decoder with ``codec.decoder`` changed: it trains the same
-model. :func:`experiment_config` merges the study's engine-config overrides (sizes, schedule)
-onto it and validates the result with the engine's config system (:mod:`otmark.engine.config`:
-one loader, one validation, one set of error messages).
+A *setting* (:mod:`otmark.settings`: the table of names, losses, sigmas, decoders, CoordConv
+and labels) is named like the packaged configs, ``<loss>_s<sigma>_<decoder>[_cc]`` (e.g.
+``w_s3_bc``); the setting of a run trained on dataset ``300w`` is the packaged config
+``300w_<setting>`` (``otmark train --config 300w_w_s3_bc``). A decoder-only variant of a
+packaged setting (``l2_s1_bc``, ``js_s1_max``) is the packaged config of the other decoder
+with ``codec.decoder`` changed: it trains the same model. :func:`experiment_config` merges the
+study's engine-config overrides (sizes, schedule) onto it and validates the result with the
+engine's config system (:mod:`otmark.engine.config`: one loader, one validation, one set of
+error messages).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-_LOSS_LABEL = {"l2": "L2", "wasserstein": "W", "js": "JS", "soft_argmax": "Soft-ArgMax"}
-_DECODER_LABEL = {"get_max": "GET_MAX", "get_bc": "GET_BC"}
+from otmark.settings import DECODERS, SETTING_GRAMMAR, parse, spell, trained_as
+from otmark.settings import RECOMMENDED as RECOMMENDED
+from otmark.settings import Setting as Setting
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One row of the paper's ablation tables (read from a packaged config).
+def _packaged_config(dataset: str, name: str, where: str) -> str:
+    """The packaged config whose model setting ``name`` trains on ``dataset``:
+    ``<dataset>_<name>``, or for a decoder-only variant the one with the other decoder
+    (:func:`otmark.settings.trained_as`). Raises ``ValueError`` naming ``where`` and the
+    packaged settings."""
+    from otmark.engine.config import list_configs
 
-    Attributes:
-        name: the setting name, e.g. ``w_s3_bc``.
-        loss: ``otmark.losses`` name.
-        sigma: target Gaussian sigma in heatmap pixels (``codec.sigma``).
-        decoder: ``get_max`` or ``get_bc``.
-        coordconv: CoordConv layers in the model.
-    """
-
-    name: str
-    loss: str
-    sigma: float
-    decoder: str
-    coordconv: bool = False
-
-    @property
-    def label(self) -> str:
-        """The paper's name, e.g. ``W σ3 GET_BC + CoordConv``."""
-        if self.loss == "soft_argmax":
-            text = f"Soft-ArgMax {_DECODER_LABEL[self.decoder]}"
-        else:
-            loss = _LOSS_LABEL.get(self.loss, self.loss)
-            text = f"{loss} σ{self.sigma:g} {_DECODER_LABEL[self.decoder]}"
-        return text + (" + CoordConv" if self.coordconv else "")
-
-    @property
-    def training(self) -> tuple:
-        """What the training depends on (the decoder only changes the evaluation)."""
-        return (self.loss, self.sigma, self.coordconv)
-
-
-#: the paper's recommended setting (quickstart)
-RECOMMENDED = "w_s3_bc"
+    try:
+        setting = parse(name)
+    except ValueError:
+        raise ValueError(
+            f"{where}: setting {name!r} is not a packaged config's setting name {SETTING_GRAMMAR}"
+        ) from None
+    packaged = set(list_configs())
+    trained = trained_as(name)
+    if trained is not None and f"{dataset}_{trained.name}" in packaged:
+        return f"{dataset}_{trained.name}"
+    twins = [spell(setting.loss, setting.sigma, d, setting.coordconv) for d, _ in DECODERS.values()]
+    nor = ", ".join(f"{dataset}_{t}" for t in twins if t != name)
+    known = sorted(c.split("_", 1)[1] for c in packaged if c.startswith(f"{dataset}_"))
+    raise ValueError(
+        f"{where}: no packaged config {dataset}_{name} (nor {nor}); packaged settings for "
+        f"{dataset}: {', '.join(known) or 'none'}"
+    )
 
 
 def setting_raw(dataset: str, name: str, where: str = "<study>") -> dict:
@@ -64,39 +53,20 @@ def setting_raw(dataset: str, name: str, where: str = "<study>") -> dict:
     same name with the other decoder) with ``codec.decoder`` replaced. Raises ``ValueError``
     naming ``where`` and the packaged settings.
     """
-    from otmark.engine.config import list_configs, load_raw, resolve_config
-    from otmark.study.summary import DECODER_NAMES, SETTING_PATTERN
+    from otmark.engine.config import load_raw, resolve_config
 
-    m = SETTING_PATTERN.match(name)
-    if m is None:
-        raise ValueError(
-            f"{where}: setting {name!r} is not a packaged config's setting name "
-            "<loss>_s<sigma>_<decoder>[_cc] (e.g. w_s3_bc)"
-        )
-    packaged = set(list_configs())
-    if f"{dataset}_{name}" in packaged:
-        return load_raw(resolve_config(f"{dataset}_{name}"))
-    other = {"max": "bc", "bc": "max"}[m["decoder"]]
-    twin = f"{m['loss']}_s{m['sigma']}_{other}{m['cc'] or ''}"
-    if f"{dataset}_{twin}" in packaged:
-        raw = load_raw(resolve_config(f"{dataset}_{twin}"))
-        raw["codec"] = {**raw.get("codec", {}), "decoder": DECODER_NAMES[m["decoder"]]}
-        return raw
-    known = sorted(c.split("_", 1)[1] for c in packaged if c.startswith(f"{dataset}_"))
-    raise ValueError(
-        f"{where}: no packaged config {dataset}_{name} (nor {dataset}_{twin}); packaged "
-        f"settings for {dataset}: {', '.join(known)}"
-    )
+    config = _packaged_config(dataset, name, where)
+    raw = load_raw(resolve_config(config))
+    if config != f"{dataset}_{name}":
+        raw["codec"] = {**raw.get("codec", {}), "decoder": parse(name).decoder}
+    return raw
 
 
 def setting_of(dataset: str, name: str, where: str = "<study>") -> Setting:
-    """The :class:`Setting` of ``name`` (read from its packaged config for ``dataset``)."""
-    from otmark.engine.config import config_from_dict
-
-    cfg = config_from_dict(setting_raw(dataset, name, where), f"{where}: {dataset}_{name}")
-    return Setting(
-        name, cfg.loss.name, float(cfg.codec.sigma), cfg.codec.decoder, cfg.model.coordconv
-    )
+    """The :class:`Setting` of ``name`` (:func:`otmark.settings.parse`); raises ``ValueError``
+    naming ``where`` when it has no packaged config for ``dataset`` (:func:`setting_raw`)."""
+    _packaged_config(dataset, name, where)
+    return parse(name)
 
 
 def merge(base: dict, over: dict) -> dict:

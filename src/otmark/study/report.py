@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.settings import label_of
 from otmark.study.claims import Claim, evidence, judge, pair, verdict_lines
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
 
@@ -75,7 +76,9 @@ def mean_std(values: list[float]) -> str:
 
 
 def _row(d: dict) -> str:
-    row = f"{d['model']} {d['label']}"
+    """The table row of a cell document: its model and its setting's label (from the table of
+    settings, :func:`otmark.settings.label_of`, not the label stored with the cell)."""
+    row = f"{d['model']} {label_of(d['setting'])}"
     if len(d["key"]["experiment"]["schemes"]) > 1:
         row += f" [{d['scheme']}]"
     return row

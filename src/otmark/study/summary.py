@@ -10,7 +10,7 @@ Schema (NME in percent)::
 
 * ``mean_shape``: protocol -> NME of the mean-shape baseline on that protocol.
 * ``cells``: one per trained and scored setting and seed. ``setting`` is a packaged config's
-  setting name, ``<loss>_s<sigma>_<decoder>[_cc]`` (:data:`SETTING_PATTERN`: loss ``l2``,
+  setting name, ``<loss>_s<sigma>_<decoder>[_cc]`` (:mod:`otmark.settings`: loss ``l2``,
   ``w``, ``js`` or ``softargmax``; decoder ``max`` or ``bc``; ``_cc`` = CoordConv), e.g.
   ``w_s3_bc``; ``lr`` is the rate used, one of ``lr_candidates`` (the rates tried on the
   validation split); ``steps`` the optimizer steps taken; ``stopped_at_plateau`` whether the
@@ -32,21 +32,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from otmark import settings
 from otmark.atomic import write_json_atomic
 
 #: ``<loss>_s<sigma>_<decoder>[_cc]``, the setting part of the packaged config names
-SETTING_PATTERN = re.compile(
-    r"^(?P<loss>l2|w|js|softargmax)_s(?P<sigma>[0-9]+(?:\.[0-9]+)?)_(?P<decoder>max|bc)"
-    r"(?P<cc>_cc)?$"
-)
-#: setting-name loss label -> ``otmark.losses`` name
-LOSS_NAMES = {"l2": "l2", "w": "wasserstein", "js": "js", "softargmax": "soft_argmax"}
-#: setting-name decoder label -> ``codec.decoder``
-DECODER_NAMES = {"max": "get_max", "bc": "get_bc"}
+#: (:data:`otmark.settings.SETTING_PATTERN`)
+SETTING_PATTERN = settings.SETTING_PATTERN
+#: setting-name loss token -> ``otmark.losses`` name
+LOSS_NAMES = {token: loss.name for token, loss in settings.LOSSES.items()}
+#: setting-name decoder token -> ``codec.decoder``
+DECODER_NAMES = {token: decoder for token, (decoder, _) in settings.DECODERS.items()}
 
 _TOP_KEYS = {"mean_shape", "cells"}
 _CELL_REQUIRED = {"setting", "seed", "lr", "lr_candidates", "steps", "stopped_at_plateau", "nme"}
@@ -60,19 +58,10 @@ class SummaryError(ValueError):
 
 def parse_setting_name(name: str) -> dict[str, Any]:
     """``w_s3_bc_cc`` -> ``{"loss": "wasserstein", "sigma": 3.0, "decoder": "get_bc",
-    "coordconv": True}``; raises ``ValueError`` for a name outside :data:`SETTING_PATTERN`."""
-    m = SETTING_PATTERN.match(name) if isinstance(name, str) else None
-    if m is None:
-        raise ValueError(
-            f"setting {name!r} is not <loss>_s<sigma>_<decoder>[_cc] with loss l2, w, js or "
-            "softargmax and decoder max or bc (e.g. l2_s1_max, w_s3_bc, w_s3_bc_cc)"
-        )
-    return {
-        "loss": LOSS_NAMES[m["loss"]],
-        "sigma": float(m["sigma"]),
-        "decoder": DECODER_NAMES[m["decoder"]],
-        "coordconv": m["cc"] is not None,
-    }
+    "coordconv": True}``; raises ``ValueError`` for a name outside :data:`SETTING_PATTERN`
+    (:func:`otmark.settings.parse`)."""
+    s = settings.parse(name)
+    return {"loss": s.loss, "sigma": s.sigma, "decoder": s.decoder, "coordconv": s.coordconv}
 
 
 def _is_number(v: Any) -> bool:
