@@ -286,10 +286,10 @@ def resolve_study_config(path: str | os.PathLike) -> Path:
 
 
 def _read(p: Path) -> dict:
-    from otmark.engine.config import ConfigError, _read_yaml
+    from otmark.engine.config_files import ConfigError, read_yaml
 
     try:
-        return _read_yaml(p)
+        return read_yaml(p)
     except ConfigError as exc:  # the engine's YAML reader and its messages
         raise ValueError(str(exc)) from None
 
