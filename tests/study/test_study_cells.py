@@ -1,7 +1,7 @@
 import pytest
 
 from otmark.engine import ConfigError
-from otmark.study.cells import RECOMMENDED, experiment_config, setting_of
+from otmark.study.cells import RECOMMENDED, experiment_config, setting_of, setting_raw
 
 
 def test_settings_are_the_packaged_configs():
@@ -54,3 +54,21 @@ def test_bad_settings_and_values_name_the_source(tmp_path):
         )
     with pytest.raises(ConfigError, match=r"unknown key 'stpes'.*did you mean 'steps'"):
         experiment_config("c", "hrnet_w18", "w_s3_bc", {"optim": {"stpes": 3}}, 0, "300w", "x")
+
+
+def test_any_decoder_variant_of_a_packaged_setting_and_the_message_without_one():
+    s = setting_of("cofw", "w_s3_max")  # the packaged cofw_w_s3_bc read with GET_MAX
+    assert (s.loss, s.sigma, s.decoder, s.label) == ("wasserstein", 3.0, "get_max", "W σ3 GET_MAX")
+    assert setting_raw("cofw", "w_s3_max")["codec"]["decoder"] == "get_max"
+    assert setting_raw("cofw", "w_s3_bc")["codec"]["decoder"] == "get_bc"
+    with pytest.raises(ValueError, match=r"no packaged config 300w_l2_s1_max_cc \(nor "):
+        setting_of("300w", "l2_s1_max_cc")
+    with pytest.raises(ValueError, match="packaged settings for mydata: none"):
+        setting_of("mydata", "w_s3_bc")
+
+
+def test_a_report_row_is_the_model_and_the_tables_label():
+    from otmark.study.report import _row
+
+    doc = {"model": "hrnet_w18", "setting": "js_s1_max", "key": {"experiment": {"schemes": ["a"]}}}
+    assert _row(doc) == "hrnet_w18 JS σ1 GET_MAX"  # no label stored with the cell: the table's
