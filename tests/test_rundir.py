@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from otmark.rundir import (
+    ASIDE_NAME,
     LOCK_NAME,
     FolderInUse,
     FolderLock,
@@ -25,8 +26,10 @@ from otmark.rundir import (
     RunFolderError,
     UnsafeOverwrite,
     check_clearable,
+    claim_file,
     claim_folder,
     clear_folder,
+    contents,
     is_stale,
     process_start,
     read_lock,
@@ -119,12 +122,46 @@ def test_overwrite_clears_the_folder_but_not_what_a_link_points_to(tmp_path):
     (out / "best.pt").write_text("x")
     (out / "link_dir").symlink_to(outside, target_is_directory=True)
     (out / "sub" / "link_file").symlink_to(outside / "keep.txt")
-    notes = []
-    with claim_folder(out, "otmark train", overwrite=True, note=notes.append):
-        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
-    assert list(out.iterdir()) == []
+    with claim_folder(out, "otmark train", overwrite=True) as folder:
+        assert contents(folder) == []  # the run sees an empty folder
+        (out / "best.pt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt"]
+    assert (out / "best.pt").read_text() == "new"
     assert (outside / "keep.txt").read_text() == "keep"
-    assert notes == [f"{out}: --overwrite deleted best.pt, link_dir/, sub/"]
+    assert clear_folder(tmp_path / "missing") == []
+
+
+def test_overwrite_puts_the_contents_back_when_the_run_fails_before_writing(tmp_path):
+    out = tmp_path / "run"
+    (out / "sub").mkdir(parents=True)
+    (out / "landmarks.json").write_text("previous")
+    (out / "sub" / "a.png").write_text("png")
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    with pytest.raises(ValueError, match="bad input"):
+        with claim_folder(out, "otmark detect", overwrite=True):
+            raise ValueError("bad input")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert (out / "landmarks.json").read_text() == "previous"
+    # a run that wrote something and then failed keeps what it wrote (e.g. a resumable state)
+    with pytest.raises(KeyboardInterrupt):
+        with claim_folder(out, "otmark train", overwrite=True):
+            (out / "last.pt").write_text("state")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ["last.pt"]
+
+
+def test_contents_set_aside_by_a_killed_overwrite_run_are_noted_then_cleared(tmp_path):
+    out = tmp_path / "run"
+    (out / ASIDE_NAME).mkdir(parents=True)
+    (out / ASIDE_NAME / "old.pt").write_text("old")
+    (out / "last.pt").write_text("partial")
+    notes = []
+    with claim_folder(out, "otmark train", resume=True, note=notes.append):
+        pass
+    assert notes and notes[0].startswith(f"{out / ASIDE_NAME}: what an interrupted --overwrite")
+    with claim_folder(out, "otmark train", overwrite=True):
+        assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, ASIDE_NAME])
+    assert list(out.iterdir()) == []
 
 
 def test_overwrite_refuses_root_home_cwd_their_parents_and_repositories(tmp_path, monkeypatch):
@@ -278,7 +315,7 @@ def test_shared_claims_coexist_and_exclude_an_exclusive_one(tmp_path):
     dead = replace(LockInfo.mine("otmark study"), pid=dead_pid())
     (out / f"{LOCK_NAME}.{dead.host}.{dead.pid}").write_text(json.dumps(asdict(dead)))
     with claim_folder(out, "otmark study", overwrite=True):
-        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+        assert contents(out) == [] and not list(out.glob(f"{LOCK_NAME}.*"))
 
 
 def test_not_a_folder_is_an_error(tmp_path):
@@ -312,3 +349,28 @@ def test_sigterm_releases_the_lock(tmp_path):
         proc.kill()
         proc.wait()
     assert not out.exists()  # lock gone, and the empty folder it created
+
+
+def test_claim_file_refuses_an_existing_file_unless_overwrite(tmp_path):
+    target = tmp_path / "sub" / "model.onnx"
+    with claim_file(target, "otmark export") as path:
+        assert path == target and (tmp_path / "sub" / ".model.onnx.otmark-lock").is_file()
+        with pytest.raises(FolderInUse, match=f"^{target}: in use by 'otmark export'"):
+            with claim_file(target, "otmark export"):
+                pass
+        target.write_text("v1")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.onnx"]
+    with pytest.raises(FolderNotEmpty, match="already exists; --overwrite replaces it"):
+        with claim_file(target, "otmark export"):
+            pass
+    with pytest.raises(RuntimeError):  # a failed run leaves the file as it was
+        with claim_file(target, "otmark export", overwrite=True):
+            raise RuntimeError
+    assert target.read_text() == "v1"
+    with pytest.raises(RunFolderError, match="is a folder"):
+        with claim_file(tmp_path, "otmark export"):
+            pass
+    with pytest.raises(RuntimeError):
+        with claim_file(tmp_path / "new" / "m.onnx", "otmark export"):
+            raise RuntimeError
+    assert not (tmp_path / "new").exists()

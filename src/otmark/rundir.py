@@ -15,9 +15,11 @@
    (:class:`FolderNotEmpty`, naming the folder, what is in it and the flag to use) unless the
    command continues that run (``resume``), the caller's ``accept(folder)`` says the contents
    are this same run's (e.g. a generated dataset with the same settings), or ``overwrite``:
-   then its entries are deleted first (:func:`clear_folder`), never anything outside it; ``/``,
-   the home folder, the working folder and their parents are refused
-   (:class:`UnsafeOverwrite`).
+   then its entries are moved aside first (into ``FOLDER/.otmark-previous``; the run
+   sees an empty folder), deleted when the run ends, and put back when it fails before
+   writing anything (a refused input). Nothing outside the folder is touched; ``/``, the home
+   folder, the working folder, their parents, a repository and a folder holding one of the
+   run's inputs are refused (:class:`UnsafeOverwrite`).
 3. **Release.** The lock is removed when the ``with`` block ends, also on an exception (and
    the folder too when the claim created it and the run left it empty); while
    it runs, SIGTERM and SIGHUP (when nothing else handles them) end the process through
@@ -42,6 +44,8 @@ from pathlib import Path
 
 #: the exclusive lock inside a claimed folder
 LOCK_NAME = ".otmark.lock"
+#: where ``overwrite`` keeps a folder's previous contents until the run ends
+ASIDE_NAME = ".otmark-previous"
 #: a lock this old that cannot be read (its writer died between creating and writing it) is stale
 UNREADABLE_STALE_S = 10.0
 
@@ -183,11 +187,13 @@ class FolderLock:
         command: str,
         shared: bool = False,
         note: Callable[[str], None] | None = None,
+        name: str | None = None,
     ) -> None:
         self.folder, self.command, self.shared = folder, command, shared
         self.note = note or _note
         self.info = LockInfo.mine(command)
-        name = f"{LOCK_NAME}.{self.info.host}.{self.info.pid}" if shared else LOCK_NAME
+        if name is None:
+            name = f"{LOCK_NAME}.{self.info.host}.{self.info.pid}" if shared else LOCK_NAME
         self.path = folder / name
         self.held = False
 
@@ -234,8 +240,8 @@ class FolderLock:
                     continue
                 self.held = True
                 return
-            if _create(exclusive, self.info):
-                for other in _shared_locks(self.folder):
+            if _create(self.path, self.info):
+                for other in _shared_locks(self.folder) if self.path == exclusive else ():
                     if other.name.endswith(".takeover"):
                         continue
                     stale, info = _gone_or_stale(other)
@@ -246,11 +252,11 @@ class FolderLock:
                         raise self._refuse(info, other)
                 self.held = True
                 return
-            stale, info = _gone_or_stale(exclusive)
+            stale, info = _gone_or_stale(self.path)
             if not stale:
-                raise self._refuse(info, exclusive)
-            self._take_over(exclusive, info)
-        raise FolderInUse(f"{self.folder}: in use (its lock {exclusive} keeps changing)")
+                raise self._refuse(info, self.path)
+            self._take_over(self.path, info)
+        raise FolderInUse(f"{self.folder}: in use (its lock {self.path} keeps changing)")
 
     def release(self) -> None:
         """Remove the lock if it is still this process's."""
@@ -317,11 +323,14 @@ def clear_folder(folder: str | os.PathLike[str]) -> list[str]:
 
 
 def contents(folder: Path) -> list[str]:
-    """The entries of ``folder`` other than lock files, sorted (a sub-folder with a ``/``)."""
+    """The entries of ``folder`` other than lock files and :data:`ASIDE_NAME`, sorted (a
+    sub-folder with a ``/``)."""
     if not folder.is_dir():
         return []
     return sorted(
-        e.name + ("/" if e.is_dir() else "") for e in folder.iterdir() if not is_lock_file(e.name)
+        e.name + ("/" if e.is_dir() else "")
+        for e in folder.iterdir()
+        if not is_lock_file(e.name) and e.name != ASIDE_NAME
     )
 
 
@@ -374,6 +383,7 @@ def claim_folder(
     shared: bool = False,
     resume_flag: str | None = "--resume",
     note: Callable[[str], None] | None = None,
+    inputs: tuple[str | os.PathLike[str] | None, ...] = (),
 ) -> Iterator[Path]:
     """Own ``folder`` for the ``with`` block (see the module docstring); yields its path.
 
@@ -387,8 +397,10 @@ def claim_folder(
             may simply go on); None: nothing is.
         shared: a shared claim (several processes of a command made for it).
         resume_flag: the flag named in the refusal for going on (None: the command has none).
-        note: gets one line when a stale lock is taken over or the folder is cleared
-            (default: stderr).
+        note: gets one line when a stale lock is taken over or an interrupted ``overwrite``
+            left the previous contents aside (default: stderr).
+        inputs: files or folders the run reads (None entries ignored): ``overwrite`` refuses
+            a folder that holds one of them.
 
     Raises:
         FolderInUse, FolderNotEmpty, UnsafeOverwrite (all :class:`RunFolderError`).
@@ -397,7 +409,12 @@ def claim_folder(
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"{path}: exists and is not a folder")
     if overwrite:
-        check_clearable(path)
+        real = check_clearable(path)
+        for item in inputs:
+            if item is not None and _contains(real, Path(item).resolve()):
+                raise UnsafeOverwrite(
+                    f"{path}: --overwrite refuses to clear it (it holds the input {item})"
+                )
     created = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
     lock = FolderLock(path, command, shared=shared, note=note)
@@ -408,16 +425,53 @@ def claim_folder(
         raise
     try:
         names = contents(path)
-        if names and overwrite:
-            clear_folder(path)
-            (note or _note)(f"{path}: --overwrite deleted {describe_contents(names)}")
+        aside = None
+        if (path / ASIDE_NAME).exists() and not overwrite:
+            (note or _note)(
+                f"{path / ASIDE_NAME}: what an interrupted --overwrite run set aside (the "
+                "contents before it); delete it when it is not needed"
+            )
+        if overwrite and (names or (path / ASIDE_NAME).exists()):
+            aside = _move_aside(path)
         elif names and not resume and not (accept is not None and accept(path)):
             raise refusal(path, names, resume_flag)
-        with _release_on_signals():
-            yield path
+        try:
+            with _release_on_signals():
+                yield path
+        except BaseException:
+            if aside is not None and not contents(path):
+                _restore(path, aside)
+                aside = None
+            raise
+        finally:
+            if aside is not None:
+                shutil.rmtree(aside)
     finally:
         lock.release()
         _remove_empty(created)
+
+
+def _move_aside(folder: Path) -> Path:
+    """Move every entry of ``folder`` but the lock files into ``folder/ASIDE_NAME`` (renames:
+    the same file system), after deleting one a killed run left; returns that folder."""
+    check_clearable(folder)
+    aside = folder / ASIDE_NAME
+    if aside.is_symlink() or aside.is_file():
+        aside.unlink()
+    elif aside.is_dir():
+        shutil.rmtree(aside)
+    aside.mkdir()
+    for entry in folder.iterdir():
+        if not is_lock_file(entry.name) and entry.name != ASIDE_NAME:
+            os.rename(entry, aside / entry.name)
+    return aside
+
+
+def _restore(folder: Path, aside: Path) -> None:
+    """Move the entries set aside back into ``folder`` (which the run left empty)."""
+    for entry in aside.iterdir():
+        os.rename(entry, folder / entry.name)
+    aside.rmdir()
 
 
 def _remove_empty(created: list[Path]) -> None:
@@ -427,3 +481,41 @@ def _remove_empty(created: list[Path]) -> None:
             folder.rmdir()
         except OSError:
             return
+
+
+@contextlib.contextmanager
+def claim_file(
+    path: str | os.PathLike[str],
+    command: str,
+    *,
+    overwrite: bool = False,
+    note: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
+    """Own the output file ``path`` for the ``with`` block: a lock beside it
+    (``.NAME.otmark-lock``, as :func:`claim_folder`'s), and an existing file is refused
+    (:class:`FolderNotEmpty`) unless ``overwrite``; then it stays until the run's atomic write
+    replaces it (a failed run leaves it as it was). Yields ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise RunFolderError(f"{path}: is a folder; give the name of the file to write")
+    created = [p for p in path.parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(path.parent, command, note=note, name=f".{path.name}.otmark-lock")
+    try:
+        lock.acquire()
+    except FolderInUse as exc:
+        _remove_empty(created)
+        text = str(exc).replace(f"{path.parent}: in use", f"{path}: in use", 1)
+        raise FolderInUse(text) from None
+    try:
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise FolderNotEmpty(
+                    f"{path}: already exists; --overwrite replaces it, or choose another name"
+                )
+            (note or _note)(f"{path}: --overwrite replaces it")
+        with _release_on_signals():
+            yield path
+    finally:
+        lock.release()
+        _remove_empty(created)

@@ -112,13 +112,16 @@ def test_box_keys_matching_no_image_exit_2_unless_allow_empty(tmp_path, ckpt, ca
     boxes.write_text(json.dumps({"A.PNG": [[4, 6, 40, 44]], "photo_b.png": [[1, 1, 30, 30]]}))
     before = _digests(folder, boxes)
     out = _out_with_previous(tmp_path)
-    rc, _, err = _detect(ckpt, folder, out, capsys, "--boxes", str(boxes), "--no-overlay")
+    overwrite = "--overwrite"  # the previous results are replaced, unless the run is refused
+    rc, _, err = _detect(
+        ckpt, folder, out, capsys, "--boxes", str(boxes), "--no-overlay", overwrite
+    )
     assert rc == 2
     line = _one_error_line(err)
     assert f"--boxes {boxes}: none of its 2 key(s) matches" in line and "--allow-empty" in line
     assert (out / "landmarks.json").read_text() == PREVIOUS
     rc, text, err = _detect(
-        ckpt, folder, out, capsys, "--boxes", str(boxes), "--no-overlay", "--allow-empty"
+        ckpt, folder, out, capsys, "--boxes", str(boxes), "--no-overlay", "--allow-empty", overwrite
     )
     assert rc == 0
     assert err.startswith("otmark detect: warning: --boxes") and "none of its 2 key(s)" in err
@@ -204,14 +207,15 @@ def test_complete_video_is_not_truncated(tmp_path, ckpt, capsys):
 def test_box_entirely_outside_the_image_refused(tmp_path, ckpt, capsys):
     img = _png(tmp_path / "face.png", 0)  # 64 x 48
     out = _out_with_previous(tmp_path)
-    rc, _, err = _detect(ckpt, img, out, capsys, "--box", "4,6,40,44", "--box", "70,10,90,30")
+    args = ("--box", "4,6,40,44", "--box", "70,10,90,30", "--overwrite")
+    rc, _, err = _detect(ckpt, img, out, capsys, *args)
     assert rc == 2
     line = _one_error_line(err)
     assert line.endswith("--box 70,10,90,30 lies entirely outside the 64x48 image face.png")
     assert (out / "landmarks.json").read_text() == PREVIOUS
     assert not (out / "overlays").exists()
     # a box reaching over the edge is fine: only boxes with no pixel of the image are refused
-    rc, _, err = _detect(ckpt, img, out, capsys, "--box", "40,-20,90,30")
+    rc, _, err = _detect(ckpt, img, out, capsys, "--box", "40,-20,90,30", "--overwrite")
     assert rc == 0, err
 
 
@@ -227,7 +231,7 @@ def test_corrupt_image_in_folder_stops_with_one_line_by_default(tmp_path, ckpt, 
     folder = _folder(tmp_path)
     before = _digests(folder)
     out = _out_with_previous(tmp_path)
-    rc, _, err = _detect(ckpt, folder, out, capsys, "--whole-image")
+    rc, _, err = _detect(ckpt, folder, out, capsys, "--whole-image", "--overwrite")
     assert rc == 2
     line = _one_error_line(err)
     assert line.endswith(
@@ -296,7 +300,7 @@ def test_corrupt_image_no_traceback_in_a_real_process(tmp_path, ckpt):
 def test_whole_image_smaller_than_the_minimum_refused(tmp_path, ckpt, capsys, shape):
     image = _png(tmp_path / "tiny.png", 0, shape)
     out = _out_with_previous(tmp_path)
-    rc, _, err = _detect(ckpt, image, out, capsys, "--whole-image")
+    rc, _, err = _detect(ckpt, image, out, capsys, "--whole-image", "--overwrite")
     assert rc == 2
     h, w = shape
     assert _one_error_line(err) == (
@@ -333,7 +337,7 @@ def test_whole_image_video_with_tiny_frames_refused(tmp_path, ckpt, capsys):
         writer.write(np.full((4, 16, 3), 100, np.uint8))
     writer.release()
     out = _out_with_previous(tmp_path)
-    rc, _, err = _detect(ckpt, path, out, capsys, "--whole-image", "--no-overlay")
+    rc, _, err = _detect(ckpt, path, out, capsys, "--whole-image", "--no-overlay", "--overwrite")
     assert rc == 2
     line = _one_error_line(err)
     assert line.endswith(

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_on_error_argument
+from otmark.cli.options import add_on_error_argument, add_overwrite_argument, claim_output
 
 #: ``otmark.inference.finders.FINDERS`` (not imported here: that would load torch for --help)
 FINDER_NAMES = ("auto", "dlib", "haar")
@@ -90,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mp4",
         help="container of the overlay video (default: mp4)",
     )
+    add_overwrite_argument(parser, "--out")
 
 
 def _note(message: str) -> None:
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable, InputError) as exc:
         raise CLIError(str(exc.args[0] if exc.args else exc)) from None
 
+    inputs = (args.input, args.boxes, args.onnx, args.checkpoint)
+    claim_output(args, args.out, resume_flag=None, inputs=inputs)
     bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_on_error_argument
+from otmark.cli.options import add_on_error_argument, add_overwrite_argument, claim_output
 
 HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named protocol"
 
@@ -70,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "predictions scored on a subset) instead of failing",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_overwrite_argument(parser, "--out")
     add_on_error_argument(
         parser,
         default="raise",
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.max_bad_fraction <= 1:
         raise CLIError(f"--max-bad-fraction {args.max_bad_fraction}: must be in [0, 1]")
     out = Path(args.out or Path("runs") / "evaluate" / spec.name)
+    inputs = (args.data_root, args.predictions, args.checkpoint, args.train_root)
     try:
         protocol = build_protocol(spec, args.data_root, box_source=args.box_source)
         full_ids = protocol.ids
@@ -190,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
             if args.checkpoint:
                 predict, scheme = _checkpoint_predictor(args)
                 extra["source"] = {"checkpoint": str(args.checkpoint)}
+                claim_output(args, out, resume_flag=None, inputs=inputs)  # inputs read: claim
             else:
                 predict, scheme, model = _mean_shape_predictor(args, protocol)
+                claim_output(args, out, resume_flag=None, inputs=inputs)
                 write_model = model.save(out / "mean_shape.json")
                 extra["source"] = {
                     "baseline": "mean-shape",
@@ -201,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
             predictions = predict_all(protocol, predict, scheme, progress=not args.no_progress)
             write_predictions(out / "predictions.json", predictions)
         result = evaluate_predictions(protocol, predictions, allow_extra=args.allow_extra_ids)
+        if args.predictions:
+            claim_output(args, out, resume_flag=None, inputs=inputs)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         if getattr(args, "debug", False):
             raise

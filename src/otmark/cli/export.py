@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from otmark.cli.errors import CLIError
+from otmark.cli.options import add_overwrite_argument, claim_output_file
 
 HELP = "export a trained checkpoint to ONNX (verified against PyTorch with ONNX Runtime)"
 
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1e-4,
         help="largest accepted |ONNX - PyTorch| on the heatmaps (default 1e-4)",
     )
+    add_overwrite_argument(parser, help="replace an existing --onnx file (otherwise it is refused)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.input_size is not None and args.input_size < 4:
         raise CLIError(f"--input-size must be >= 4, got {args.input_size}")
+    claim_output_file(args, args.onnx)
     try:
         report = export_checkpoint(
             args.checkpoint,

@@ -66,15 +66,36 @@ def add_resume_override_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_overwrite_argument(
-    parser: argparse.ArgumentParser, what: str = "the output folder"
+    parser: argparse.ArgumentParser, what: str = "the output folder", help: str | None = None
 ) -> None:
     """``--overwrite``: delete what ``what`` holds before writing (see :mod:`otmark.rundir`)."""
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help=f"delete what {what} holds first (otherwise a folder holding another run's outputs "
+        help=help
+        or f"delete what {what} holds first (otherwise a folder holding another run's outputs "
         "or other files is refused)",
     )
+
+
+def _claim(args: argparse.Namespace, make) -> None:
+    """Enter the claim ``make(command, overwrite)`` until the command returns: on the exit
+    stack :func:`otmark.cli.main.main` closes (at exit when ``run`` is called without it)."""
+    import contextlib
+
+    from otmark.rundir import RunFolderError
+
+    stack = getattr(args, "_claims", None)
+    if stack is None:
+        import atexit
+
+        stack = args._claims = contextlib.ExitStack()
+        atexit.register(stack.close)
+    command = f"otmark {getattr(args, 'command', None) or 'run'}"
+    try:
+        stack.enter_context(make(command, bool(getattr(args, "overwrite", False))))
+    except RunFolderError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def claim_output(
@@ -85,32 +106,32 @@ def claim_output(
     accept=None,
     shared: bool = False,
     resume_flag: str | None = "--resume",
+    inputs: tuple = (),
 ) -> None:
-    """Claim ``folder`` for this command until it returns (:func:`otmark.rundir.claim_folder`,
-    with ``--overwrite`` from ``args``); a folder that cannot be claimed is a
-    :class:`CLIError`. The claim is released by :func:`otmark.cli.main.main` when the command
-    returns or fails (at exit when ``run`` is called without it)."""
-    import contextlib
+    """Claim the output ``folder`` for this command until it returns
+    (:func:`otmark.rundir.claim_folder`, with ``--overwrite`` from ``args``; ``inputs``: what
+    the command reads, which ``--overwrite`` must not delete); a folder that cannot be claimed
+    is a :class:`CLIError`."""
+    from otmark.rundir import claim_folder
 
-    from otmark.rundir import RunFolderError, claim_folder
+    _claim(
+        args,
+        lambda command, overwrite: claim_folder(
+            folder,
+            command,
+            resume=resume,
+            overwrite=overwrite,
+            accept=accept,
+            shared=shared,
+            resume_flag=resume_flag,
+            inputs=inputs,
+        ),
+    )
 
-    stack = getattr(args, "_claims", None)
-    if stack is None:
-        import atexit
 
-        stack = args._claims = contextlib.ExitStack()
-        atexit.register(stack.close)
-    try:
-        stack.enter_context(
-            claim_folder(
-                folder,
-                f"otmark {getattr(args, 'command', None) or 'run'}",
-                resume=resume,
-                overwrite=bool(getattr(args, "overwrite", False)),
-                accept=accept,
-                shared=shared,
-                resume_flag=resume_flag,
-            )
-        )
-    except RunFolderError as exc:
-        raise CLIError(str(exc)) from None
+def claim_output_file(args: argparse.Namespace, path) -> None:
+    """Claim the output file ``path`` for this command until it returns
+    (:func:`otmark.rundir.claim_file`, with ``--overwrite`` from ``args``)."""
+    from otmark.rundir import claim_file
+
+    _claim(args, lambda command, overwrite: claim_file(path, command, overwrite=overwrite))

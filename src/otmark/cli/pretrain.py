@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_resume_override_argument
+from otmark.cli.options import add_overwrite_argument, add_resume_override_argument, claim_output
 
 HELP = "reproduce the packaged model: generate faces, train, package (resumable; hours on CPU)"
 
@@ -101,6 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "from train/last.pt when present)",
     )
     add_resume_override_argument(parser)
+    add_overwrite_argument(parser, "--out")
     parser.add_argument(
         "--install",
         action="store_true",
@@ -188,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         print(dump_config(cfg), end="")
         return 0
+    if args.resume and args.overwrite:
+        raise CLIError("--resume and --overwrite exclude each other")
+    claim_output(args, out, resume=args.resume)
     desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
     stamp = out / "data" / DATA_STAMP
     try:

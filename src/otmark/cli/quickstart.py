@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_threads_argument, use_threads
+from otmark.cli.options import (
+    add_overwrite_argument,
+    add_threads_argument,
+    claim_output,
+    use_threads,
+)
 
 HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) and report"
 
@@ -51,6 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke run: tiny model, a few 64-px faces, a few steps (seconds)",
     )
+    add_overwrite_argument(parser, "--out")
+
+
+def is_quickstart_folder(folder) -> bool:
+    """Whether ``folder`` holds only what a quickstart writes (its generated data, reused by
+    the next run, and the model and report that the next run replaces)."""
+    import fnmatch
+
+    from otmark.rundir import contents
+
+    names = ("data/", "model.pt", "report.md", "results.json", "ced_*.png", "overlay_*.png")
+    names += (".*.tmp.*",)  # an interrupted atomic write
+    return all(any(fnmatch.fnmatch(n, p) for p in names) for n in contents(folder))
 
 
 def options_from_args(args: argparse.Namespace):
@@ -102,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.image_size < 64:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
     use_threads(args)
+    claim_output(args, args.out, accept=is_quickstart_folder, resume_flag=None)
     from otmark.study.quickstart import run_quickstart
 
     try:

@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_threads_argument, use_threads
+from otmark.cli.options import (
+    add_overwrite_argument,
+    add_threads_argument,
+    claim_output,
+    use_threads,
+)
 
 HELP = "run the paper's ablation study (generated or real data; resumable, one JSON per cell)"
 
@@ -81,6 +86,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only rewrite the table and plots from the stored cell JSONs",
     )
+    add_overwrite_argument(parser, "the study's results folder")
+
+
+def is_study_folder(folder) -> bool:
+    """Whether ``folder`` holds a study's results (which the study goes on with: a cell stored
+    with the same definition is skipped) or only files of the kinds a study writes."""
+    import fnmatch
+
+    from otmark.rundir import contents
+
+    names = contents(folder)
+    if {"lr/", "study.md", "summary.json"} & set(names):
+        return True
+    kinds = ("*.json", "*.png", "*.md", ".*.tmp.*")
+    return all(any(fnmatch.fnmatch(n, k) for k in kinds) for n in names)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,6 +142,14 @@ def run(args: argparse.Namespace) -> int:
             shard = parse_shard(args.shard)
         except ShardError as exc:
             raise CLIError(str(exc)) from None
+    if not args.list:  # processes of one study may share its results folder (shards)
+        claim_output(
+            args,
+            study.results_dir,
+            accept=is_study_folder,
+            shared=not args.overwrite,
+            resume_flag=None,
+        )
     if args.merge:
         return _merge(study, args.merge)
     if args.list:
