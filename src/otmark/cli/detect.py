@@ -14,11 +14,16 @@ from otmark.cli.options import add_on_error_argument, add_overwrite_argument, cl
 #: ``otmark.inference.finders.FINDERS`` (not imported here: that would load torch for --help)
 FINDER_NAMES = ("auto", "dlib", "haar")
 
-HELP = "detect facial landmarks on an image, a folder of images or a video"
+HELP = "detect facial landmarks on images, folders of images or videos"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="an image, a folder of images, or a video file")
+    parser.add_argument(
+        "input",
+        nargs="+",
+        metavar="INPUT",
+        help="images, folders of images or video files (one landmarks.json for all)",
+    )
     model = parser.add_mutually_exclusive_group()
     model.add_argument(
         "--checkpoint",
@@ -90,7 +95,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mp4",
         help="container of the overlay video (default: mp4)",
     )
+    _add_video_arguments(parser)
     add_overwrite_argument(parser, "--out")
+
+
+def _add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """Tracking and smoothing flags (``otmark.inference.tracking``; defaults written here so
+    that --help does not import torch)."""
+    video = parser.add_argument_group("video (tracking and smoothing)")
+    video.add_argument(
+        "--no-track",
+        action="store_true",
+        help="run the face finder on every frame instead of placing each crop from the "
+        "previous frame's landmarks",
+    )
+    video.add_argument(
+        "--track-threshold",
+        type=float,
+        default=0.5,
+        metavar="C",
+        help="heatmap confidence (0-1) under which a tracked face is lost and the face finder "
+        "runs again (default: %(default)s)",
+    )
+    video.add_argument(
+        "--redetect-every",
+        type=int,
+        default=30,
+        metavar="N",
+        help="also run the face finder every N frames; 0: only when a face is lost "
+        "(default: %(default)s)",
+    )
+    video.add_argument(
+        "--smooth",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="One-Euro smoothing of the landmarks over time (default: on)",
+    )
+    video.add_argument(
+        "--smooth-min-cutoff",
+        type=float,
+        default=1.0,
+        metavar="HZ",
+        help="the filter's cutoff frequency at rest: lower is smoother (default: %(default)s)",
+    )
+    video.add_argument(
+        "--smooth-beta",
+        type=float,
+        default=0.05,
+        metavar="B",
+        help="how fast the cutoff rises with speed (per pixel): higher lags less in fast "
+        "motion (default: %(default)s)",
+    )
+
+
+def _video_options(args: argparse.Namespace):
+    from otmark.inference.tracking import VideoOptions
+
+    if not 0.0 <= args.track_threshold <= 1.0:
+        raise CLIError(f"--track-threshold must be in [0, 1], got {args.track_threshold}")
+    if args.redetect_every < 0:
+        raise CLIError(f"--redetect-every must be >= 0, got {args.redetect_every}")
+    if not args.smooth_min_cutoff > 0:
+        raise CLIError(f"--smooth-min-cutoff must be > 0, got {args.smooth_min_cutoff}")
+    if not args.smooth_beta >= 0:
+        raise CLIError(f"--smooth-beta must be >= 0, got {args.smooth_beta}")
+    return VideoOptions(
+        track=not args.no_track,
+        threshold=args.track_threshold,
+        redetect_every=args.redetect_every,
+        max_faces=None if args.all_faces else 1,
+        smooth=args.smooth,
+        min_cutoff=args.smooth_min_cutoff,
+        beta=args.smooth_beta,
+    )
 
 
 def _note(message: str) -> None:
@@ -118,12 +195,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    paths = list(args.input) if isinstance(args.input, list | tuple) else [args.input]
+    args.input = paths[0] if len(paths) == 1 else " ".join(map(str, paths))  # for messages
+    video = _video_options(args)
     kwargs = dict(flip_test=args.flip_test, batch_size=args.batch_size, device=args.device)
     try:
-        input_kind(args.input)  # a missing input is reported first
+        for path in paths:
+            input_kind(path)  # a missing input is reported first
         if args.boxes:
             table = load_box_file(args.boxes)
-            _check_box_keys(args, box_table_coverage(table, args.input, args.recursive))
+            cover = [box_table_coverage(table, p, args.recursive) for p in paths]
+            matched = sorted({k for m, _ in cover for k in m})
+            _check_box_keys(args, (matched, [k for k in table if k not in matched]))
             boxes_for = table_boxes(table, label=f"--boxes {args.boxes}")
         elif args.box:
             boxes_for = fixed_boxes(np.concatenate([parse_box_arg(b) for b in args.box]))
@@ -141,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError, FaceFinderUnavailable, InputError) as exc:
         raise CLIError(str(exc.args[0] if exc.args else exc)) from None
 
-    inputs = (args.input, args.boxes, args.onnx, args.checkpoint)
+    inputs = (*paths, args.boxes, args.onnx, args.checkpoint)
     claim_output(args, args.out, resume_flag=None, inputs=inputs)
     bar = None
     if sys.stderr.isatty():
@@ -151,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_detection(
             detector,
-            args.input,
+            paths if len(paths) > 1 else paths[0],
             args.out,
             boxes_for=boxes_for,
             overlays=not args.no_overlay,
@@ -159,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
             progress=None if bar is None else (lambda r: bar.update(1)),
             recursive=args.recursive,
             on_error=args.on_error,
+            video=video,
         )
     except InputError as exc:
         raise CLIError(str(exc)) from None
@@ -178,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     if no_face and boxes_for is found_boxes:
         _note(f"no face found in {no_face} of {n_images} image(s)/frame(s) (faces: [])")
+    _report_videos(result)
     print(
         f"{n_images} image(s)/frame(s), {result.num_faces} face(s) "
         f"({no_face} without a face{skipped}); {detector.num_landmarks} landmarks, "
@@ -188,6 +273,26 @@ def run(args: argparse.Namespace) -> int:
     if len(result.files) > 2:
         print(f"wrote {len(result.files) - 2} overlay file(s) under {args.out}")
     return 0
+
+
+def _report_videos(result) -> None:
+    """One line per video: the frames without a face (ranges) and the face-finder runs."""
+    from otmark.inference.tracking import frame_ranges
+
+    for video in result.videos:
+        name = video["source"]
+        empty = [
+            r.frame
+            for r in result.results
+            if r.source == name and r.frame is not None and not r.faces
+        ]
+        tracking = video.get("tracking") or {}
+        finder = tracking.get("finder_frames")
+        runs = f"; face finder run on {len(finder)} frame(s)" if finder is not None else ""
+        if empty:
+            print(f"{name}: no face in frame(s) {frame_ranges(empty)} ({len(empty)}){runs}")
+        else:
+            print(f"{name}: a face in every frame{runs}")
 
 
 def _warn(text: str) -> None:

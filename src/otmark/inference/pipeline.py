@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from otmark.inference.sources import (
     list_folder_images,
     video_fps,
 )
+from otmark.inference.tracking import FaceTracker, VideoOptions, smooth_results, track_frames
 
 #: ``boxes_for(frame) -> (N, 4)`` boxes, or None to let the detector find the faces
 BoxSource = Callable[[Frame], "np.ndarray | None"]
@@ -150,6 +151,51 @@ def detect_frames(
             yield frame, FrameResult(frame.source, frame.frame, w, h, found)
 
 
+def video_pairs(
+    detector: Detector,
+    frames: Iterable[Frame],
+    boxes_for: BoxSource,
+    options: VideoOptions | None,
+    fps: float,
+    info: dict | None = None,
+) -> Iterator[tuple[Frame, FrameResult]]:
+    """The results of a video's frames, in order.
+
+    With ``options`` tracking and faces from the face finder (``boxes_for`` is
+    :func:`found_boxes`): a :class:`otmark.inference.tracking.FaceTracker` over the frames; with
+    given boxes (or ``track`` off): :func:`detect_frames`, smoothed
+    (:func:`otmark.inference.tracking.smooth_results`) when ``options.smooth``. Without
+    ``options``: :func:`detect_frames`. ``info`` receives ``"tracking"``: the options, whether
+    the frames were tracked and the frames where the finder ran.
+    """
+    if options is None:
+        yield from detect_frames(detector, frames, boxes_for)
+        return
+    tracked = options.track and boxes_for is found_boxes
+    finder_frames: list[int] = []
+    if info is not None:
+        info["tracking"] = {**options.to_json(), "tracked": tracked}
+        if tracked:
+            info["tracking"]["finder_frames"] = finder_frames
+    if tracked:
+        tracker = FaceTracker(
+            detector,
+            threshold=options.threshold,
+            redetect_every=options.redetect_every,
+            max_faces=options.max_faces,
+            smoother=options.smoother(),
+            fps=fps,
+        )
+        for frame, result, step in track_frames(tracker, frames):
+            if step.found:
+                finder_frames.append(int(frame.frame or 0))
+            yield frame, result
+        return
+    pairs = detect_frames(detector, frames, boxes_for)
+    smoother = options.smoother()
+    yield from pairs if smoother is None else smooth_results(pairs, smoother, fps)
+
+
 @dataclass
 class DetectionRun:
     """What :func:`run_detection` produced: the results and the files it wrote."""
@@ -157,6 +203,8 @@ class DetectionRun:
     results: list[FrameResult]
     files: list[Path] = field(default_factory=list)
     report: InputReport = field(default_factory=InputReport)
+    #: one entry per video input: ``source``, frames decoded/announced and ``tracking``
+    videos: list[dict] = field(default_factory=list)
 
     @property
     def num_faces(self) -> int:
@@ -181,7 +229,7 @@ def overlay_png_path(out_dir: Path, source: str, taken: set[Path] | None = None)
 
 def run_detection(
     detector: Detector,
-    input_path: str | os.PathLike[str],
+    input_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     boxes_for: BoxSource = found_boxes,
     overlays: bool = True,
@@ -190,12 +238,15 @@ def run_detection(
     recursive: bool = False,
     on_error: str = "raise",
     min_size: bool | None = None,
+    video: VideoOptions | None = None,
 ) -> DetectionRun:
     """Detect landmarks on every image/frame of ``input_path`` and write the outputs.
 
     Args:
         detector: the landmark detector.
-        input_path: an image, a folder of images or a video.
+        input_path: an image, a folder of images or a video, or a list of them (one
+            ``landmarks.json`` for all; a folder's images are then named ``FOLDER/NAME``, and
+            two inputs giving the same name are refused).
         out_dir: output folder (created).
         boxes_for: where face boxes come from (:func:`fixed_boxes`, :func:`table_boxes`, or the
             detector's face finder by default).
@@ -208,21 +259,44 @@ def run_detection(
         min_size: refuse (or skip) images smaller than
             :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side, as unreadable ones are;
             default: when ``boxes_for`` is :func:`whole_image_boxes` (the image is the face crop).
+        video: tracking and smoothing of videos (:class:`otmark.inference.tracking.VideoOptions`;
+            None: every frame on its own, as for images). ``landmarks.json`` records the options
+            and the frames where the face finder ran under ``"tracking"`` (``"videos"``, one
+            entry per video, for several inputs).
 
     Raises:
         otmark.inference.sources.InputError naming an unreadable input (or, with
         ``on_error="skip"``, an input where no image at all could be read), or a given box
         entirely outside its image.
     """
-    input_path = Path(input_path)
+    paths = (
+        [Path(input_path)]
+        if isinstance(input_path, str | os.PathLike)
+        else [Path(p) for p in input_path]
+    )
+    if not paths:
+        raise InputError("no input given")
     out = Path(out_dir)
-    kind = input_kind(input_path)
     run = DetectionRun(results=[])
     if min_size is None:
         min_size = boxes_for is whole_image_boxes
-    frames = iter_frames(
-        input_path, recursive=recursive, on_error=on_error, report=run.report, min_size=min_size
-    )
+    several = len(paths) > 1
+    sources: dict[str, Path] = {}
+    taken: set[Path] = set()
+    videos: list[dict] = []
+
+    def renamed(frames: Iterable[Frame], path: Path, prefix: str) -> Iterator[Frame]:
+        for frame in frames:
+            if prefix:
+                frame = replace(frame, source=prefix + frame.source)
+            if frame.frame is None or frame.frame == 0:
+                if frame.source in sources and sources[frame.source] != path:
+                    raise InputError(
+                        f"{path}: an earlier input ({sources[frame.source]}) already gave an "
+                        f"image named {frame.source!r}; detect on them in separate runs"
+                    )
+                sources[frame.source] = path
+            yield frame
 
     def consume(pairs: Iterable[tuple[Frame, FrameResult]], on_frame) -> None:
         for frame, result in pairs:
@@ -232,37 +306,58 @@ def run_detection(
             if progress is not None:
                 progress(result)
 
-    if kind == "video" and overlays:
-        path = out / f"{input_path.stem}_landmarks{video_suffix}"
-        with VideoOverlayWriter(path, video_fps(input_path)) as writer:
-            consume(
-                detect_frames(detector, frames, boxes_for),
-                lambda f, r: writer.write(draw_faces(f.image, r.faces)),
-            )
-        run.files.append(path)
-    elif overlays:
-        from otmark.atomic import write_image_atomic
+    for path in paths:
+        kind = input_kind(path)
+        report = InputReport() if several else run.report
+        prefix = f"{path.name}/" if several and kind == "folder" else ""
+        frames = renamed(
+            iter_frames(
+                path, recursive=recursive, on_error=on_error, report=report, min_size=min_size
+            ),
+            path,
+            prefix,
+        )
+        info: dict = {}
+        if kind == "video":
+            fps = video_fps(path)
+            pairs = video_pairs(detector, frames, boxes_for, video, fps, info)
+        else:
+            pairs = detect_frames(detector, frames, boxes_for)
+        if kind == "video" and overlays:
+            overlay = out / f"{path.stem}_landmarks{video_suffix}"
+            with VideoOverlayWriter(overlay, fps) as writer:
+                consume(pairs, lambda f, r: writer.write(draw_faces(f.image, r.faces)))
+            run.files.append(overlay)
+        elif overlays:
+            from otmark.atomic import write_image_atomic
 
-        taken: set[Path] = set()
+            def save(frame: Frame, result: FrameResult) -> None:
+                png = overlay_png_path(out, frame.source, taken)
+                run.files.append(write_image_atomic(png, draw_faces(frame.image, result.faces)))
 
-        def save(frame: Frame, result: FrameResult) -> None:
-            path = overlay_png_path(out, frame.source, taken)
-            run.files.append(write_image_atomic(path, draw_faces(frame.image, result.faces)))
-
-        consume(detect_frames(detector, frames, boxes_for), save)
-    else:
-        consume(detect_frames(detector, frames, boxes_for), None)
+            consume(pairs, save)
+        else:
+            consume(pairs, None)
+        if kind == "video":
+            videos.append({"source": path.name, **report.to_json().get("video", {}), **info})
+        if several:
+            run.report.skipped += [(prefix + s, r) for s, r in report.skipped]
 
     if not run.results and run.report.skipped:
         source, reason = run.report.skipped[0]
+        where = paths[0] if not several else ", ".join(map(str, paths))
         raise InputError(
-            f"{input_path}: none of the {len(run.report.skipped)} image(s) could be read "
+            f"{where}: none of the {len(run.report.skipped)} image(s) could be read "
             f"(e.g. {source}: {reason})"
         )
+    run.videos = videos
+    extra = run.report.to_json()
+    if several and videos:
+        extra["videos"] = videos
+    elif videos and "tracking" in videos[0]:
+        extra["tracking"] = videos[0]["tracking"]
     k, scheme = detector.num_landmarks, detector.scheme.name
-    json_path = write_results_json(
-        out / "landmarks.json", run.results, scheme, k, extra=run.report.to_json()
-    )
+    json_path = write_results_json(out / "landmarks.json", run.results, scheme, k, extra=extra)
     csv_path = write_results_csv(out / "landmarks.csv", run.results, k)
     run.files[:0] = [json_path, csv_path]
     return run

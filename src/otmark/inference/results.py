@@ -8,7 +8,9 @@ JSON (``landmarks.json``)::
      "items": [{"source": "img.png", "frame": null, "width": W, "height": H,
                 "faces": [{"box": [x0, y0, x1, y1], "landmarks": [[x, y], ...]}]}]}
 
-An image or frame where no face was found has ``"faces": []``. Files written by ``otmark detect``
+A face tracked through a video (``otmark detect VIDEO``, :mod:`otmark.inference.tracking`) also
+has ``"confidence"`` (its heatmap confidence in ``[0, 1]``). An image or frame where no face was
+found has ``"faces": []``. Files written by ``otmark detect``
 also carry ``"skipped": [{"source": ..., "reason": ...}]`` (images left out with
 ``--on-error skip``) and, for a video, ``"video": {"frames_decoded": n, "frames_announced": m,
 "truncated": n < m}``.
@@ -40,10 +42,13 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Face:
-    """One detected face: ``box: (4,)`` = x0, y0, x1, y1 and ``landmarks: (K, 2)``."""
+    """One detected face: ``box: (4,)`` = x0, y0, x1, y1 and ``landmarks: (K, 2)``;
+    ``confidence`` (tracked video faces, :func:`otmark.inference.tracking.heatmap_confidence`)
+    or None."""
 
     box: np.ndarray
     landmarks: np.ndarray
+    confidence: float | None = None
 
 
 @dataclass
@@ -74,6 +79,7 @@ def results_to_json(
             {
                 "box": [float(v) for v in np.asarray(f.box).reshape(4)],
                 "landmarks": np.asarray(f.landmarks, dtype=np.float64).tolist(),
+                **({} if f.confidence is None else {"confidence": float(f.confidence)}),
             }
             for f in r.faces
         ]
@@ -160,7 +166,10 @@ def read_results_json(path: str | os.PathLike[str]) -> tuple[dict, list[FrameRes
             lm = np.asarray(f["landmarks"], dtype=np.float64)
             if lm.shape != (k, 2):
                 raise ValueError(f"{path}: item {n}: landmarks of shape {lm.shape}, expected {k}x2")
-            faces.append(Face(np.asarray(f["box"], dtype=np.float64), lm))
+            conf = f.get("confidence")
+            faces.append(
+                Face(np.asarray(f["box"], dtype=np.float64), lm, None if conf is None else conf)
+            )
         results.append(
             FrameResult(item["source"], item["frame"], item["width"], item["height"], faces)
         )
