@@ -75,7 +75,7 @@ def image():
 def test_get_bc_maps_heatmap_points_to_image_closed_form(heat_points):
     calls = []
     codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
-    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, batch_size=16)
+    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, batch_size=16, passes=1)
     pred = det.predict(image(), BOXES)
     assert pred.shape == (2, len(heat_points), 2)
     for i, box in enumerate(BOXES):
@@ -85,7 +85,7 @@ def test_get_bc_maps_heatmap_points_to_image_closed_form(heat_points):
 
 def test_get_max_quarter_pixel_rule_closed_form(heat_points):
     codec = HeatmapCodec(N_IN, M_HM, decoder="get_max", softmax=True)
-    det = Detector(fixed_backend(heat_points, []), SCHEME, codec)
+    det = Detector(fixed_backend(heat_points, []), SCHEME, codec, passes=1)
     pred = det.predict(image(), BOXES[:1])
     nearest = np.rint(heat_points)
     hm = nearest + 0.25 * np.sign(heat_points - nearest)  # HRNet's quarter-pixel shift
@@ -97,7 +97,9 @@ def test_flip_test_averages_with_mirrored_prediction_closed_form(heat_points):
     perm = get_scheme(SCHEME).flip_permutation
     calls = []
     codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
-    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=3)
+    det = Detector(
+        fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=3, passes=1
+    )
     pred = det.predict(image(), BOXES)
     mirrored = heat_points[perm].copy()
     mirrored[:, 0] = (M_HM - 1) - mirrored[:, 0]
@@ -202,7 +204,9 @@ def test_dot_model_is_located_through_the_inverse_crop(flip_test):
     pts, code = dot_layout(SCHEME, box)
     img = draw_dots((130, 150), pts, code)
     codec = HeatmapCodec(96, 24, decoder="get_bc", softmax=True)
-    det = Detector(dot_reading_backend(SCHEME, code, codec), SCHEME, codec, flip_test=flip_test)
+    det = Detector(
+        dot_reading_backend(SCHEME, code, codec), SCHEME, codec, flip_test=flip_test, passes=1
+    )
     pred = det.predict(img, box[None])[0]
     err = np.linalg.norm(pred - pts, axis=1)
     assert err.max() < 0.3, err
@@ -227,12 +231,14 @@ def test_dot_model_flip_test_needs_the_permutation():
 def test_predict_many_shares_batches_across_images(heat_points):
     calls = []
     codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
-    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=4)
+    det = Detector(
+        fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, batch_size=4, passes=1
+    )
     boxes = [BOXES, np.zeros((0, 4)), BOXES[1:]]
     out = det.predict_many([image(), image()[:50], image()], boxes)
     assert [o.shape[0] for o in out] == [2, 0, 1]
     assert calls == [4, 2]  # 3 faces x 2 views in batches of 4
-    single = Detector(fixed_backend(heat_points, []), SCHEME, codec, flip_test=True)
+    single = Detector(fixed_backend(heat_points, []), SCHEME, codec, flip_test=True, passes=1)
     np.testing.assert_allclose(out[0], single.predict(image(), BOXES), atol=1e-9)
     np.testing.assert_allclose(out[2], single.predict(image(), BOXES[1:]), atol=1e-9)
     with pytest.raises(ValueError, match="2 images but 1 box arrays"):

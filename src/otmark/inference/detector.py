@@ -202,8 +202,10 @@ class Detector:
         ``codec`` may be a metadata dict (:func:`codec_from_meta`; its ``context`` key, when
         present, sets the crop context).
         """
+        from otmark.models.fuse import prepare_for_inference
+
         dev = resolve_device(device)
-        model = model.to(dev).eval()
+        model = prepare_for_inference(model.to(dev).eval())  # the fast model: BatchNorm folded
 
         def backend(x: torch.Tensor) -> torch.Tensor:
             from otmark.models import final_output
@@ -367,6 +369,26 @@ class Detector:
         ]
         pts = self.predict_many(imgs, all_boxes)
         return [[Face(b, p) for b, p in zip(bs, ps)] for bs, ps in zip(all_boxes, pts)]
+
+    def predict_batch(
+        self,
+        images: Sequence[np.ndarray] | np.ndarray,
+        boxes: Sequence[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
+        """Landmarks of all the faces of many images, run together in backend batches of
+        ``batch_size`` crops (the faces of different images share batches).
+
+        Args:
+            images: ``I`` images ``(H_i, W_i, 3)`` uint8 RGB, or one ``(I, H, W, 3)`` array.
+            boxes: ``I`` box arrays ``(N_i, 4)``; None entries (or None for all): the face
+                finder.
+
+        Returns:
+            ``I`` arrays ``(N_i, K, 2)`` of image coordinates (:meth:`predict_many`).
+        """
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            images = list(images)
+        return self.predict_many(images, boxes)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
