@@ -75,3 +75,8 @@ def test_descriptions_and_config_fragments():
     # the fragment is a copy: changing it leaves the table alone
     PACKAGED["w_s3_bc"].config()["loss"]["kwargs"]["form"] = "full"
     assert settings.LOSSES["w"].kwargs == {"form": "difference"}
+
+
+def test_a_setting_outside_the_tables_is_labelled_by_its_names():
+    s = settings.Setting("mine", "huber", 2.0, "get_foo")
+    assert s.label == "huber σ2 GET_FOO" and s.config()["loss"] == {"name": "huber"}

@@ -111,11 +111,14 @@ class Setting:
 
     @property
     def _loss(self) -> Loss:
-        return next(v for v in LOSSES.values() if v.name == self.loss)
+        """The row of :data:`LOSSES` (a loss outside it is spelled by its name)."""
+        found = next((v for v in LOSSES.values() if v.name == self.loss), None)
+        return found or Loss("", self.loss, self.loss, self.loss)
 
     @property
     def _decoder_label(self) -> str:
-        return next(label for name, label in DECODERS.values() if name == self.decoder)
+        labels = dict(DECODERS.values())
+        return labels.get(self.decoder, self.decoder.upper())
 
     @property
     def label(self) -> str:

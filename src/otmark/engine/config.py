@@ -33,7 +33,6 @@ from otmark.engine.config_files import config_source, load_raw, resolve_config
 from otmark.engine.config_files import list_configs as list_configs
 from otmark.engine.config_files import merge as _merge
 from otmark.engine.config_files import packaged_config_dir as packaged_config_dir
-from otmark.engine.config_files import read_yaml as _read_yaml  # noqa: F401 (study configs)
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.registry import UnknownNameError
 from otmark.transforms.augment import AugmentConfig

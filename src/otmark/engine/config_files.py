@@ -46,17 +46,30 @@ def packaged_config_dir() -> Path:
     return Path(str(importlib.resources.files("otmark") / "configs"))
 
 
-def _composed(stem: str) -> dict | None:
-    """The YAML mapping a generated packaged name stands for (None for other names)."""
+def _generated(stem: str) -> tuple[str | None, str] | None:
+    """``(dataset, setting)`` of a generated packaged name: ``(None, "w_s3_bc")`` for the
+    fragment ``_w_s3_bc``, ``("300w", "w_s3_bc")`` for ``300w_w_s3_bc``; None for others."""
     if stem.startswith("_") and stem[1:] in settings.PACKAGED:
-        return settings.PACKAGED[stem[1:]].config()
+        return None, stem[1:]
     dataset, _, name = stem.partition("_")
     if dataset in PACKAGED_DATASETS and name in settings.PACKAGED:
-        return {
-            "base": [f"_{dataset}", f"_{name}"],
-            "description": f"{dataset.upper()}, {settings.PACKAGED[name].description}",
-        }
+        return dataset, name
     return None
+
+
+def _composed(stem: str) -> dict | None:
+    """The YAML mapping a generated packaged name stands for (None for other names)."""
+    parts = _generated(stem)
+    if parts is None:
+        return None
+    dataset, name = parts
+    setting = settings.PACKAGED[name]
+    if dataset is None:
+        return setting.config()
+    return {
+        "base": [f"_{dataset}", f"_{name}"],
+        "description": f"{dataset.upper()}, {setting.description}",
+    }
 
 
 def _composed_at(path: Path) -> dict | None:
@@ -105,15 +118,11 @@ def resolve_config(name_or_path: str | Path, relative_to: Path | None = None) ->
 def config_source(path: Path) -> str:
     """How error messages name the config at ``path`` (from :func:`resolve_config`): the path,
     or for a generated packaged config its name and what it is composed of."""
-    comp = _composed_at(path)
-    if comp is None:
+    if _composed_at(path) is None:
         return str(path)
-    parts = [f"{b}.yaml" for b in comp.get("base", [])]
-    if path.stem.startswith("_"):
-        parts = [f"setting {path.stem[1:]}"]
-    else:
-        parts[-1] = f"setting {path.stem.split('_', 1)[1]}"
-    return f"{path.name} (packaged: {' + '.join(parts)})"
+    dataset, name = _generated(path.stem) or (None, path.stem)
+    base = f"_{dataset}.yaml + " if dataset is not None else ""
+    return f"{path.name} (packaged: {base}setting {name})"
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -241,7 +250,8 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     else:
         data, lines = _read_document(path)
         source = str(path)
-    parents = _parents(data.pop("base", None) or [], source)
+    base = data.pop("base", None)
+    parents = [] if base is None else _parents(base, source)
     raw: dict = {}
     for i, parent in enumerate(parents):
         where = f"{source}:{lines[i]}" if i < len(lines) else source

@@ -71,9 +71,9 @@ def setting_of(dataset: str, name: str, where: str = "<study>") -> Setting:
 
 def merge(base: dict, over: dict) -> dict:
     """``over`` merged onto ``base`` section by section (the engine's ``base:`` merge)."""
-    from otmark.engine.config import _merge
+    from otmark.engine.config_files import merge as engine_merge
 
-    return _merge(base, over)
+    return engine_merge(base, over)
 
 
 def experiment_config(
