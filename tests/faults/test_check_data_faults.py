@@ -47,7 +47,10 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     csv_root = top / "300w-csv"
     for split in ("train", "common", "challenge", "full", "test"):
         res = datasets.load("300w", out["300w"], split)
-        datasets.write_300w_csv(csv_root, split, res.samples)
+        # one image file per split and face (the default names, lfpw_00000.png..., repeat
+        # across splits: test images would overwrite training ones, a leak check-data finds)
+        names = [f"{split}_{Path(s.id).name}.png" for s in res.samples]
+        datasets.write_300w_csv(csv_root, split, res.samples, names=names)
     out["300w-csv"] = csv_root
     return out
 

@@ -1,8 +1,11 @@
 """``otmark check-data``: load a dataset's splits and report what is wrong with them.
 
-Wiring only: the loaders are :func:`otmark.datasets.load` (layouts, per-file errors) and the
+Wiring only: the loaders are :func:`otmark.datasets.load` (layouts, per-file errors), the
 per-sample checks :func:`otmark.datasets.check.check_samples` (normalisers, landmark range,
-decoded images). By default every image is decoded; ``--fast`` skips decoding.
+decoded images) and :mod:`otmark.datasets.leaks` (faces shared by the training split and a test
+split: errors; samples repeated inside a split: warnings). By default every image is decoded and
+images are compared by content too; ``--fast`` skips both. Without ``--split``, splits that load
+with no sample are listed as empty, not problems.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from otmark.cli.errors import CLIError
 
 HELP = (
     "check a dataset in its official layout: counts per split, bad files, normalisers, "
-    "landmark ranges, decodable images"
+    "landmark ranges, decodable images, leaks between training and test splits, duplicates"
 )
 
 
@@ -46,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from otmark.datasets import DatasetError, dataset_info, load
     from otmark.datasets.check import check_samples
+    from otmark.datasets.leaks import covered_splits, entry_names, find_duplicates
 
     info = dataset_info(args.dataset)
     splits = args.split or list(info.splits)
@@ -58,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--fast decodes no image; drop --decode or --fast")
     limit = 0 if args.fast else args.decode
     bad = 0
+    loaded: dict[str, list] = {}
+    empty: list[str] = []
+    own = covered_splits(args.dataset, splits)  # splits not inside another checked one
     for split in splits:
         try:
             res = load(args.dataset, args.root, split, on_error="skip")
@@ -66,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             bad += 1
             continue
         problems = list(res.skipped)
+        if not res.samples and not res.skipped and not args.split:
+            empty.append(split)  # e.g. a WFLW attribute subset without a flagged face
+            continue
         if not res.samples:
             problems.append((f"{args.root} ({split})", "the split has no usable sample"))
         n_decode = len(res.samples) if limit is None else min(limit, len(res.samples))
@@ -81,13 +91,52 @@ def run(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.close()
         decoded = "images not decoded" if n_decode == 0 else f"{n_decode} images decoded"
-        print(f"{args.dataset} {split}: {res.summary()}, {len(problems)} problems ({decoded})")
-        for where, what in problems[: args.show]:
-            print(f"  {where}: {what}")
-        if len(problems) > args.show:
-            print(f"  ... {len(problems) - args.show} more (--show N lists more)")
+        names = entry_names(res.samples, split, args.dataset, args.root)
+        loaded[split] = [res.samples, names]
+        duplicates = (
+            find_duplicates(res.samples, names, content=not args.fast) if split in own else []
+        )
+        warned = f", {len(duplicates)} duplicate(s)" if duplicates else ""
+        print(
+            f"{args.dataset} {split}: {res.summary()}, {len(problems)} problems ({decoded})"
+            + warned
+        )
+        _listed([f"{where}: {what}" for where, what in problems], args.show)
+        _listed([f"warning: {d.message}" for d in duplicates], args.show)
         bad += len(problems)
+    bad += _check_leaks(args, loaded)
+    if empty:
+        print(f"{args.dataset}: empty split(s), nothing to check: {', '.join(empty)}")
+        if not loaded and not bad:
+            print(f"{args.dataset}: error: every split is empty")
+            bad += 1
     return 1 if bad else 0
+
+
+def _listed(lines: list[str], show: int) -> None:
+    """The first ``show`` lines, indented, and how many more there are."""
+    for line in lines[:show]:
+        print(f"  {line}")
+    if len(lines) > show:
+        print(f"  ... {len(lines) - show} more (--show N lists more)")
+
+
+def _check_leaks(args: argparse.Namespace, loaded: dict[str, list]) -> int:
+    """Print the leaks between the training split and each test split checked; their count."""
+    from otmark.datasets.leaks import find_leaks, leak_pairs
+
+    how = "by file" if args.fast else "by file and content"
+    found = 0
+    for train, test in leak_pairs(args.dataset, loaded):
+        (a, a_names), (b, b_names) = loaded[train], loaded[test]
+        leaks = find_leaks(a, b, a_names, b_names, content=not args.fast)
+        if not leaks:
+            print(f"{args.dataset} {train} vs {test}: no shared face ({how})")
+            continue
+        print(f"{args.dataset} {train} vs {test}: {len(leaks)} leak(s) ({how})")
+        _listed([f"error: {f.message}" for f in leaks], args.show)
+        found += len(leaks)
+    return found
 
 
 def _progress(total: int, desc: str):
