@@ -102,3 +102,12 @@ def test_a_study_config_with_a_key_twice_is_refused(tmp_path):
     study = _write(tmp_path / "s.yaml", "name: s\nseeds: [0]\nseeds: [1]\n")
     with pytest.raises(ValueError, match=r"s\.yaml:3: duplicate key 'seeds' \(first at line 2\)"):
         load_study_config(study, "cpu")
+
+
+def test_a_misspelt_packaged_parent_gets_a_close_name(tmp_path):
+    config = _write(tmp_path / "c.yaml", "base: [_300vv, _w_s3_bx]\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:1: base _300vv: .*did you mean '_300vw'"):
+        load_config(config, check_paths=False)
+    _write(config, "base: [_300vw, _w_s3_bx]\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:1: base _w_s3_bx: .*did you mean '_w_s3_bc'"):
+        load_config(config, check_paths=False)

@@ -107,7 +107,9 @@ def resolve_config(name_or_path: str | Path, relative_to: Path | None = None) ->
     if len(p.parts) == 1 and _composed(stem) is not None:
         return packaged
     names = list_configs()
-    hint = difflib.get_close_matches(stem, names, n=1)
+    parents = [p.stem for p in packaged_config_dir().glob("_*.yaml")]
+    parents += [f"_{s}" for s in settings.PACKAGED]
+    hint = difflib.get_close_matches(stem, names + parents, n=1)
     more = f"; did you mean {hint[0]!r}?" if hint else ""
     raise ConfigError(
         f"{name_or_path}: no such config file or packaged config "
