@@ -19,8 +19,13 @@ REFERENCE = HERE / "reference_runs.json"
 
 
 def weights_digest(model: torch.nn.Module) -> dict:
-    flat = torch.cat([v.detach().double().flatten().cpu() for v in model.state_dict().values()
-                      if v.is_floating_point()])
+    flat = torch.cat(
+        [
+            v.detach().double().flatten().cpu()
+            for v in model.state_dict().values()
+            if v.is_floating_point()
+        ]
+    )
     return {
         "sum": float(flat.sum()),
         "sum_sq": float((flat * flat).sum()),
@@ -85,8 +90,9 @@ def study_outcome(trained) -> dict:
         "epochs": trained.epochs,
         "val_nme": trained.val_nme,
         "stopped_at_plateau": trained.stopped_at_plateau,
-        "history": [{k: r[k] for k in ("step", "train_loss", "val_nme", "lr")}
-                    for r in trained.history],
+        "history": [
+            {k: r[k] for k in ("step", "train_loss", "val_nme", "lr")} for r in trained.history
+        ],
         "snapshot_steps": [s for s, _ in trained.snapshots],
         "weights": weights_digest(trained.model),
     }

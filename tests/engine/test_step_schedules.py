@@ -11,7 +11,7 @@ import pytest
 import torch
 from engine_data import record_adam_lrs, tiny_config
 
-import otmark.engine.trainer as trainer
+import otmark.engine.fitting as fit
 from otmark.engine import ConfigError, TrainingInterrupted, config_from_dict, train, validate
 from otmark.engine.schedule import WarmupCosine
 
@@ -113,15 +113,15 @@ def test_plateau_run_resumes_exactly(tiny_300w, tmp_path, monkeypatch):
         def fake_signals():
             yield box
 
-        original = trainer._checkpoint_at_validation
+        original = fit.Trainer.checkpoint_at_validation
 
-        def stop_after_step_4(cfg, row, *args):
-            original(cfg, row, *args)
+        def stop_after_step_4(self, row):
+            original(self, row)
             if row["step"] == 4:
                 box.append(signal.SIGTERM)  # as if SIGTERM arrived now
 
-        monkeypatch.setattr(trainer, "stop_on_signals", fake_signals)
-        monkeypatch.setattr(trainer, "_checkpoint_at_validation", stop_after_step_4)
+        monkeypatch.setattr(fit, "stop_on_signals", fake_signals)
+        monkeypatch.setattr(fit.Trainer, "checkpoint_at_validation", stop_after_step_4)
         cut = _plateau_cfg(tiny_300w, tmp_path / "cut")
         with pytest.raises(TrainingInterrupted):
             train(cut, log=lambda _: None)

@@ -4,6 +4,7 @@ run (deterministic CPU runs, as tests/engine/test_resume.py shows for epoch boun
 
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -72,21 +73,21 @@ def test_exception_mid_epoch_writes_last_pt_and_resume_is_bit_identical(
 def test_exception_in_validation_keeps_the_trained_epoch(
     reference, tiny_data, tmp_path, monkeypatch
 ):
-    import otmark.engine.trainer as trainer
+    import otmark.engine.validation as validation
 
-    real = trainer.evaluate
+    real = validation.evaluate
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("validation broke")
 
     cfg = config_from_dict(tiny_raw(tiny_data, tmp_path / "run"))
-    monkeypatch.setattr(trainer, "evaluate", broken)
+    monkeypatch.setattr(validation, "evaluate", broken)
     with pytest.raises(ZeroDivisionError) as err:
         train(cfg, log=lambda _: None)
     assert err.value.otmark_checkpoint == tmp_path / "run" / "last.pt"
     cut = load_ckpt(tmp_path / "run" / "last.pt")
     assert (cut["epoch"], cut["step"], cut["mid_epoch"]) == (0, STEPS, True)  # all 4 steps kept
-    monkeypatch.setattr(trainer, "evaluate", real)
+    monkeypatch.setattr(validation, "evaluate", real)
     train(cfg, resume=True, log=lambda _: None)
     same_weights(load_ckpt(tmp_path / "run" / "last.pt"), reference)
 
@@ -115,33 +116,51 @@ def test_a_killed_run_repeats_at_most_checkpoint_every_steps(
     same_weights(load_ckpt(tmp_path / "run" / "last.pt"), reference)
 
 
-def _wait_for_mid_epoch(proc, last, timeout=300):
-    """Poll ``last`` until it holds a mid-epoch checkpoint of epoch 2; None if the run ended."""
+#: run in the subprocess before ``otmark train``: after the 2nd step of epoch 2 (its periodic
+#: ``last.pt`` written) the run writes the file MARK and waits there for a signal, so that the
+#: signal lands at a known step, whatever the machine's speed
+_PAUSE_MID_EPOCH = """
+import sys, time
+from pathlib import Path
+import otmark.engine.fitting as fit
+from otmark.cli.main import main
+
+real = fit.Trainer.on_step
+
+def on_step(self, result):
+    real(self, result)
+    if self.current.epoch == 1 and result.steps == 2:
+        Path(sys.argv[1]).write_text("paused")
+        deadline = time.monotonic() + 120
+        while not self.received and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+fit.Trainer.on_step = on_step
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _wait_for_file(proc, path, timeout=300) -> None:
+    """Wait until the run writes ``path`` (it fails the test if the run ends first)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not path.exists():
         if proc.poll() is not None:
-            return None
-        try:
-            ckpt = load_ckpt(last)
-        except (FileNotFoundError, RuntimeError, EOFError):
-            ckpt = None
-        if ckpt is not None and ckpt["epoch"] == 1 and ckpt["mid_epoch"]:
-            return ckpt
-        time.sleep(0.002)
-    raise AssertionError("no mid-epoch checkpoint")
+            raise AssertionError(f"the run ended ({proc.returncode}): {proc.stdout.read()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run did not write {path}")
+        time.sleep(0.005)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_signal_mid_epoch_through_the_cli_then_resume(reference, tiny_data, tmp_path, sig):
     raw = tiny_raw(tiny_data, tmp_path / "run", train={"checkpoint_every": 1})
     config = write_yaml(tmp_path / "c.yaml", raw)
-    last = tmp_path / "run" / "last.pt"
-    cmd = otmark_cmd("train", "--config", str(config))
+    last, mark = tmp_path / "run" / "last.pt", tmp_path / "paused"
+    argv = ["train", "--config", str(config)]
+    cmd = [sys.executable, "-c", _PAUSE_MID_EPOCH, str(mark), *argv]
     proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.PIPE, text=True)
     try:
-        seen = _wait_for_mid_epoch(proc, last)
-        if seen is None:
-            pytest.skip("the run ended before a mid-epoch checkpoint was seen (machine too fast)")
+        _wait_for_file(proc, mark)  # paused after epoch 2's 2nd step
         proc.send_signal(sig)
         code = proc.wait(timeout=120)
         out = proc.stdout.read()
@@ -149,22 +168,20 @@ def test_signal_mid_epoch_through_the_cli_then_resume(reference, tiny_data, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if code == 0:
-        pytest.skip("the run ended before the signal arrived")
     cut = load_ckpt(last)
+    # the periodic last.pt of step 2 (SIGKILL) or the one written on the signal, at step 2
+    assert (cut["epoch"], cut["step"], cut["mid_epoch"]) == (1, 2, True)
     if sig == signal.SIGKILL:
-        assert code == -signal.SIGKILL
-    elif code == -signal.SIGTERM:
-        # the signal came after training, once otmark had given SIGTERM back to Python's default
-        # (the final evaluation): the checkpoint on disk is the finished run's
-        assert not cut["mid_epoch"] and cut["epoch"] == reference["epoch"], (code, out)
+        assert code == -signal.SIGKILL and cut["reason"] == "periodic"
     else:
-        assert code == 128 + signal.SIGTERM and "continue with --resume" in out
-        assert cut["reason"] == "signal" or not cut["mid_epoch"]  # (the signal came at the end)
-    # the checkpoint on disk is the one seen or a later one (the signal may land a step later)
-    assert cut["epoch"] * STEPS + cut["step"] >= seen["epoch"] * STEPS + seen["step"]
+        assert code == 128 + signal.SIGTERM and "continue with --resume" in out, (code, out)
+        assert cut["reason"] == "signal"
     res = subprocess.run(
-        cmd + ["--resume"], env=subprocess_env(), capture_output=True, text=True, timeout=300
+        otmark_cmd(*argv, "--resume"),
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 0, res.stdout + res.stderr
     same_weights(load_ckpt(last), reference)

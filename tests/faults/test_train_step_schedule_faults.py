@@ -9,8 +9,8 @@ import shutil
 import pytest
 from train_helpers import engine_fixtures, load_ckpt, same_weights, tiny_raw
 
+import otmark.engine.fitting as fit
 import otmark.engine.loop as loop
-import otmark.engine.trainer as trainer
 from otmark.engine import config_from_dict, train
 from otmark.engine.resume import ResumeRefused
 from otmark.engine.schedule import WarmupCosine
@@ -76,18 +76,18 @@ def test_periodic_checkpoint_holds_the_schedule(reference, tiny_data, tmp_path, 
     ref, ref_lrs = reference
     run, cut = tmp_path / "run", tmp_path / "cut"
     cut.mkdir()
-    real = trainer.save_checkpoint
+    real = fit.write_checkpoint
     periodic = []
 
-    def keep_periodic(path, **kwargs):  # keep a copy of the first periodic last.pt
-        written = real(path, **kwargs)
-        if kwargs.get("reason") == "periodic":
-            periodic.append((kwargs["epoch"], kwargs["step"], kwargs["scheduler"].steps))
+    def keep_periodic(path, record, position):  # keep a copy of the first periodic last.pt
+        written = real(path, record, position)
+        if position.reason == "periodic":
+            periodic.append((position.epoch, position.step, record.scheduler.steps))
             if len(periodic) == 1:
                 shutil.copy(written, cut / "last.pt")
         return written
 
-    monkeypatch.setattr(trainer, "save_checkpoint", keep_periodic)
+    monkeypatch.setattr(fit, "write_checkpoint", keep_periodic)
     train(config_from_dict(_raw(tiny_data, run, {"checkpoint_every": 3})), log=lambda _: None)
     monkeypatch.undo()
     # every 3 steps of an epoch: epoch 1 step 3 (schedule step 3), epoch 2 step 3 (step 7)

@@ -7,6 +7,7 @@ Every piece works on its own::
     model = build_model(cfg, num_landmarks)
     ...
     train(cfg)                      # the whole run, as ``otmark train`` does
+    fit(cfg, train_samples, val_samples, FitOptions())   # the same engine on sample lists
 """
 
 from otmark.engine.builders import (
@@ -39,6 +40,7 @@ from otmark.engine.config import (
     validate,
 )
 from otmark.engine.distributed import DistInfo, init_distributed
+from otmark.engine.fitting import FitOptions, FitResult, fit
 from otmark.engine.loop import (
     EpochResult,
     evaluate,
@@ -55,6 +57,8 @@ __all__ = [
     "EpochResult",
     "EpochSampler",
     "ExperimentConfig",
+    "FitOptions",
+    "FitResult",
     "TrainingInterrupted",
     "apply_overrides",
     "build_dataset",
@@ -69,6 +73,7 @@ __all__ = [
     "config_from_dict",
     "crop_config",
     "evaluate",
+    "fit",
     "init_distributed",
     "landmark_metrics",
     "list_configs",

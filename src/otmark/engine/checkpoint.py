@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -85,52 +86,79 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
         model = inner
 
 
-def make_checkpoint(
-    model: torch.nn.Module,
-    *,
-    model_name: str,
-    model_kwargs: dict,
-    scheme: str,
-    codec: dict,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler=None,
-    scaler=None,
-    epoch: int = 0,
-    step: int = 0,
-    config: dict | None = None,
-    history: list | None = None,
-    best_nme: float | None = None,
-    metrics: dict | None = None,
-    reason: str = "epoch",
-    partial: dict | None = None,
-) -> dict:
+@dataclass
+class ModelRecord:
+    """What every checkpoint of a run holds unchanged: the model (its weights are read at each
+    write), how to rebuild it (``model_name``, ``model_kwargs``), its ``scheme`` and ``codec``
+    dict, the run's ``config`` dict and the training objects to resume (None: left out)."""
+
+    model: torch.nn.Module
+    model_name: str
+    model_kwargs: dict
+    scheme: str
+    codec: dict
+    config: dict | None = None
+    optimizer: torch.optim.Optimizer | None = None
+    scheduler: object = None
+    scaler: object = None
+
+
+@dataclass
+class RunPosition:
+    """Where a run is when a checkpoint is written: completed ``epoch``s, ``step`` (batches done
+    inside epoch ``epoch`` when written inside it, else 0), the log ``history``, ``best_nme``,
+    the latest validation ``metrics``, the ``reason`` and, inside an epoch, ``partial``."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list | None = None
+    best_nme: float | None = None
+    metrics: dict | None = None
+    reason: str = "epoch"
+    partial: dict | None = None
+
+
+def checkpoint_dict(record: ModelRecord, position: RunPosition) -> dict:
     """Assemble the checkpoint dict (see the module docstring)."""
     ckpt = {
         "format": "otmark-checkpoint-1",
-        "model_name": model_name,
-        "model_kwargs": dict(model_kwargs),
-        "model": unwrap(model).state_dict(),
-        "scheme": scheme,
-        "codec": dict(codec),
-        "epoch": int(epoch),
-        "step": int(step),
-        "config": config or {},
+        "model_name": record.model_name,
+        "model_kwargs": dict(record.model_kwargs),
+        "model": unwrap(record.model).state_dict(),
+        "scheme": record.scheme,
+        "codec": dict(record.codec),
+        "epoch": int(position.epoch),
+        "step": int(position.step),
+        "config": record.config or {},
         "rng": capture_rng_state(),
-        "history": list(history or []),
-        "best_nme": best_nme,
-        "metrics": dict(metrics or {}),
-        "mid_epoch": partial is not None,
-        "reason": reason,
+        "history": list(position.history or []),
+        "best_nme": position.best_nme,
+        "metrics": dict(position.metrics or {}),
+        "mid_epoch": position.partial is not None,
+        "reason": position.reason,
     }
-    if partial is not None:
-        ckpt["partial"] = dict(partial)
-    if optimizer is not None:
-        ckpt["optimizer"] = optimizer.state_dict()
-    if scheduler is not None:
-        ckpt["scheduler"] = scheduler.state_dict()
-    if scaler is not None:
-        ckpt["scaler"] = scaler.state_dict()
+    if position.partial is not None:
+        ckpt["partial"] = dict(position.partial)
+    for name in ("optimizer", "scheduler", "scaler"):
+        obj = getattr(record, name)
+        if obj is not None:
+            ckpt[name] = obj.state_dict()
     return ckpt
+
+
+def write_checkpoint(path: str | Path, record: ModelRecord, position: RunPosition) -> Path:
+    """:func:`checkpoint_dict` written atomically to ``path``."""
+    return save_atomic(checkpoint_dict(record, position), path)
+
+
+_POSITION_FIELDS = {f.name for f in fields(RunPosition)}
+
+
+def make_checkpoint(model: torch.nn.Module, **kwargs) -> dict:
+    """The checkpoint dict from keyword arguments: the fields of :class:`ModelRecord` (but
+    ``model``) and of :class:`RunPosition`."""
+    position = {k: kwargs.pop(k) for k in list(kwargs) if k in _POSITION_FIELDS}
+    return checkpoint_dict(ModelRecord(model, **kwargs), RunPosition(**position))
 
 
 def save_checkpoint(path: str | Path, **kwargs) -> Path:

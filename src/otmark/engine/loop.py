@@ -129,14 +129,7 @@ def train_one_epoch(
             loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        optimizer_step(loss, optimizer, scaler)
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n
@@ -157,6 +150,19 @@ def train_one_epoch(
         bar.close()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
+    """Back-propagate ``loss`` and step ``optimizer`` (through the fp16 gradient ``scaler``
+    when given): the one place where the engine's optimisers step."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
 
 
 @torch.no_grad()

@@ -14,8 +14,9 @@ Three kinds of keys (dotted paths of :meth:`ExperimentConfig.to_dict`):
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from otmark.engine.config import ConfigError, ExperimentConfig
@@ -164,3 +165,107 @@ def apply_optim_settings(cfg: ExperimentConfig, optimizer, scheduler) -> None:
         group["lr"] = lr
         group["weight_decay"] = o.weight_decay
     scheduler._last_lr = [lr for _ in optimizer.param_groups]
+
+
+# ---------------------------------------------------------------------------------------------
+# the resume step of a run
+
+
+@dataclass
+class ResumePoint:
+    """Where a run starts: ``epoch`` (completed epochs), ``partial`` (inside that epoch: see
+    :func:`partial_of`; None at an epoch's start), the log ``history`` kept, the ``best``
+    validation NME so far (inf: none) and whether ``best.pt`` exists (``best_written``)."""
+
+    epoch: int = 0
+    partial: dict | None = None
+    history: list = field(default_factory=list)
+    best: float = math.inf
+    best_written: bool = False
+    overrides: list = field(default_factory=list)
+
+
+def read_resume(cfg: ExperimentConfig, allow_override: bool) -> tuple[dict, list[Change]]:
+    """Read ``last.pt`` of ``cfg``'s run folder and check the config against it
+    (:func:`check_resume`): ``(checkpoint, accepted changes)``.
+
+    Raises ``FileNotFoundError`` when there is nothing to resume, :class:`ResumeRefused`,
+    ``ValueError`` for an unreadable checkpoint (all naming the file)."""
+    from otmark.engine.checkpoint import read_training_checkpoint
+
+    out = cfg.output_path
+    last = out / "last.pt"
+    if not last.is_file():
+        raise FileNotFoundError(f"{last}: nothing to resume (no checkpoint in {out})")
+    ckpt = read_training_checkpoint(last)
+    return ckpt, check_resume(last, ckpt.get("config", {}), cfg, allow_override)
+
+
+def restore_resume(ckpt: dict, overrides: list[Change], parts, log) -> ResumePoint:
+    """Restore the run's objects (``parts``: :class:`otmark.engine.setup.RunParts`) and the RNG
+    states from the checkpoint read by :func:`read_resume`; returns where the run continues.
+
+    Raises :class:`ResumeRefused` when the data's landmark scheme is not the checkpoint's."""
+    from otmark.engine.checkpoint import restore_checkpoint
+
+    cfg, info = parts.cfg, parts.info
+    last = cfg.output_path / "last.pt"
+    if ckpt.get("scheme") not in (None, parts.scheme):
+        raise ResumeRefused(
+            f"{last}: cannot resume, the checkpoint's landmark scheme is "
+            f"{ckpt['scheme']!r} but the data's is {parts.scheme!r}"
+        )
+    objects = (parts.model, parts.optimizer, parts.scheduler, parts.scaler)
+    restore_checkpoint(ckpt, last, *objects, restore_rng=True)
+    if any(c.key.startswith("optim.") for c in overrides):
+        apply_optim_settings(cfg, parts.optimizer, parts.scheduler)
+    epoch = int(ckpt["epoch"])
+    local_bs = cfg.optim.batch_size // info.world
+    partial = partial_of(ckpt, local_bs, info.world)
+    best = ckpt.get("best_nme")
+    point = ResumePoint(
+        epoch=epoch,
+        partial=partial,
+        history=resumed_history(ckpt.get("history", []), epoch, parts.scheduler),
+        best=math.inf if best is None else best,
+        best_written=(cfg.output_path / "best.pt").is_file(),
+        overrides=list(overrides),
+    )
+    step = int(ckpt.get("step", 0)) if partial else 0
+    log(f"resuming {last} at epoch {epoch + 1}, step {step}")
+    for change in overrides:
+        log(f"resume override: {change} (--resume-override)")
+    return point
+
+
+def resumed_history(rows: list[dict], start_epoch: int, scheduler) -> list[dict]:
+    """The log rows of a checkpoint that precede the resumed position: epoch rows up to
+    ``start_epoch``, validation rows (with ``step``) up to the schedule's restored step."""
+    steps = getattr(scheduler, "steps", None)
+    out = []
+    for r in rows:
+        if "step" in r and steps is not None:
+            if r["step"] <= steps:
+                out.append(r)
+        elif r.get("epoch", 0) <= start_epoch:
+            out.append(r)
+    return out
+
+
+def partial_of(ckpt: dict, local_bs: int, world: int) -> dict | None:
+    """Where a mid-epoch checkpoint stopped: ``position`` (local samples consumed), ``step``,
+    ``loss_sum``, ``images``, ``seconds``; None for an end-of-epoch checkpoint."""
+    step = int(ckpt.get("step", 0))
+    part = ckpt.get("partial")
+    if part is None and step == 0:
+        return None
+    if part is None:  # written before ``partial`` existed: position from the old batch size
+        old_bs = int(ckpt.get("config", {}).get("optim", {}).get("batch_size", local_bs * world))
+        return {"position": step * (old_bs // world), "step": step}
+    return {
+        "position": int(part["position"]),
+        "step": step,
+        "loss_sum": float(part["loss_sum"]),
+        "images": int(part["images"]),
+        "seconds": float(part["seconds"]),
+    }

@@ -13,7 +13,7 @@ optimizer step (after the :class:`~otmark.engine.schedule.ScheduledLR` was stepp
 * keeps the history rows ``{"step", "train_loss", "val_nme", "lr"}`` (``train_loss``: the
   mean loss of the steps since the previous row, recorded by :meth:`wrap_loss`).
 
-Used by :func:`otmark.engine.train` and :func:`otmark.study.training.train_model`.
+Used by :class:`otmark.engine.fitting.Trainer`.
 """
 
 from __future__ import annotations
@@ -100,8 +100,9 @@ class StepRun:
             self.record(nme)
         return self.done
 
-    def record(self, val_nme: float | None) -> dict:
-        """Append a history row at the current step (``val_nme`` None: not measured)."""
+    def record(self, val_nme: float | None, notify: bool = True) -> dict:
+        """Append a history row at the current step (``val_nme`` None: not measured); passes
+        it to ``on_validation`` when ``notify``."""
         losses, self._losses = self._losses, []
         row = {
             "step": self.steps,
@@ -110,7 +111,7 @@ class StepRun:
             "lr": self.driver.get_last_lr()[0],
         }
         self.rows.append(row)
-        if self.on_validation is not None:
+        if notify and self.on_validation is not None:
             self.on_validation(row)
         return row
 

@@ -83,24 +83,77 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
+@dataclass
+class _Trained:
+    """The quickstart's training: its config, recipe label, device, training faces, model."""
+
+    cfg: object
+    setting: object
+    device: torch.device
+    faces: list
+    trained: object
+
+
+@dataclass
+class _Scores:
+    """The evaluated protocols, the model's and the mean shape's evaluations of each."""
+
+    protocols: dict
+    model: dict
+    mean_shape: dict
+
+
 def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) -> dict:
     """Run the quickstart; returns the ``results.json`` dict (also written under ``opts.out``).
 
     Keys: ``nme`` (protocol -> {"model", "mean_shape"} NME in percent), ``ratio`` (mean-shape
     NME / model NME on ``300w-test``), ``seconds`` (data, train, evaluate, total), ``files``.
     """
-    from otmark import datasets
-    from otmark.device import resolve_device
     from otmark.metrics import markdown_table
-    from otmark.study.plots import overlay_grid, plot_ced
     from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
-    from otmark.study.training import split_validation, train_model
 
     t0 = time.perf_counter()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     roots = ensure_benchmark(out / "data", opts.benchmark, log=log)
     t_data = time.perf_counter() - t0
+    run = _train_quickstart(opts, roots, out, log)
+    t_train = time.perf_counter() - t0 - t_data
+
+    log(f"evaluating on {', '.join(PROTOCOLS)}")
+    protocols = load_protocols(PROTOCOLS, roots, opts.protocol_limit)
+    trained = run.trained
+    scores = _Scores(
+        protocols,
+        evaluate_model(trained.model, trained.scheme, trained.codec, protocols, run.device),
+        evaluate_mean_shape(run.faces, protocols),
+    )
+    t_eval = time.perf_counter() - t0 - t_data - t_train
+    files = _write_figures(out, opts, run, scores)
+    seconds = {"data": t_data, "train": t_train, "evaluate": t_eval}
+    seconds["total"] = time.perf_counter() - t0
+    result = _results(opts, run, scores, seconds, files)
+    write_json_atomic(files["results"], result)
+    _write_report(files["report"], result, scores.model, scores.mean_shape, markdown_table)
+    head, nme = PROTOCOLS[0], result["nme"]
+    log(
+        f"300W test NME: model {_fmt(nme[head]['model'])}%, mean shape "
+        f"{_fmt(nme[head]['mean_shape'])}% (ratio {result['ratio']:.1f}x); total "
+        f"{seconds['total'] / 60:.1f} min"
+    )
+    log("wrote:")
+    for k, v in files.items():
+        log(f"  {k:24s} {v}")
+    return result
+
+
+def _train_quickstart(opts: QuickstartOptions, roots: dict, out: Path, log) -> _Trained:
+    """Hold validation faces out of the generated 300W training split and train the
+    quickstart's config on the others (:func:`otmark.study.training.train_model`), writing
+    ``out/model.pt``."""
+    from otmark import datasets
+    from otmark.device import resolve_device
+    from otmark.study.training import split_validation, train_model
 
     faces = list(datasets.load("300w", roots["300w"], "train"))
     # at most a fifth of a small training set is held out
@@ -133,27 +186,28 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
         )
     )
     trained = train_model(cfg, train, val, checkpoint=out / "model.pt", log=log)
-    t_train = time.perf_counter() - t0 - t_data
+    return _Trained(cfg, setting, device, train, trained)
 
-    log(f"evaluating on {', '.join(PROTOCOLS)}")
-    protocols = load_protocols(PROTOCOLS, roots, opts.protocol_limit)
-    model_eval = evaluate_model(trained.model, trained.scheme, trained.codec, protocols, device)
-    mean_eval = evaluate_mean_shape(train, protocols)
-    t_eval = time.perf_counter() - t0 - t_data - t_train
+
+def _write_figures(out: Path, opts: QuickstartOptions, run: _Trained, scores: _Scores) -> dict:
+    """CED plots of every protocol and overlays of two; returns name -> path of every file
+    the quickstart writes (``report``, ``results`` and ``checkpoint`` included)."""
+    from otmark.study.plots import overlay_grid, plot_ced
 
     files = {
         "report": out / "report.md",
         "results": out / "results.json",
         "checkpoint": out / "model.pt",
     }
+    model_eval, mean_eval = scores.model, scores.mean_shape
     for name in PROTOCOLS:
         curves = {
-            f"{opts.model} {setting.label}": _curve(model_eval[name]),
+            f"{opts.model} {run.setting.label}": _curve(model_eval[name]),
             "mean shape": _curve(mean_eval[name]),
         }
         files[f"ced_{name}"] = plot_ced(out / f"ced_{name}.png", curves, f"{name}: CED")
     for name in ("300w-test", "occlusion-large"):
-        p = protocols[name]
+        p = scores.protocols[name]
         n = min(opts.overlays, len(p))
         files[f"overlay_{name}"] = overlay_grid(
             out / f"overlay_{name}.png",
@@ -162,16 +216,23 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
             [p.samples[i].landmarks for i in range(n)],
             [f"{p.ids[i]} NME {100 * model_eval[name].errors[i].mean():.1f}%" for i in range(n)],
         )
+    return files
+
+
+def _results(
+    opts: QuickstartOptions, run: _Trained, scores: _Scores, seconds: dict, files: dict
+) -> dict:
+    """The ``results.json`` dict (see :func:`run_quickstart`)."""
+    cfg, trained = run.cfg, run.trained
+    model_eval, mean_eval = scores.model, scores.mean_shape
     nme = {
         n: {"model": model_eval[n].summary["NME"], "mean_shape": mean_eval[n].summary["NME"]}
         for n in PROTOCOLS
     }
     head = PROTOCOLS[0]
-    ratio = nme[head]["mean_shape"] / max(nme[head]["model"], 1e-12)
-    total = time.perf_counter() - t0
-    result = {
+    return {
         "model": opts.model,
-        "setting": setting.label,
+        "setting": run.setting.label,
         "train": {
             "input_size": cfg.codec.input_size,
             "heatmap_size": cfg.codec.heatmap_size,
@@ -181,10 +242,10 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
             "optim": dataclasses.asdict(cfg.optim),
         },
         "benchmark": asdict(opts.benchmark),
-        "device": str(device),
-        "hardware": _hardware(device),
+        "device": str(run.device),
+        "hardware": _hardware(run.device),
         "torch_threads": torch.get_num_threads(),
-        "train_faces": len(train),
+        "train_faces": len(run.faces),
         "epochs_run": trained.epochs,
         "steps_run": trained.steps,
         "val_nme": trained.val_nme,
@@ -193,22 +254,12 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
             n: {"model": model_eval[n].summary, "mean_shape": mean_eval[n].summary}
             for n in PROTOCOLS
         },
-        "num_images": {n: len(protocols[n]) for n in PROTOCOLS},
+        "num_images": {n: len(scores.protocols[n]) for n in PROTOCOLS},
         "nme": nme,
-        "ratio": ratio,
-        "seconds": {"data": t_data, "train": t_train, "evaluate": t_eval, "total": total},
+        "ratio": nme[head]["mean_shape"] / max(nme[head]["model"], 1e-12),
+        "seconds": seconds,
         "files": {k: str(v) for k, v in files.items()},
     }
-    write_json_atomic(files["results"], result)
-    _write_report(files["report"], result, model_eval, mean_eval, markdown_table)
-    log(
-        f"300W test NME: model {_fmt(nme[head]['model'])}%, mean shape "
-        f"{_fmt(nme[head]['mean_shape'])}% (ratio {ratio:.1f}x); total {total / 60:.1f} min"
-    )
-    log("wrote:")
-    for k, v in files.items():
-        log(f"  {k:24s} {v}")
-    return result
 
 
 def _curve(evaluation) -> tuple[list, list]:

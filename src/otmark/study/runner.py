@@ -28,6 +28,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from otmark.atomic import write_json_atomic
@@ -76,7 +77,6 @@ def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
     """Choose (or read) the learning rate of each loss of ``losses``; returns loss -> the
     stored choice (``{"lr", "lr_candidates", "val_nme", ...}``)."""
     from otmark.study.lr_select import select_lr
-    from otmark.study.training import train_model
 
     out = {}
     sel = study.lr_select
@@ -91,34 +91,8 @@ def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
         candidates = lr_select_config(study, loss, root, None).optim.lr_candidates
         log(f"learning rate of {loss} ({sel.settings[loss]}): candidates {candidates}")
 
-        def train_and_validate(lr: float, loss=loss, key=key, train=train, val=val, root=root):
-            part = study.lr_path(loss).with_suffix("") / f"lr{lr:g}.json"
-            digest = key_hash({**key, "lr": lr})
-            if part.is_file():
-                doc = json.loads(part.read_text(encoding="utf-8"))
-                if doc.get("key_hash") == digest:
-                    return _nme_or_inf(doc["val_nme"])
-            log(f"  lr {lr:g}")
-            cfg = lr_select_config(study, loss, root, lr)
-            try:
-                trained = train_model(cfg, train, val, log=log)
-                nme, steps, history = trained.val_nme, trained.steps, trained.history
-            except FloatingPointError as exc:
-                log(f"  lr {lr:g} diverged ({exc})")
-                nme, steps, history = float("inf"), None, []
-            write_json_atomic(
-                part,
-                {
-                    "lr": lr,
-                    "val_nme": nme if nme == nme and nme != float("inf") else None,
-                    "steps": steps,
-                    "history": history,
-                    "key_hash": digest,
-                },
-            )
-            return nme
-
-        choice = select_lr(train_and_validate, candidates)
+        trial = LrTrial(study, loss, key, train, val, root, log)
+        choice = select_lr(trial, candidates)
         doc = {
             "loss": loss,
             "setting": sel.settings[loss],
@@ -131,6 +105,44 @@ def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
         log(f"  {loss}: lr {choice.lr:g} (validation NME {dict(choice.table)})")
         out[loss] = doc
     return out
+
+
+@dataclass
+class LrTrial:
+    """One loss's learning-rate trial: ``trial(lr)`` trains the study's ``lr_select`` setting
+    at ``lr`` on ``train`` and returns the validation NME on ``val`` (inf when the training
+    diverged); stored in ``<results>/lr/<loss>/lr<lr>.json`` and read back from there when
+    stored with the same definition (``key``)."""
+
+    study: StudyConfig
+    loss: str
+    key: dict
+    train: list
+    val: list
+    root: str
+    log: Callable[[str], None] = say
+
+    def __call__(self, lr: float) -> float:
+        from otmark.study.training import train_model
+
+        part = self.study.lr_path(self.loss).with_suffix("") / f"lr{lr:g}.json"
+        digest = key_hash({**self.key, "lr": lr})
+        if part.is_file():
+            doc = json.loads(part.read_text(encoding="utf-8"))
+            if doc.get("key_hash") == digest:
+                return _nme_or_inf(doc["val_nme"])
+        self.log(f"  lr {lr:g}")
+        cfg = lr_select_config(self.study, self.loss, self.root, lr)
+        try:
+            trained = train_model(cfg, self.train, self.val, log=self.log)
+            nme, steps, history = trained.val_nme, trained.steps, trained.history
+        except FloatingPointError as exc:
+            self.log(f"  lr {lr:g} diverged ({exc})")
+            nme, steps, history = float("inf"), None, []
+        finite = nme if nme == nme and nme != float("inf") else None
+        doc = {"lr": lr, "val_nme": finite, "steps": steps, "history": history}
+        write_json_atomic(part, {**doc, "key_hash": digest})
+        return nme
 
 
 def _nme_or_inf(v) -> float:
@@ -183,10 +195,6 @@ def run_cell(
     last trained model by :func:`training_key`, so a cell that differs from the previous one
     only in its decoder is evaluated on the same weights instead of retrained.
     """
-    import dataclasses
-
-    import torch
-
     from otmark.device import resolve_device
     from otmark.study.scoring import evaluate_model, evaluation_record, load_protocols
     from otmark.study.scoring import with_clean_counterparts as with_clean
@@ -196,19 +204,7 @@ def run_cell(
     choice = study.lr_of(cell.setting.loss)
     if choice is None:
         raise ValueError(f"{cell.id}: no learning rate chosen for {cell.setting.loss} yet")
-    tkey = training_key(cell)
-    shared = trained_models is not None and tkey in trained_models
-    if shared:
-        trained, trained_by = trained_models[tkey]
-        codec = dataclasses.replace(trained.codec, decoder=cell.setting.decoder)
-        trained = dataclasses.replace(trained, codec=codec)
-        log(f"  same training as {trained_by} (only the decoder differs)")
-    else:
-        trained = train_cell(study, cell, roots, choice["lr"], log=log)
-        trained_by = cell.id
-        if trained_models is not None:
-            trained_models.clear()
-            trained_models[tkey] = (trained, trained_by)
+    trained, trained_by = _trained_for(study, cell, roots, choice["lr"], trained_models, log)
     t_train = time.perf_counter() - t0
     missing = [p for p in exp.protocols if p not in cache]
     cache.update(load_protocols(missing, roots))
@@ -220,8 +216,48 @@ def run_cell(
     checkpoints.append(
         {"step": trained.steps, "nme": {n: r["summary"]["NME"] for n, r in records.items()}}
     )
+    doc = _cell_doc(study, cell, choice, trained, trained_by, device)
+    doc.update(
+        seconds={"train": t_train, "total": time.perf_counter() - t0},
+        results={n: r for n, r in records.items() if n in exp.protocols},
+        clean={n: r for n, r in records.items() if n not in exp.protocols},
+        checkpoints=checkpoints,
+    )
+    write_json_atomic(cell_path(study, cell), doc)
+    return doc
+
+
+def _trained_for(
+    study: StudyConfig, cell: Cell, roots: dict, lr: float, trained_models, log
+) -> tuple[TrainedModel, str]:
+    """``(trained model, id of the cell that trained it)``: the model kept in
+    ``trained_models`` by :func:`training_key` with this cell's decoder, else a new training
+    (then kept there, in place of the previous one)."""
+    import dataclasses
+
+    tkey = training_key(cell)
+    if trained_models is not None and tkey in trained_models:
+        trained, trained_by = trained_models[tkey]
+        codec = dataclasses.replace(trained.codec, decoder=cell.setting.decoder)
+        log(f"  same training as {trained_by} (only the decoder differs)")
+        return dataclasses.replace(trained, codec=codec), trained_by
+    trained = train_cell(study, cell, roots, lr, log=log)
+    if trained_models is not None:
+        trained_models.clear()
+        trained_models[tkey] = (trained, cell.id)
+    return trained, cell.id
+
+
+def _cell_doc(
+    study: StudyConfig, cell: Cell, choice: dict, trained: TrainedModel, trained_by: str, device
+) -> dict:
+    """The cell's JSON fields that describe it and its training (the caller adds
+    ``seconds``, ``results``, ``clean`` and ``checkpoints``)."""
+    import torch
+
+    exp = cell.experiment
     key = study.cell_key(cell)
-    doc = {
+    return {
         "format": FORMAT,
         "study": study.name,
         "cell": cell.id,
@@ -247,16 +283,14 @@ def run_cell(
             else f"{platform.machine()}, {os.cpu_count()} CPU cores"
         ),
         "torch_threads": torch.get_num_threads(),
-        "seconds": {"train": t_train, "total": time.perf_counter() - t0},
+        "seconds": None,
         "trained_by": trained_by,
         "history": trained.history,
         "ced_thetas": CED_THETAS.tolist(),
-        "results": {n: r for n, r in records.items() if n in exp.protocols},
-        "clean": {n: r for n, r in records.items() if n not in exp.protocols},
-        "checkpoints": checkpoints,
+        "results": None,
+        "clean": None,
+        "checkpoints": None,
     }
-    write_json_atomic(cell_path(study, cell), doc)
-    return doc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,6 +385,44 @@ def shard_cells(study: StudyConfig, cells: list[Cell], shard: Shard | None) -> l
     return [c for c in cells if c.id in keep]
 
 
+def run_cells(
+    study: StudyConfig,
+    todo: list[Cell],
+    roots: dict,
+    cache: dict,
+    limits: tuple[int | None, float | None, float],
+    log: Callable[[str], None] = say,
+) -> tuple[list[str], list[str]]:
+    """Run the cells of ``todo`` in order; ``(ran, failed)``: the ids run and those whose
+    training diverged (not stored: they stay to do). ``limits = (max_cells, minutes, t0)``:
+    stop after ``max_cells`` cells or ``minutes`` after ``t0`` (``time.perf_counter()``,
+    checked between cells). A cell stored meanwhile by another process is skipped."""
+    max_cells, minutes, t0 = limits
+    ran: list[str] = []
+    failed: list[str] = []
+    trained_models: dict = {}
+    for i, cell in enumerate(todo):
+        if max_cells is not None and len(ran) >= max_cells:
+            break
+        if minutes is not None and time.perf_counter() - t0 >= 60 * minutes:
+            log(f"time limit of {minutes:g} min reached")
+            break
+        if is_done(study, cell):
+            log(f"[{i + 1}/{len(todo)}] {cell.id}: stored meanwhile, skipped")
+            continue
+        log(f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, {cell.setting.label})")
+        try:
+            doc = run_cell(study, cell, roots, cache, log=log, trained_models=trained_models)
+        except FloatingPointError as exc:  # a diverged training: stays to do
+            log(f"  {cell.id} diverged ({exc}); not stored, the study continues")
+            failed.append(cell.id)
+            continue
+        ran.append(cell.id)
+        nmes = ", ".join(f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items())
+        log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")
+    return ran, failed
+
+
 def run_study(
     study: StudyConfig,
     max_cells: int | None = None,
@@ -387,6 +459,7 @@ def run_study(
     ran: list[str] = []
     failed: list[str] = []
     chosen: dict = {}
+    cache: dict = {}
     losses = {c.setting.loss for c in todo}
     if todo and (lr_only or max_cells != 0):
         datasets_needed = {c.experiment.train_on for c in todo} | {study.lr_select.train_on}
@@ -398,36 +471,9 @@ def run_study(
         if max_cells != 0 or lr_only:
             chosen = run_lr_stage(study, losses, roots, log=log)
         if not lr_only and max_cells != 0:
-            cache: dict = {}
             mean_shape_results(study, roots, cache, log=log)
-            trained_models: dict = {}
             todo = [c for c in cells if not is_done(study, c)]  # the keys now carry the rates
-            for i, cell in enumerate(todo):
-                if max_cells is not None and len(ran) >= max_cells:
-                    break
-                if minutes is not None and time.perf_counter() - t0 >= 60 * minutes:
-                    log(f"time limit of {minutes:g} min reached")
-                    break
-                if is_done(study, cell):  # stored meanwhile by another process on this folder
-                    log(f"[{i + 1}/{len(todo)}] {cell.id}: stored meanwhile, skipped")
-                    continue
-                log(
-                    f"[{i + 1}/{len(todo)}] {cell.id} ({cell.experiment.model}, "
-                    f"{cell.setting.label})"
-                )
-                try:
-                    doc = run_cell(
-                        study, cell, roots, cache, log=log, trained_models=trained_models
-                    )
-                except FloatingPointError as exc:  # a diverged training: stays to do
-                    log(f"  {cell.id} diverged ({exc}); not stored, the study continues")
-                    failed.append(cell.id)
-                    continue
-                ran.append(cell.id)
-                nmes = ", ".join(
-                    f"{k} {v['summary']['NME']:.2f}%" for k, v in doc["results"].items()
-                )
-                log(f"  done in {doc['seconds']['total']:.0f} s: {nmes}")
+            ran, failed = run_cells(study, todo, roots, cache, (max_cells, minutes, t0), log)
     remaining = [c.id for c in cells if not is_done(study, c)]
     report = write_report(study)
     log(f"{len(remaining)} cells remaining; report: {report}")
