@@ -72,6 +72,7 @@ def evaluate_predictions(
     Every evaluated sample needs a prediction; predictions for other ids are an error unless
     ``allow_extra`` (they are then ignored).
     """
+    protocol.check_scheme(predictions.scheme, predictions.source)
     pred = predictions.for_ids(protocol.ids, allow_extra=allow_extra)
     errors, space = protocol.score(pred, predictions.scheme)
     used = from_arrays(protocol.ids, pred, predictions.scheme, source=predictions.source)
@@ -88,6 +89,7 @@ def predict_all(
     from tqdm import tqdm
 
     scheme = canonical_name(scheme)
+    protocol.check_scheme(scheme)  # before any prediction
     out = []
     for i in tqdm(range(len(protocol)), desc=protocol.spec.name, disable=not progress):
         out.append(np.asarray(predict(protocol.input_image(i), protocol.box(i)), np.float64))

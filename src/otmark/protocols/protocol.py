@@ -25,7 +25,7 @@ import numpy as np
 
 from otmark.datasets.records import Sample
 from otmark.perturb import blur_frame, blur_reference_index, occlude, sample_seed
-from otmark.protocols.registry import ProtocolSpec, get_protocol_spec
+from otmark.protocols.registry import ProtocolSpec, check_model_scheme, get_protocol_spec
 from otmark.protocols.scoring import score
 from otmark.transforms.crop import tight_box
 
@@ -158,12 +158,21 @@ class Protocol:
                 )
         return image
 
+    def check_scheme(self, scheme: str, what: str = "the model") -> None:
+        """``ValueError`` when predictions in ``scheme`` are not what this protocol scores (a
+        model of another scheme has its own cross-dataset protocol, named in the message;
+        :func:`otmark.protocols.registry.check_model_scheme`)."""
+        check_model_scheme(self.spec, scheme, what)
+
     def score(self, pred: np.ndarray, pred_scheme: str | None = None) -> tuple[np.ndarray, str]:
         """``pred (N, K_model, 2)`` aligned with :attr:`samples` -> ``(errors (N, K_c), space)``.
 
-        ``pred_scheme`` defaults to the protocol's model scheme.
+        ``pred_scheme`` defaults to the protocol's model scheme; another scheme is refused
+        (:meth:`check_scheme`): a cross-dataset evaluation is its own protocol.
         """
-        return score(pred, pred_scheme or self.spec.model_scheme, self.samples, self.spec.strict)
+        scheme = pred_scheme or self.spec.model_scheme
+        self.check_scheme(scheme)
+        return score(pred, scheme, self.samples, self.spec.strict)
 
 
 def load_samples(

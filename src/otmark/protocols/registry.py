@@ -150,3 +150,63 @@ def get_protocol_spec(name: str) -> ProtocolSpec:
     if key not in PROTOCOLS:
         raise UnknownNameError("protocol", name, sorted(PROTOCOLS))
     return PROTOCOLS[key]
+
+
+def same_points(a: str, b: str) -> bool:
+    """Whether schemes ``a`` and ``b`` are the same points (one scheme, or two names of one
+    annotation such as ``300w`` and ``300vw``, the iBUG 68 points)."""
+    import numpy as np
+
+    from otmark.schemes import canonical_name, common_points, get_scheme
+
+    if canonical_name(a) == canonical_name(b):
+        return True
+    ka, kb = get_scheme(a).num_points, get_scheme(b).num_points
+    if ka != kb:
+        return False
+    cp = common_points(a, b, strict=True)
+    eye = np.eye(ka)
+    return bool(
+        cp.keep.all()
+        and cp.matrix_a.shape == eye.shape
+        and np.allclose(cp.matrix_a, eye)
+        and np.allclose(cp.matrix_b, eye)
+    )
+
+
+def protocols_for(spec: ProtocolSpec, scheme: str) -> list[str]:
+    """The protocols that score a model of ``scheme`` on what ``spec`` scores (same dataset,
+    split and perturbation), e.g. ``300w-wflw`` for ``wflw`` and a 300W model."""
+    return [
+        p.name
+        for p in PROTOCOLS.values()
+        if (p.dataset, p.split, p.perturbation, p.level, p.strict)
+        == (spec.dataset, spec.split, spec.perturbation, spec.level, spec.strict)
+        and same_points(p.model_scheme, scheme)
+    ]
+
+
+def check_model_scheme(spec: ProtocolSpec, scheme: str, what: str = "the model") -> None:
+    """``ValueError`` unless ``scheme`` (the predictions') is the protocol's model scheme (or
+    the same points); the message names the protocol that scores such a model, if any.
+
+    ``what`` names the predictions in the message (e.g. ``"p.json"``).
+    """
+    from otmark.schemes import get_scheme
+
+    if same_points(scheme, spec.model_scheme):
+        return
+    k, k_spec = get_scheme(scheme).num_points, get_scheme(spec.model_scheme).num_points
+    other = protocols_for(spec, scheme)
+    if other:
+        hint = f"; use --protocol {other[0]} (a {scheme} model on {spec.dataset} {spec.split})"
+    else:
+        own = sorted(p.name for p in PROTOCOLS.values() if same_points(p.model_scheme, scheme))
+        hint = (
+            f"; no protocol scores a {scheme} model on {spec.dataset} {spec.split} "
+            f"(protocols for {scheme} models: {', '.join(own) or 'none'})"
+        )
+    raise ValueError(
+        f"protocol {spec.name} scores {spec.model_scheme} predictions ({k_spec} points); "
+        f"{what} is in scheme {scheme} ({k} points){hint}"
+    )
