@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from otmark.cli.main import main
 from otmark.pretrained import verified_weights
-from otmark.pretrained.__main__ import main as pretrained_main
 from otmark.pretrained.adapt import fit_label_adaptation, store_label_adaptation
 from otmark.protocols import Predictions, build_protocol, write_predictions
 from otmark.protocols.scoring import ground_truth
@@ -39,10 +39,10 @@ def test_leave_one_out_removes_most_of_a_known_offset(tiny_run, shifted_predicti
 
 
 def test_stored_with_the_weights_and_sha_updated(tiny_run, shifted_predictions, weights, capsys):
-    code = pretrained_main(
+    code = main(
         [
-            "adapt",
-            "--predictions",
+            "pretrain",
+            "--adapt",
             str(shifted_predictions),
             "--data-root",
             str(tiny_run / "data" / "300W"),

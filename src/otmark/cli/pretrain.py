@@ -9,6 +9,9 @@ Three resumable steps under ``--out``:
    one);
 3. ``weights/``: the best checkpoint packaged (:func:`otmark.pretrained.package_checkpoint`);
    ``--install`` also writes it into the weights folder ``pretrained`` resolves to.
+
+``--package CKPT``, ``--info`` and ``--adapt PREDICTIONS`` run a packaging tool instead
+(:mod:`otmark.cli.pretrain_tools`).
 """
 
 from __future__ import annotations
@@ -113,6 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke run: tiny model, a few 64-px faces, two training steps (seconds)",
     )
+    from otmark.cli.pretrain_tools import add_tool_arguments
+
+    add_tool_arguments(parser)
 
 
 def _tiny_overrides(model: str = "hrnet") -> list[str]:
@@ -162,7 +168,63 @@ def _in_fresh_process(fn, *args, **kwargs):
         return pool.submit(fn, *args, **kwargs).result()
 
 
+def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
+    """Step 1: the generated faces under ``data_root``, unless ``out/data/pretrain_data.json``
+    records the same arguments; returns their description (stored in the manifest)."""
+    from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
+
+    desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
+    stamp = out / "data" / DATA_STAMP
+    try:
+        done = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        done = None
+    if done == desc:
+        print(f"data: {data_root} already written ({args.faces} training faces)")
+        return desc
+    from otmark.atomic import write_json_atomic
+
+    print(f"data: writing {args.faces} + {args.val_faces} generated faces to {data_root}")
+    _in_fresh_process(
+        write_pretrain_data,
+        data_root,
+        args.faces,
+        args.val_faces,
+        args.image_size,
+        args.seed,
+        DEFAULT_MIX,
+        progress=_print_folder,
+    )
+    write_json_atomic(stamp, desc)
+    return desc
+
+
+def _package_run(args: argparse.Namespace, out: Path, config: dict, desc: dict) -> None:
+    """Step 3: ``train/best.pt`` (else ``last.pt``) packaged into ``out/weights`` (and the
+    installed weights folder with ``--install``)."""
+    from otmark.pretrained import package_checkpoint, weights_dir
+
+    src = out / "train" / "best.pt"
+    if not src.is_file():
+        src = out / "train" / "last.pt"
+    recipe = {"command": "otmark pretrain", "config": config}
+    targets = [out / "weights"] + ([weights_dir()] if args.install else [])
+    try:
+        for folder in targets:
+            manifest = package_checkpoint(
+                src, folder, recipe=recipe, data=desc, name=PACKAGED_BY_MODEL[args.model]
+            )
+            print(f"packaged {src} -> {manifest.parent} ({manifest.name})")
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise CLIError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    from otmark.cli.pretrain_tools import run_tool
+
+    done = run_tool(args)  # --package / --info / --adapt instead of pretraining
+    if done is not None:
+        return done
     if args.tiny:
         args.faces, args.val_faces, args.image_size = min(args.faces, 12), 3, 64
     if args.faces < 3 or args.val_faces < 3:
@@ -174,8 +236,6 @@ def run(args: argparse.Namespace) -> int:
     from otmark.datasets.errors import DatasetError
     from otmark.engine.config import ConfigError, dump_config, load_config
     from otmark.engine.trainer import TrainingInterrupted, train
-    from otmark.pretrained import package_checkpoint, weights_dir
-    from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
 
     if args.out is None:
         args.out = "runs/pretrained-fast" if args.model == "fast" else "runs/pretrained"
@@ -192,29 +252,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise CLIError("--resume and --overwrite exclude each other")
     claim_output(args, out, resume=args.resume)
-    desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
-    stamp = out / "data" / DATA_STAMP
-    try:
-        done = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
-    except (OSError, json.JSONDecodeError):
-        done = None
-    if done == desc:
-        print(f"data: {data_root} already written ({args.faces} training faces)")
-    else:
-        from otmark.atomic import write_json_atomic
-
-        print(f"data: writing {args.faces} + {args.val_faces} generated faces to {data_root}")
-        _in_fresh_process(
-            write_pretrain_data,
-            data_root,
-            args.faces,
-            args.val_faces,
-            args.image_size,
-            args.seed,
-            DEFAULT_MIX,
-            progress=_print_folder,
-        )
-        write_json_atomic(stamp, desc)
+    desc = _write_data(args, out, data_root)
 
     train_dir = out / "train"
     try:
@@ -231,19 +269,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
 
-    src = train_dir / "best.pt"
-    if not src.is_file():
-        src = train_dir / "last.pt"
-    recipe = {"command": "otmark pretrain", "config": cfg.to_dict()}
-    targets = [out / "weights"] + ([weights_dir()] if args.install else [])
-    try:
-        for folder in targets:
-            manifest = package_checkpoint(
-                src, folder, recipe=recipe, data=desc, name=PACKAGED_BY_MODEL[args.model]
-            )
-            print(f"packaged {src} -> {manifest.parent} ({manifest.name})")
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise CLIError(str(exc)) from None
+    _package_run(args, out, cfg.to_dict(), desc)
     if result.get("best_nme") is not None:
         print(f"best validation NME {result['best_nme']:.3f}% (generated faces, held out)")
     return 0

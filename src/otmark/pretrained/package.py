@@ -147,7 +147,7 @@ def load_packaged(
 
 
 def describe(folder: str | os.PathLike[str] | None = None, name: str = PRETRAINED) -> str:
-    """A few lines on the packaged model ``name`` (for ``python -m otmark.pretrained info``)."""
+    """A few lines on the packaged model ``name`` (for ``otmark pretrain --info``)."""
     m = read_manifest(folder, name)
     codec = m.get("codec", {})
     src = m.get("source", {})
