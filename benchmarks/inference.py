@@ -9,6 +9,9 @@ other processes load them). Options: ``--sizes``, ``--batches``, ``--threads``, 
 on 2 busy cores PyTorch's OpenMP threads degrade far more than ONNX Runtime's, so on a shared
 machine also run ``--threads 1 --out benchmarks/results/inference_1thread.json``.
 
+``python benchmarks/inference.py fast`` runs the other suite, :func:`fast_main`: the small fast
+model beside the packaged HRNet and dlib's shape predictor, per face and on video.
+
 Backends (all with ``--threads`` threads, default 2):
 
 - ``torch_eager``: ``model.eval()`` under ``torch.no_grad()``, NCHW;
@@ -108,6 +111,12 @@ def torch_runner(model, x: torch.Tensor, mode: str) -> Callable[[], object]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    if argv[:1] == ["fast"]:
+        return fast_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="hrnet_w18")
     parser.add_argument("--scheme", default="300w", help="number of landmarks from this scheme")
@@ -229,6 +238,244 @@ def main(argv: list[str] | None = None) -> dict:
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(f"load average before {load_before}, after {os.getloadavg()}")
+    write_json_atomic(args.out, result, indent=2)
+    print(f"wrote {args.out}")
+    return result
+
+
+# --- the fast model beside the packaged HRNet and dlib ------------------------------------------
+
+FAST_RESULTS = Path(__file__).resolve().parent / "results" / "inference_fast.json"
+
+
+def _detector_for(name: str, notes: list[str]):
+    """``(Detector, model, description)`` of a packaged model name; the fast model untrained (with
+    trained-like weights) when its packaged weights are not built: latency does not depend on
+    the weights."""
+    from otmark.checkpoint_names import PretrainedNotInstalled
+    from otmark.inference import Detector
+    from otmark.models import load_model_from_checkpoint
+
+    try:
+        model, meta = load_model_from_checkpoint(name)
+        return Detector.from_checkpoint(name, device="cpu"), model, f"{name} (packaged weights)"
+    except PretrainedNotInstalled:
+        if name != "pretrained-fast":
+            raise
+    ref = load_model_from_checkpoint("pretrained")[1]
+    k = get_scheme(ref["scheme"]).num_points
+    model = trained_like(create_model("mobilenet_v2", k), ref["codec"]["input_size"])
+    notes.append(
+        "pretrained-fast is not built: its timings use an untrained mobilenet_v2 with "
+        "trained-like weights (latency does not depend on the weights; its landmarks mean "
+        "nothing)"
+    )
+    det = Detector.from_model(model, ref["scheme"], ref["codec"], device="cpu")
+    return det, model, "mobilenet_v2 width 1 (untrained: pretrained-fast not built)"
+
+
+def _dlib_parts():
+    """``(hog_detector, shape_predictor)`` when dlib and its 68-point model are installed."""
+    try:
+        import dlib
+    except ImportError:
+        return None
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from real_faces import landmark_model_path
+
+    path = landmark_model_path(Path(__file__).resolve().parent / "real_faces_data" / "dlib")
+    if path is None or not Path(path).is_file():
+        return None
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(path))
+
+
+def _median_ms(fn: Callable[[], object], min_time: float, min_calls: int = 20) -> float:
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000.0 * statistics.median(times)
+
+
+def _one_pass(det) -> None:
+    """Per-face latency with one prediction per face (no re-crop passes)."""
+    if hasattr(det, "passes"):
+        det.passes = 1
+
+
+def fast_main(argv: list[str] | None = None) -> dict:
+    """``python benchmarks/inference.py fast``: per-face latency on 1 thread (128-px crops,
+    batch 1) of the fast model and the packaged HRNet, with torch and ONNX Runtime (when
+    installed), beside dlib's shape predictor (when installed); then video throughput on a
+    generated 640x480 video on 2 threads: otmark with tracking (face finder on the first frame
+    and every ``--redetect-every`` frames) beside dlib (HOG face detector on every frame + shape
+    predictor). Frames are decoded before timing (decoding is the same for all)."""
+    parser = argparse.ArgumentParser(prog="python benchmarks/inference.py fast")
+    parser.add_argument("--min-time", type=float, default=2.0, help="seconds per latency case")
+    parser.add_argument("--frames", type=int, default=40, help="frames of the generated video")
+    parser.add_argument("--redetect-every", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=FAST_RESULTS)
+    args = parser.parse_args(argv)
+
+    from otmark.inference.tracking import FaceTracker
+    from otmark.synth.video import render_video
+
+    notes: list[str] = []
+    load_before = os.getloadavg()
+    print(f"generating a {args.frames}-frame 640x480 video ...", flush=True)
+    video = render_video(1, np.random.default_rng(0), args.frames, size=(480, 640))
+    frames = [r.image for r in video]
+    gt = np.stack([r.landmarks["300vw"] for r in video])
+    lo, hi = gt[0].min(axis=0), gt[0].max(axis=0)
+    box = np.array([[lo[0], lo[1], hi[0], hi[1]]])
+
+    models = {}
+    for name in ("pretrained-fast", "pretrained"):
+        det, model, desc = _detector_for(name, notes)
+        models[name] = (det, model, desc)
+
+    # --- per-face latency, 1 thread
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (det, model, desc) in models.items():
+            size = det.codec.input_size
+            x = torch.randn(1, 3, size, size)
+            fwd = det.backend
+            row = {
+                "model": name,
+                "description": desc,
+                "parameters": count_parameters(model),
+                "float16_mb": 2 * count_parameters(model) / 1e6,
+                "input_size": size,
+                "torch_forward_ms": _median_ms(lambda f=fwd, a=x: f(a), args.min_time),
+            }
+            _one_pass(det)
+            row["torch_detector_ms"] = _median_ms(
+                lambda d=det: d.predict(frames[0], box), args.min_time
+            )
+            try:
+                onnx_path = export_onnx(copy.deepcopy(model).eval(), Path(tmp) / "m.onnx", size)
+                sess = ort_session(onnx_path, 1, optimization="all")
+                xn = x.numpy()
+                row["ort_forward_ms"] = _median_ms(
+                    lambda s=sess, a=xn: s.run(None, {"images": a}), args.min_time
+                )
+            except ImportError:
+                notes.append("onnxruntime is not installed: no ONNX Runtime timings")
+            rows.append(row)
+            print(
+                f"{name:16s} {row['parameters'] / 1e6:5.2f} M params: torch forward "
+                f"{row['torch_forward_ms']:6.2f} ms, detector {row['torch_detector_ms']:6.2f} ms"
+                + (f", ORT {row['ort_forward_ms']:6.2f} ms" if "ort_forward_ms" in row else ""),
+                flush=True,
+            )
+        dlib_parts = _dlib_parts()
+        if dlib_parts is None:
+            notes.append("dlib or its 68-point model is not installed: no dlib timings")
+        else:
+            import dlib
+
+            hog, predictor = dlib_parts
+            gray = np.ascontiguousarray(frames[0].mean(axis=2).astype(np.uint8))
+            rect = dlib.rectangle(*(int(v) for v in box[0]))
+            ms = _median_ms(lambda: predictor(gray, rect), args.min_time)
+            rows.append({"model": "dlib shape_predictor_68", "torch_detector_ms": ms})
+            print(f"{'dlib 68 points':16s} shape predictor {ms:6.2f} ms", flush=True)
+
+    # --- video throughput, 2 threads
+    torch.set_num_threads(2)
+    video_rows = []
+    from otmark.inference.finders import make_face_finder
+
+    finder = make_face_finder("auto", all_faces=False, notify=notes.append)
+    for name, (det, _, desc) in models.items():
+        untrained = "untrained" in desc
+        # an untrained model's confidence means nothing: keep its tracks (threshold 0) so that
+        # the timing is the tracking path's, not the face finder's on every frame
+        tracker = FaceTracker(
+            det,
+            threshold=0.0 if untrained else 0.5,
+            redetect_every=args.redetect_every,
+            max_faces=1,
+            fps=25.0,
+        )
+        tracker.find_faces = finder
+        tracker.reset()
+        t0 = time.perf_counter()
+        pts = []
+        for f in frames:
+            step = tracker(f)
+            pts.append(step.faces[0].landmarks if step.faces else np.full(gt[0].shape, np.nan))
+        dt = time.perf_counter() - t0
+        norm = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=1)
+        err = np.nanmean(np.linalg.norm(np.stack(pts) - gt, axis=-1).mean(axis=1) / norm)
+        video_rows.append(
+            {
+                "method": f"otmark {name} + tracking",
+                "fps": len(frames) / dt,
+                "nme": None if untrained else float(err),
+            }
+        )
+    if dlib_parts is not None:
+        import dlib
+
+        hog, predictor = dlib_parts
+        t0 = time.perf_counter()
+        pts = []
+        for f in frames:
+            gray = np.ascontiguousarray(f.mean(axis=2).astype(np.uint8))
+            rects = hog(gray, 0)
+            if len(rects):
+                shape = predictor(gray, max(rects, key=lambda r: r.area()))
+                pts.append(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64))
+            else:
+                pts.append(np.full(gt[0].shape, np.nan))
+        dt = time.perf_counter() - t0
+        norm = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=1)
+        err = np.nanmean(np.linalg.norm(np.stack(pts) - gt, axis=-1).mean(axis=1) / norm)
+        video_rows.append(
+            {
+                "method": "dlib HOG every frame + shape predictor",
+                "fps": len(frames) / dt,
+                "nme": float(err),
+            }
+        )
+
+    print("\nper face, 1 thread (ms)")
+    print(f"{'model':26s} {'params':>8s} {'torch fwd':>10s} {'detector':>10s} {'ORT fwd':>10s}")
+    for r in rows:
+        params = f"{r['parameters'] / 1e6:.2f}M" if "parameters" in r else "-"
+        fwd = f"{r['torch_forward_ms']:.2f}" if "torch_forward_ms" in r else "-"
+        ort = f"{r['ort_forward_ms']:.2f}" if "ort_forward_ms" in r else "-"
+        print(f"{r['model']:26s} {params:>8s} {fwd:>10s} {r['torch_detector_ms']:10.2f} {ort:>10s}")
+    print(f"\nvideo, 640x480, {len(frames)} frames, 2 threads")
+    for r in video_rows:
+        nme = "-" if r["nme"] is None else f"{100 * r['nme']:.2f}%"
+        print(f"{r['method']:42s} {r['fps']:7.1f} frames/s   NME {nme}")
+    for n in notes:
+        print(f"note: {n}")
+    result = {
+        "benchmark": "inference_fast",
+        "latency_1thread": rows,
+        "video_2threads": video_rows,
+        "video": {"frames": len(frames), "size": [640, 480], "generator": "300vw category 1"},
+        "notes": notes,
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "torch": torch.__version__,
+        },
+        "command": "python benchmarks/inference.py fast",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     write_json_atomic(args.out, result, indent=2)
     print(f"wrote {args.out}")
     return result

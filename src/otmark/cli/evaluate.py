@@ -211,12 +211,24 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         raise CLIError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    from otmark.protocols.jitter import video_jitter  # video protocols (300VW): beside NME
+
+    jitter = video_jitter(
+        protocol.samples, result.predictions.for_ids(result.ids), result.model_scheme
+    )
+    if jitter is not None:
+        extra["jitter"] = jitter
     write_results(out, result, spec, extra)
     s = result.summary
     print(
         f"{spec.name}: {len(result.ids)} images, {result.errors.shape[1]} points "
         f"({result.space}); NME {s['NME']:.2f}%, FR^I_0.1 {s['FR^I_0.1']:.2f}%, "
         f"FR^L_0.1 {s['FR^L_0.1']:.2f}%, AUC^I_0.1 {s['AUC^I_0.1']:.2f}%"
+        + (
+            f", jitter {jitter['jitter']:.2f}% ({jitter['frames']} frame pairs)"
+            if jitter is not None and jitter["jitter"] is not None
+            else ""
+        )
     )
     if skipped:
         print(f"skipped {len(skipped)} bad sample(s) (listed in results.json under 'skipped')")
