@@ -314,3 +314,48 @@ def test_detect_refuses_a_folder_of_other_files_and_overwrite_spares_its_input(
     assert (other / "overlays").is_dir()
     assert run_cli(capsys, *detect, "--out", str(other), "--no-overlay", "--overwrite")[0] == 0
     assert sorted(p.name for p in other.iterdir()) == ["landmarks.csv", "landmarks.json"]
+
+
+def test_synthesize_never_mixes_two_generations(tmp_path):
+    from otmark.rundir import FolderNotEmpty
+    from otmark.synth.writers import synthesize
+
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    synthesize("wflw", out, 3, seed=1, size=64)
+    before = _digest(out)
+    with pytest.raises(FolderNotEmpty, match=r"num 3 \(asked: 2\)"):
+        synthesize("wflw", out, 2, seed=1, size=64)
+    assert _digest(out) == before
+    synthesize("wflw", out, 2, seed=1, size=64, overwrite=True)
+    synthesize("wflw", fresh, 2, seed=1, size=64)
+    assert _digest(out) == _digest(fresh)
+
+
+def test_quickstart_and_study_go_on_in_their_own_folders_only(tmp_path, capsys):
+    from otmark.cli.quickstart import is_quickstart_folder
+    from otmark.cli.study import is_study_folder
+
+    qs = tmp_path / "qs"
+    (qs / "data" / "300W").mkdir(parents=True)
+    for name in ("model.pt", "report.md", "results.json", "ced_300w-test.png"):
+        (qs / name).write_text("x")
+    assert is_quickstart_folder(qs) and is_quickstart_folder(tmp_path / "missing")
+    (qs / "thesis.tex").write_text("keep")
+    assert not is_quickstart_folder(qs)
+    code, _, err = run_cli(capsys, "quickstart", "--tiny", "--out", str(qs))
+    assert code == 2
+    assert f"{qs}: already holds another run's outputs or other files" in err
+    assert "report.md and 2 more); --overwrite deletes them first" in err
+    assert "--resume" not in err
+
+    results = tmp_path / "results" / "cpu"
+    (results / "lr").mkdir(parents=True)
+    (results / "losses__w_s3_bc__300w__seed0.json").write_text("{}")
+    (results / "notes.txt").write_text("mine")
+    assert is_study_folder(results)  # a study's folder, with a note of its user
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cells.json").write_text("{}")
+    assert is_study_folder(other)
+    (other / "thesis.tex").write_text("keep")
+    assert not is_study_folder(other)
