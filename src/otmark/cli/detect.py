@@ -293,6 +293,14 @@ def _report_videos(result) -> None:
             print(f"{name}: no face in frame(s) {frame_ranges(empty)} ({len(empty)}){runs}")
         else:
             print(f"{name}: a face in every frame{runs}")
+        score = video.get("evaluation")
+        if score is not None and score["nme"] is not None:
+            jitter = "-" if score["jitter"] is None else f"{score['jitter']:.2f}%"
+            print(
+                f"{name}: against its annotations ({score['frames_scored']} of "
+                f"{score['frames_annotated']} annotated frames): NME {score['nme']:.2f}%, "
+                f"jitter {jitter}"
+            )
 
 
 def _warn(text: str) -> None:

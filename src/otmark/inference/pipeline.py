@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.inference.annotations import score_video, video_annotations
 from otmark.inference.boxes import lookup_boxes, validate_boxes, whole_image_box
 from otmark.inference.detector import Detector
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
@@ -261,8 +262,10 @@ def run_detection(
             default: when ``boxes_for`` is :func:`whole_image_boxes` (the image is the face crop).
         video: tracking and smoothing of videos (:class:`otmark.inference.tracking.VideoOptions`;
             None: every frame on its own, as for images). ``landmarks.json`` records the options
-            and the frames where the face finder ran under ``"tracking"`` (``"videos"``, one
-            entry per video, for several inputs).
+            and the frames where the face finder ran under ``"tracking"``, and the NME and
+            jitter against the annotations of a 300VW-layout video under ``"evaluation"``
+            (:mod:`otmark.inference.annotations`); ``"videos"``, one entry per video, for
+            several inputs.
 
     Raises:
         otmark.inference.sources.InputError naming an unreadable input (or, with
@@ -318,6 +321,7 @@ def run_detection(
             prefix,
         )
         info: dict = {}
+        start = len(run.results)
         if kind == "video":
             fps = video_fps(path)
             pairs = video_pairs(detector, frames, boxes_for, video, fps, info)
@@ -339,6 +343,9 @@ def run_detection(
         else:
             consume(pairs, None)
         if kind == "video":
+            truth = video_annotations(path)  # 300VW layout: annot/*.pts beside the video
+            if truth is not None:
+                info["evaluation"] = score_video(run.results[start:], truth, detector.scheme.name)
             videos.append({"source": path.name, **report.to_json().get("video", {}), **info})
         if several:
             run.report.skipped += [(prefix + s, r) for s, r in report.skipped]
@@ -354,8 +361,8 @@ def run_detection(
     extra = run.report.to_json()
     if several and videos:
         extra["videos"] = videos
-    elif videos and "tracking" in videos[0]:
-        extra["tracking"] = videos[0]["tracking"]
+    elif videos:
+        extra.update({k: videos[0][k] for k in ("tracking", "evaluation") if k in videos[0]})
     k, scheme = detector.num_landmarks, detector.scheme.name
     json_path = write_results_json(out / "landmarks.json", run.results, scheme, k, extra=extra)
     csv_path = write_results_csv(out / "landmarks.csv", run.results, k)
