@@ -47,3 +47,27 @@ def test_one_face_by_default_all_with_all_faces(tmp_path, ckpt):
         # the reported (or first) face is the large one on the right
         assert (result.faces[0].box[0] + result.faces[0].box[2]) / 2 > 230
     assert counts == [1, 2]
+
+
+@pytest.mark.skipif(not haar_available(), reason="this OpenCV build has no Haar cascade")
+def test_group_photo_all_faces_and_the_rule_that_chose(tmp_path, ckpt, capsys):
+    from otmark.synth.group import group_photo
+
+    photo = group_photo(np.random.default_rng(9), sides=(60, 96, 40), size=(250, 380), max_yaw=8)
+    img = tmp_path / "group.png"
+    cv2.imwrite(str(img), cv2.cvtColor(photo.image, cv2.COLOR_RGB2BGR))
+    args = ["detect", str(img), "--checkpoint", str(ckpt), "--finder", "haar", "--no-overlay"]
+    faces = {}
+    for extra in ([], ["--all-faces", "--passes", "1"]):
+        out = tmp_path / f"out{len(extra)}"
+        assert main([*args, "--out", str(out), *extra]) == 0
+        _, (result,) = read_results_json(out / "landmarks.json")
+        faces[len(extra)] = result.faces
+    assert len(faces[0]) == 1 and len(faces[3]) == 3
+    centre = (photo.boxes[1, :2] + photo.boxes[1, 2:]) / 2  # the 96 px face
+    for first in (faces[0][0], faces[3][0]):
+        assert first.chosen_by == "size"
+        assert first.box[0] < centre[0] < first.box[2] and first.box[1] < centre[1] < first.box[3]
+    assert [f.chosen_by for f in faces[3][1:]] == [None, None]
+    assert main([*args, "--out", str(tmp_path / "bad"), "--passes", "0"]) == 2
+    assert "--passes must be >= 1" in capsys.readouterr().err

@@ -73,13 +73,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-faces",
         action="store_true",
-        help="report every face found (default: the largest, or the most central of similar size)",
+        help="report every face the finder finds, the chosen one first (default: only the "
+        "chosen one: the largest; among faces of similar size the most central, then the best "
+        "detector score; landmarks.json names the rule as chosen_by)",
     )
     parser.add_argument(
         "--out", default="detections", metavar="DIR", help="output folder (default: detections)"
     )
     parser.add_argument(
         "--flip-test", action="store_true", help="average with the prediction on mirrored crops"
+    )
+    parser.add_argument(
+        "--passes",
+        type=int,
+        default=3,
+        metavar="N",
+        help="predictions per face at most: the first from the face box, then re-crops from the "
+        "predicted landmarks as in training until the crop stops moving (default: 3; 1: the "
+        "box crop only)",
     )
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available"
@@ -195,10 +206,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.passes < 1:
+        raise CLIError(f"--passes must be >= 1, got {args.passes}")
     paths = list(args.input) if isinstance(args.input, list | tuple) else [args.input]
     args.input = paths[0] if len(paths) == 1 else " ".join(map(str, paths))  # for messages
     video = _video_options(args)
-    kwargs = dict(flip_test=args.flip_test, batch_size=args.batch_size, device=args.device)
+    kwargs = dict(
+        flip_test=args.flip_test, batch_size=args.batch_size, device=args.device, passes=args.passes
+    )
     try:
         for path in paths:
             input_kind(path)  # a missing input is reported first

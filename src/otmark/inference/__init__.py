@@ -31,11 +31,16 @@ from otmark.inference.detector import (
 from otmark.inference.finders import (
     DLIB_HOG_ADAPTATION,
     FINDERS,
+    RULES,
     DlibHogFaceDetector,
+    FaceFinder,
+    FoundFaces,
     build_finder,
     choose_face,
+    choose_face_rule,
     dlib_available,
     make_face_finder,
+    merge_detections,
     select_faces,
 )
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
@@ -50,6 +55,7 @@ from otmark.inference.pipeline import (
     table_boxes,
     whole_image_boxes,
 )
+from otmark.inference.recrop import crop_from_landmarks
 from otmark.inference.results import (
     Face,
     FrameResult,
@@ -70,11 +76,17 @@ from otmark.inference.sources import (
 __all__ = [
     "DLIB_HOG_ADAPTATION",
     "FINDERS",
+    "RULES",
     "DlibHogFaceDetector",
+    "FaceFinder",
+    "FoundFaces",
     "build_finder",
     "choose_face",
+    "choose_face_rule",
+    "crop_from_landmarks",
     "dlib_available",
     "make_face_finder",
+    "merge_detections",
     "select_faces",
     "HAAR_ADAPTATION",
     "BoxAdaptation",

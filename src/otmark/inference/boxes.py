@@ -279,22 +279,30 @@ class HaarFaceDetector:
         self.min_size_frac = min_size_frac
         self.adapt = adapt
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Find faces in ``image: (H, W, 3)`` uint8 RGB -> boxes ``(N, 4)``, largest first."""
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Find faces in ``image: (H, W, 3)`` uint8 RGB -> boxes ``(N, 4)`` (largest first) and
+        scores ``(N,)``: the number of neighbouring detections merged into each box."""
         import cv2
 
         gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         side = max(1, int(self.min_size_frac * min(gray.shape)))
-        found = self._cascade.detectMultiScale(
+        found, neighbours = self._cascade.detectMultiScale2(
             gray,
             scaleFactor=self.scale_factor,
             minNeighbors=self.min_neighbors,
             minSize=(side, side),
         )
         if len(found) == 0:
-            return np.zeros((0, 4), dtype=np.float64)
-        boxes = rects_to_boxes(found)
-        return adapt_haar_boxes(boxes) if self.adapt else boxes
+            return np.zeros((0, 4), dtype=np.float64), np.zeros(0)
+        xywh = np.asarray(found, dtype=np.float64).reshape(-1, 4)
+        order = np.argsort(-(xywh[:, 2] * xywh[:, 3]), kind="stable")  # as rects_to_boxes
+        boxes = rects_to_boxes(xywh)
+        scores = np.asarray(neighbours, dtype=np.float64).reshape(-1)[order]
+        return (adapt_haar_boxes(boxes) if self.adapt else boxes), scores
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Find faces in ``image: (H, W, 3)`` uint8 RGB -> boxes ``(N, 4)``, largest first."""
+        return self.detect(image)[0]
 
 
 def whole_image_box(image: np.ndarray) -> np.ndarray:

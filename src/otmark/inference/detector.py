@@ -274,11 +274,19 @@ class Detector:
 
     def find_faces(self, image: np.ndarray) -> np.ndarray:
         """Face boxes ``(N, 4)`` from the face finder (see ``face_finder``)."""
+        return self.find_faces_chosen(image)[0]
+
+    def find_faces_chosen(self, image: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """Face boxes ``(N, 4)`` from the face finder and the rule that chose the first one
+        (:data:`otmark.inference.finders.RULES`; None without faces or for a plain callable)."""
         if self._face_finder is None:
             from otmark.inference.finders import make_face_finder
 
             self._face_finder = make_face_finder("auto", all_faces=True)
-        return validate_boxes(self._face_finder(image))
+        if hasattr(self._face_finder, "find"):
+            found = self._face_finder.find(image)
+            return validate_boxes(found.boxes), found.chosen_by
+        return validate_boxes(self._face_finder(image)), None
 
     def _run(self, crops: torch.Tensor) -> torch.Tensor:
         outs = []
@@ -364,11 +372,16 @@ class Detector:
         given = [None] * len(imgs) if boxes is None else list(boxes)
         if len(given) != len(imgs):
             raise ValueError(f"{len(imgs)} images but {len(given)} box arrays")
-        all_boxes = [
-            self.find_faces(im) if b is None else validate_boxes(b) for im, b in zip(imgs, given)
+        found = [
+            self.find_faces_chosen(im) if b is None else (validate_boxes(b), None)
+            for im, b in zip(imgs, given)
         ]
+        all_boxes = [bs for bs, _ in found]
         pts = self.predict_many(imgs, all_boxes)
-        return [[Face(b, p) for b, p in zip(bs, ps)] for bs, ps in zip(all_boxes, pts)]
+        return [
+            [Face(b, p, chosen_by=rule if j == 0 else None) for j, (b, p) in enumerate(zip(bs, ps))]
+            for (bs, rule), ps in zip(found, pts)
+        ]
 
     def predict_batch(
         self,

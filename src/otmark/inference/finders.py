@@ -8,17 +8,23 @@ Finders (:data:`FINDERS`):
 * ``dlib``: dlib's HOG + linear SVM frontal face detector (``dlib.get_frontal_face_detector``,
   from the ``dlib-bin`` wheel: ``pip install 'otmark[faces]'``). It scores histograms of
   image gradients, so gray-level photographs are found as well as colour ones; its five
-  sub-detectors cover frontal, turned and tilted heads; the image is upsampled so that faces
-  down to :attr:`DlibHogFaceDetector.min_face` pixels are found. Boxes adapted by
-  :data:`DLIB_HOG_ADAPTATION`.
+  sub-detectors cover frontal, turned and tilted heads. It runs on the image itself (large
+  faces) and on the image upsampled once and twice (faces down to
+  :attr:`DlibHogFaceDetector.min_face` pixels, as the pixel budget allows); the detections of
+  all runs are merged (:func:`merge_detections`), so it finds at least what dlib's detector
+  finds at each of these upsamplings. Boxes adapted by :data:`DLIB_HOG_ADAPTATION`.
 * ``haar``: OpenCV's frontal Haar cascade (:class:`otmark.inference.boxes.HaarFaceDetector`), the
-  fallback: near-frontal faces only.
+  fallback: near-frontal faces only; its score is the number of overlapping detections.
 * ``auto`` (the default): ``dlib`` when installed, else a one-line notice naming the extra to
   install and ``haar``.
 
-:func:`choose_face` picks the face a single-face run reports (:func:`make_face_finder` with
-``all_faces=False``): the largest box, except that among boxes at least
-:data:`COMPARABLE_AREA` times as large as the largest, the one nearest the image centre wins.
+:func:`choose_face_rule` picks the face a single-face run reports (:func:`make_face_finder`
+with ``all_faces=False``; with ``all_faces=True`` every face, that one first), the most
+prominent one: **size** first (the largest box, unless others have at least
+:data:`COMPARABLE_AREA` of its area), then **centrality** (among those, the box whose centre
+is nearest the image centre, unless others are within :data:`CENTRAL_TOLERANCE` of the image's
+half diagonal as near), then the detector's **score**. The rule that decided is reported
+(:data:`RULES`; ``chosen_by`` in ``otmark detect``'s ``landmarks.json``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +53,21 @@ FACES_EXTRA = "faces"
 #: Boxes at least this fraction of the largest box's area count as "as large" for
 #: :func:`choose_face`, which then prefers the most central of them.
 COMPARABLE_AREA = 0.5
+
+#: Among boxes of comparable size, those whose centre lies within this fraction of the image's
+#: half diagonal of the most central one count as equally central: the detector score decides.
+CENTRAL_TOLERANCE = 0.1
+
+#: Boxes of one face found by several runs (upsamplings) overlap by more than this IoU.
+MERGE_IOU = 0.4
+
+#: The rules of :func:`choose_face_rule`, by the name reported as ``chosen_by``.
+RULES: dict[str, str] = {
+    "only": "the finder found one face",
+    "size": "the largest face; the others have less than half its area",
+    "centrality": "the most central of the faces of similar size",
+    "score": "the highest detector score among faces of similar size and centrality",
+}
 
 #: dlib's HOG boxes -> training-convention boxes. Measured with
 #: ``python scripts/calibrate_haar.py benchmarks/real_faces_data/dev300w --split test
@@ -72,6 +94,10 @@ def dlib_available() -> bool:
 
 class DlibHogFaceDetector:
     """dlib's HOG frontal face detector (5 sub-detectors: frontal, left, right, tilted).
+
+    The detector runs at every upsampling from 0 to :meth:`upsample_steps` (the image itself
+    for large faces, then upsampled by 2, 4... for small ones) and the detections are merged
+    (:func:`merge_detections`, the best score of each face kept).
 
     Args:
         min_face: smallest face side (pixels of the input image) to find; the image is upsampled
@@ -118,52 +144,167 @@ class DlibHogFaceDetector:
             steps -= 1
         return int(steps)
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Faces in ``image: (H, W, 3)`` uint8 RGB (or ``(H, W)`` gray) -> ``(N, 4)``,
-        largest first."""
+    def run(self, image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
+        """dlib's detector at one upsampling: boxes ``(N, 4)`` (dlib's own convention, edges
+        half a pixel outside its inclusive pixel ranges) and scores ``(N,)``."""
         img = np.ascontiguousarray(image, dtype=np.uint8)
-        rects, _scores, _kinds = self._detector.run(
-            img, self.upsample_steps(img.shape), self.threshold
-        )
-        if len(rects) == 0:
-            return np.zeros((0, 4), dtype=np.float64)
-        # dlib rectangles are inclusive pixel ranges: edges half a pixel outside
+        rects, scores, _kinds = self._detector.run(img, int(upsample), self.threshold)
         boxes = np.array(
-            [[r.left() - 0.5, r.top() - 0.5, r.right() + 0.5, r.bottom() + 0.5] for r in rects]
+            [[r.left() - 0.5, r.top() - 0.5, r.right() + 0.5, r.bottom() + 0.5] for r in rects],
+            dtype=np.float64,
+        ).reshape(-1, 4)
+        return boxes, np.asarray(scores, dtype=np.float64).reshape(-1)
+
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``image: (H, W, 3)`` uint8 RGB (or ``(H, W)`` gray) -> boxes ``(N, 4)``
+        (largest first) and their detector scores ``(N,)``."""
+        runs = [self.run(image, up) for up in range(self.upsample_steps(np.shape(image)) + 1)]
+        boxes, scores = merge_detections(
+            np.concatenate([b for b, _ in runs]), np.concatenate([s for _, s in runs])
         )
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        boxes = boxes[np.argsort(-area, kind="stable")]
-        return adapt_boxes(boxes, DLIB_HOG_ADAPTATION) if self.adapt else boxes
+        if self.adapt and len(boxes):
+            boxes = adapt_boxes(boxes, DLIB_HOG_ADAPTATION)
+        return boxes, scores
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Faces in ``image`` -> boxes ``(N, 4)``, largest first (:meth:`detect`)."""
+        return self.detect(image)[0]
 
 
-def choose_face(boxes: np.ndarray, image_shape: tuple[int, ...]) -> int:
-    """Index of the face a single-face run reports among ``boxes: (N, 4)``, ``N >= 1``.
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a: (N, 4)`` with every box of ``b: (M, 4)`` -> ``(N, M)``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
+    lo = np.maximum(a[..., :2], b[..., :2])
+    hi = np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
+    area_b = np.prod(b[..., 2:] - b[..., :2], axis=-1)
+    return inter / np.maximum(area_a + area_b - inter, 1e-12)
 
-    The largest box, unless several are comparable in size (area at least
-    :data:`COMPARABLE_AREA` of the largest): then the one whose centre is nearest the image
-    centre (ties: the larger, then the first).
+
+def merge_detections(
+    boxes: np.ndarray, scores: np.ndarray, iou: float = MERGE_IOU
+) -> tuple[np.ndarray, np.ndarray]:
+    """Non-maximum suppression: of boxes overlapping by more than ``iou``, the best-scored one
+    (ties: the first) is kept.
+
+    Args:
+        boxes: ``(N, 4)``; scores: ``(N,)``.
+
+    Returns:
+        the kept boxes ``(M, 4)``, largest first (equal areas: better score first), and their
+        scores ``(M,)``.
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(b) != len(s):
+        raise ValueError(f"{len(b)} boxes but {len(s)} scores")
+    overlap = box_iou(b, b)
+    keep: list[int] = []
+    for i in np.argsort(-s, kind="stable"):
+        if all(overlap[i, j] <= iou for j in keep):
+            keep.append(int(i))
+    k = np.array(keep, dtype=np.int64)
+    b, s = b[k], s[k]
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    order = np.lexsort((-s, -area))
+    return b[order], s[order]
+
+
+def choose_face_rule(
+    boxes: np.ndarray, image_shape: tuple[int, ...], scores: np.ndarray | None = None
+) -> tuple[int, str]:
+    """The face a single-face run reports among ``boxes: (N, 4)``, ``N >= 1``, and the rule
+    that chose it (a key of :data:`RULES`).
+
+    1. ``only``: a single box;
+    2. ``size``: the largest box, when no other has :data:`COMPARABLE_AREA` of its area;
+    3. ``centrality``: among the boxes of comparable size, the one whose centre is nearest the
+       image centre, when no other is within :data:`CENTRAL_TOLERANCE` of the image's half
+       diagonal as near;
+    4. ``score``: among those, the highest ``scores`` (ties, or no scores: the larger box, then
+       the nearer, then the first); without different scores the rule stays ``centrality``.
+
+    Args:
+        boxes: ``(N, 4)`` face boxes; image_shape: ``(H, W, ...)``.
+        scores: ``(N,)`` detector scores (higher: more face-like), or None.
     """
     b = validate_boxes(boxes)
     if len(b) == 0:
         raise ValueError("choose_face needs at least one box")
+    if len(b) == 1:
+        return 0, "only"
+    sc = np.zeros(len(b)) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(sc) != len(b):
+        raise ValueError(f"{len(b)} boxes but {len(sc)} scores")
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     h, w = image_shape[:2]
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
-    dist = np.linalg.norm((b[:, :2] + b[:, 2:]) / 2 - centre, axis=1)
+    dist = np.linalg.norm((b[:, :2] + b[:, 2:]) / 2 - centre, axis=1) / max(np.hypot(w, h) / 2, 1)
     comparable = np.flatnonzero(area >= COMPARABLE_AREA * area.max())
-    order = np.lexsort((comparable, -area[comparable], dist[comparable]))
-    return int(comparable[order[0]])
+    if len(comparable) == 1:
+        return int(comparable[0]), "size"
+    central = comparable[dist[comparable] <= dist[comparable].min() + CENTRAL_TOLERANCE]
+    # best score, then larger, then nearer, then first
+    order = np.lexsort((central, dist[central], -area[central], -sc[central]))
+    best = int(central[order[0]])
+    if len(central) == 1:
+        return best, "centrality"
+    if np.all(sc[central] == sc[best]):
+        nearest = np.lexsort((comparable, -area[comparable], dist[comparable]))
+        return int(comparable[nearest[0]]), "centrality"
+    return best, "score"
 
 
-def select_faces(boxes: np.ndarray, image_shape: tuple[int, ...], all_faces: bool) -> np.ndarray:
+def choose_face(
+    boxes: np.ndarray, image_shape: tuple[int, ...], scores: np.ndarray | None = None
+) -> int:
+    """Index of the face a single-face run reports among ``boxes: (N, 4)``, ``N >= 1``
+    (:func:`choose_face_rule`)."""
+    return choose_face_rule(boxes, image_shape, scores)[0]
+
+
+def select_faces(
+    boxes: np.ndarray,
+    image_shape: tuple[int, ...],
+    all_faces: bool,
+    scores: np.ndarray | None = None,
+) -> np.ndarray:
     """All ``boxes`` with the chosen one (:func:`choose_face`) first, or only the chosen one."""
+    return choose_faces(boxes, image_shape, all_faces, scores).boxes
+
+
+@dataclass
+class FoundFaces:
+    """Faces a finder reports for one image.
+
+    Attributes:
+        boxes: ``(N, 4)`` training-convention boxes, the chosen face first.
+        scores: ``(N,)`` detector scores (0 for finders without scores).
+        chosen_by: why ``boxes[0]`` was chosen (a key of :data:`RULES`); None without faces.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    chosen_by: str | None
+
+
+def choose_faces(
+    boxes: np.ndarray,
+    image_shape: tuple[int, ...],
+    all_faces: bool,
+    scores: np.ndarray | None = None,
+) -> FoundFaces:
+    """The chosen face (:func:`choose_face_rule`) first, then, with ``all_faces``, the others in
+    their order; ``chosen_by`` names the rule."""
     b = validate_boxes(boxes)
+    sc = np.zeros(len(b)) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(b) == 0:
-        return b
-    i = choose_face(b, image_shape)
-    if not all_faces:
-        return b[i : i + 1]
-    return np.concatenate([b[i : i + 1], np.delete(b, i, axis=0)])
+        return FoundFaces(b, np.zeros(0), None)
+    i, rule = choose_face_rule(b, image_shape, sc)
+    order = np.array([i] + ([j for j in range(len(b)) if j != i] if all_faces else []))
+    return FoundFaces(b[order], sc[order], rule)
 
 
 def _warn(message: str) -> None:
@@ -187,18 +328,41 @@ def build_finder(name: str, notify: Callable[[str], None] = _warn) -> Callable:
     return HaarFaceDetector()
 
 
-def make_face_finder(
-    name: str = "auto", all_faces: bool = False, notify: Callable[[str], None] = _warn
-) -> Callable[[np.ndarray], np.ndarray]:
+class FaceFinder:
     """A face finder for :class:`otmark.inference.Detector` (``face_finder=``).
 
-    Returns ``finder(image) -> (N, 4)`` boxes: the chosen face only (:func:`choose_face`), or
-    with ``all_faces`` every face, the chosen one first. See :func:`build_finder` for ``name``
-    and ``notify``.
+    ``finder(image) -> (N, 4)`` boxes: the chosen face only, or with ``all_faces`` every face,
+    the chosen one first; :meth:`find` also gives the scores and the rule that chose.
+
+    Args:
+        raw: a finder of all faces: an object with ``detect(image) -> (boxes, scores)`` (the
+            finders of :data:`FINDERS`), or a callable ``raw(image) -> boxes``.
+        all_faces: report every face.
     """
-    raw = build_finder(name, notify)
 
-    def finder(image: np.ndarray) -> np.ndarray:
-        return select_faces(raw(image), np.asarray(image).shape, all_faces)
+    def __init__(self, raw: Callable, all_faces: bool = False) -> None:
+        self.raw = raw
+        self.all_faces = bool(all_faces)
 
-    return finder
+    def find(self, image: np.ndarray) -> FoundFaces:
+        """The faces of ``image: (H, W, 3)`` (:class:`FoundFaces`)."""
+        if hasattr(self.raw, "detect"):
+            boxes, scores = self.raw.detect(image)
+        else:
+            boxes, scores = self.raw(image), None
+        return choose_faces(boxes, np.asarray(image).shape, self.all_faces, scores)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self.find(image).boxes
+
+
+def make_face_finder(
+    name: str = "auto", all_faces: bool = False, notify: Callable[[str], None] = _warn
+) -> FaceFinder:
+    """A face finder for :class:`otmark.inference.Detector` (``face_finder=``).
+
+    Returns a :class:`FaceFinder`: ``finder(image) -> (N, 4)`` boxes, the chosen face only
+    (:func:`choose_face_rule`), or with ``all_faces`` every face, the chosen one first. See
+    :func:`build_finder` for ``name`` and ``notify``.
+    """
+    return FaceFinder(build_finder(name, notify), all_faces)

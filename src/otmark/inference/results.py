@@ -9,8 +9,10 @@ JSON (``landmarks.json``)::
                 "faces": [{"box": [x0, y0, x1, y1], "landmarks": [[x, y], ...]}]}]}
 
 A face tracked through a video (``otmark detect VIDEO``, :mod:`otmark.inference.tracking`) also
-has ``"confidence"`` (its heatmap confidence in ``[0, 1]``). An image or frame where no face was
-found has ``"faces": []``. Files written by ``otmark detect``
+has ``"confidence"`` (its heatmap confidence in ``[0, 1]``). The face a face finder chose (the
+first one of an image) has ``"chosen_by"``: the rule that chose it (``only``, ``size``,
+``centrality`` or ``score``, :data:`otmark.inference.finders.RULES`). An image or frame
+where no face was found has ``"faces": []``. Files written by ``otmark detect``
 also carry ``"skipped": [{"source": ..., "reason": ...}]`` (images left out with
 ``--on-error skip``) and, for a video, ``"video": {"frames_decoded": n, "frames_announced": m,
 "truncated": n < m}``.
@@ -44,11 +46,13 @@ FORMAT_VERSION = 1
 class Face:
     """One detected face: ``box: (4,)`` = x0, y0, x1, y1 and ``landmarks: (K, 2)``;
     ``confidence`` (tracked video faces, :func:`otmark.inference.tracking.heatmap_confidence`)
-    or None."""
+    or None; ``chosen_by``: for the face a face finder chose among several, the rule that chose
+    it (:data:`otmark.inference.finders.RULES`), else None."""
 
     box: np.ndarray
     landmarks: np.ndarray
     confidence: float | None = None
+    chosen_by: str | None = None
 
 
 @dataclass
@@ -80,6 +84,7 @@ def results_to_json(
                 "box": [float(v) for v in np.asarray(f.box).reshape(4)],
                 "landmarks": np.asarray(f.landmarks, dtype=np.float64).tolist(),
                 **({} if f.confidence is None else {"confidence": float(f.confidence)}),
+                **({} if f.chosen_by is None else {"chosen_by": str(f.chosen_by)}),
             }
             for f in r.faces
         ]
@@ -168,7 +173,12 @@ def read_results_json(path: str | os.PathLike[str]) -> tuple[dict, list[FrameRes
                 raise ValueError(f"{path}: item {n}: landmarks of shape {lm.shape}, expected {k}x2")
             conf = f.get("confidence")
             faces.append(
-                Face(np.asarray(f["box"], dtype=np.float64), lm, None if conf is None else conf)
+                Face(
+                    np.asarray(f["box"], dtype=np.float64),
+                    lm,
+                    None if conf is None else conf,
+                    f.get("chosen_by"),
+                )
             )
         results.append(
             FrameResult(item["source"], item["frame"], item["width"], item["height"], faces)
