@@ -259,8 +259,8 @@ class FolderLock:
         raise FolderInUse(f"{self.folder}: in use (its lock {self.path} keeps changing)")
 
     def release(self) -> None:
-        """Remove the lock if it is still this process's."""
-        if not self.held:
+        """Remove the lock if it is still this process's (a forked child never removes it)."""
+        if not self.held or os.getpid() != self.info.pid:
             return
         self.held = False
         with contextlib.suppress(FileNotFoundError):
