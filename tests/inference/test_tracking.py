@@ -21,9 +21,9 @@ from otmark.inference.tracking import (
     FaceTracker,
     VideoOptions,
     box_iou,
-    crop_from_landmarks,
     frame_ranges,
     heatmap_confidence,
+    placement_from_landmarks,
     target_peak,
 )
 from otmark.schemes import get_scheme
@@ -75,9 +75,16 @@ def disc_frame(centre, radius=10, shape=(96, 128)) -> np.ndarray:
     return img
 
 
+def disc_detector(**kw) -> Detector:
+    """A detector on the disc model; crops never turned (the disc's "eyes" are arbitrary)."""
+    det = Detector(disc_backend, SCHEME, CODEC, **kw)
+    det.max_roll = None
+    return det
+
+
 def make_tracker(**kw) -> tuple[FaceTracker, DiscFinder]:
     finder = DiscFinder()
-    det = Detector(disc_backend, SCHEME, CODEC, face_finder=finder)
+    det = disc_detector(face_finder=finder)
     kw.setdefault("redetect_every", 0)
     return FaceTracker(det, **kw), finder
 
@@ -110,10 +117,11 @@ def test_confidence_of_regression_heatmaps_is_the_clipped_peak():
 
 
 def test_crop_from_landmarks_is_the_training_rule_and_iou():
-    pts = np.array([[10.2, 20.7], [30.5, 22.0], [18.0, 41.3]])
-    c, s = crop_from_landmarks(pts)
+    pts = np.random.default_rng(0).uniform(10, 50, (K, 2))
+    det = disc_detector()  # never turned: exactly the training rule
+    c, s, a = placement_from_landmarks(det, pts)
     c2, s2 = centre_scale_from_landmarks(pts)
-    assert np.array_equal(c, c2) and s == s2
+    assert np.array_equal(c, c2) and s == s2 and a == 0.0
     iou = box_iou(np.array([[0, 0, 2, 2]]), np.array([[1, 1, 3, 3], [0, 0, 2, 2], [5, 5, 6, 6]]))
     np.testing.assert_allclose(iou, [[1 / 7, 1.0, 0.0]])
 
@@ -172,7 +180,7 @@ def test_single_face_mode_keeps_one_track():
 
 
 def test_bad_options_named():
-    det = Detector(disc_backend, SCHEME, CODEC)
+    det = disc_detector()
     with pytest.raises(ValueError, match="threshold"):
         FaceTracker(det, threshold=1.5)
     with pytest.raises(ValueError, match="redetect_every"):
@@ -198,7 +206,7 @@ def _write_video(path, centres, shape=(96, 128)):
 def test_run_on_a_video_with_a_cut_records_tracking(tmp_path):
     video = _write_video(tmp_path / "cut.avi", [(40, 40)] * 3 + [None] * 2 + [(90, 50)] * 2)
     finder = DiscFinder()
-    det = Detector(disc_backend, SCHEME, CODEC, face_finder=finder)
+    det = disc_detector(face_finder=finder)
     run = run_detection(
         det, video, tmp_path / "out", overlays=False, video=VideoOptions(redetect_every=0)
     )
@@ -213,7 +221,7 @@ def test_given_boxes_on_video_are_smoothed_not_tracked(tmp_path):
     video = _write_video(tmp_path / "v.avi", [(40, 40), (44, 40), (48, 40)])
     from otmark.inference import fixed_boxes
 
-    det = Detector(disc_backend, SCHEME, CODEC)
+    det = disc_detector()
     boxes = fixed_boxes(np.array([[20.0, 20, 70, 60]]))
     raw = run_detection(det, video, tmp_path / "a", boxes_for=boxes, overlays=False)
     smooth = run_detection(
@@ -231,7 +239,7 @@ def test_given_boxes_on_video_are_smoothed_not_tracked(tmp_path):
 
 def test_tracking_frames_are_named_like_untracked_ones(tmp_path):
     video = _write_video(tmp_path / "v.avi", [(50, 50)] * 2)
-    det = Detector(disc_backend, SCHEME, CODEC, face_finder=DiscFinder())
+    det = disc_detector(face_finder=DiscFinder())
     run = run_detection(det, video, tmp_path / "o", overlays=True, video=VideoOptions())
     assert [(r.source, r.frame) for r in run.results] == [("v.avi", 0), ("v.avi", 1)]
     assert (tmp_path / "o" / "v_landmarks.mp4").is_file()

@@ -4,7 +4,9 @@ Running the face finder on every frame is slow and loses faces (a turned head, m
 :class:`FaceTracker` instead crops each tracked face of frame ``t`` where the training crops
 were placed, from the landmarks it found in frame ``t - 1``: the tight box of the landmarks with
 the crop context (:func:`otmark.transforms.centre_scale_from_landmarks`, the training rule,
-through :func:`crop_from_landmarks`). The face finder runs only
+through :func:`otmark.inference.recrop.crop_from_landmarks`, the rule of the detector's re-crop
+passes too: a face rolled beyond the detector's ``max_roll``, when it has one, is cropped
+turned upright). The face finder runs only
 
 - on the first frame, and whenever no face is tracked;
 - when a tracked face is **lost**: its heatmap confidence (:func:`heatmap_confidence`) falls
@@ -50,7 +52,7 @@ from otmark.inference.detector import Detector
 from otmark.inference.results import Face, FrameResult
 from otmark.inference.smoothing import BETA, MIN_CUTOFF, FaceSmoother
 from otmark.inference.sources import Frame
-from otmark.transforms.crop import CONTEXT, centre_scale_from_box, tight_box
+from otmark.transforms.crop import centre_scale_from_box, tight_box
 
 #: default confidence under which a tracked face counts as lost
 LOST_THRESHOLD = 0.5
@@ -62,12 +64,25 @@ REDETECT_EVERY = 30
 SAME_FACE_IOU = 0.3
 
 
-def crop_from_landmarks(
-    landmarks: np.ndarray, context: float = CONTEXT
-) -> tuple[np.ndarray, float]:
-    """The training crop of a face from its landmarks ``(K, 2)``: ``centre (2,)`` and ``scale``
-    of :func:`otmark.transforms.centre_scale_from_landmarks` (the tight box times ``context``)."""
-    return centre_scale_from_box(tight_box(landmarks), context=context)
+#: a crop placement: ``(centre (2,), scale, angle in degrees)``
+Placement = tuple[np.ndarray, float, float]
+
+
+def placement_from_landmarks(detector: Detector, landmarks: np.ndarray) -> Placement:
+    """The training crop of a face from its landmarks ``(K, 2)``
+    (:func:`otmark.inference.recrop.crop_from_landmarks` with the detector's scheme, crop
+    context and ``max_roll``; upright when the detector has no ``max_roll``)."""
+    from otmark.inference.recrop import crop_from_landmarks
+
+    max_roll = getattr(detector, "max_roll", None)
+    return crop_from_landmarks(landmarks, detector.scheme, detector.context, max_roll)
+
+
+def placement_from_box(detector: Detector, box: np.ndarray) -> Placement:
+    """The upright crop of a face box ``(4,)`` (:func:`otmark.transforms.centre_scale_from_box`
+    with the detector's crop context)."""
+    centre, scale = centre_scale_from_box(box, context=detector.context)
+    return centre, scale, 0.0
 
 
 def target_peak(sigma: float, heatmap_size: int) -> float:
@@ -114,7 +129,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def predict_at(
-    detector: Detector, image: np.ndarray, placements: list[tuple[np.ndarray, float]]
+    detector: Detector, image: np.ndarray, placements: list[Placement]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks and confidences of the faces of ``image`` cropped at ``placements``.
 
@@ -124,7 +139,7 @@ def predict_at(
     Args:
         detector: gives the backend, codec, scheme and flip test.
         image: ``(H, W, 3)`` uint8 RGB.
-        placements: ``N`` crop ``(centre (2,), scale)`` pairs.
+        placements: ``N`` crop placements ``(centre (2,), scale, angle)``.
 
     Returns:
         ``landmarks (N, K, 2)`` (before the detector's label adaptation) and ``confidence (N,)``.
@@ -137,8 +152,8 @@ def predict_at(
     flips = (False, True) if detector.flip_test else (False,)
     crops, inverses = [], []
     for flip in flips:
-        for centre, scale in placements:
-            m = crop_matrix(centre, scale, codec.input_size, flip=flip)
+        for centre, scale, angle in placements:
+            m = crop_matrix(centre, scale, codec.input_size, rotation=angle, flip=flip)
             crops.append(to_tensor(warp_image(image, m, codec.input_size)))
             inverses.append(invert_affine(m))
     heatmaps = detector._run(torch.stack(crops))
@@ -234,14 +249,9 @@ class FaceTracker:
 
     def _from_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[_Track]:
         """New tracks for finder boxes: a prediction from the box, then from its landmarks."""
-        ctx = self.detector.context
-        first, _ = predict_at(
-            detector=self.detector,
-            image=image,
-            placements=[centre_scale_from_box(b, context=ctx) for b in boxes],
-        )
-        places = [crop_from_landmarks(p, ctx) for p in first]
-        pts, conf = predict_at(self.detector, image, places)
+        det = self.detector
+        first, _ = predict_at(det, image, [placement_from_box(det, b) for b in boxes])
+        pts, conf = predict_at(det, image, [placement_from_landmarks(det, p) for p in first])
         return [_Track(-1, p, tight_box(q), float(c)) for p, q, c in zip(pts, first, conf)]
 
     def __call__(self, image: np.ndarray, t: float | None = None) -> TrackedFrame:
@@ -250,14 +260,13 @@ class FaceTracker:
         index = self._count
         self._count += 1
         t = index / self.fps if t is None else float(t)
-        ctx = self.detector.context
         lost = 0
         if self._tracks:
             boxes = [tight_box(tr.landmarks) for tr in self._tracks]
             pts, conf = predict_at(
                 self.detector,
                 image,
-                [crop_from_landmarks(tr.landmarks, ctx) for tr in self._tracks],
+                [placement_from_landmarks(self.detector, tr.landmarks) for tr in self._tracks],
             )
             kept = []
             for tr, p, b, c in zip(self._tracks, pts, boxes, conf):
