@@ -5,7 +5,7 @@ import torch
 
 from otmark.engine import precision
 from otmark.engine.config import ConfigError
-from otmark.engine.loop import train_one_epoch
+from otmark.engine.loop import StepSettings, train_one_epoch
 from otmark.engine.precision import (
     amp_dtype_for,
     check_grad_scaler,
@@ -82,7 +82,7 @@ def test_the_training_loop_refuses_fp16_without_a_scaler():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loader = torch.utils.data.DataLoader([])
     with pytest.raises(ValueError, match="needs a GradScaler"):
-        train_one_epoch(model, loader, None, opt, CPU, amp_dtype=torch.float16)
+        train_one_epoch(model, loader, None, opt, CPU, steps=StepSettings(torch.float16))
 
 
 def test_fp16_training_step_on_cpu_scales_the_loss():
@@ -106,7 +106,9 @@ def test_fp16_training_step_on_cpu_scales_the_loss():
             loss.register_hook(lambda g: seen.append(float(g)))
             return loss
 
-        train_one_epoch(model, Loader([batch]), loss_fn, opt, CPU, amp_dtype=dtype, scaler=scaler)
+        train_one_epoch(
+            model, Loader([batch]), loss_fn, opt, CPU, steps=StepSettings(dtype, scaler)
+        )
         return model.weight.detach().clone(), seen
 
     w32, seen32 = run(None, None)

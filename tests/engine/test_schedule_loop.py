@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from otmark.engine.loop import train_one_epoch
+from otmark.engine.loop import EpochHooks, StepSettings, train_one_epoch
 from otmark.engine.plateau import PlateauRule
 from otmark.engine.schedule import BudgetedSchedule, ScheduledLR
 
@@ -61,8 +61,8 @@ def test_budgeted_schedule_in_train_one_epoch():
             loss_fn,
             opt,
             torch.device("cpu"),
-            scheduler=driver,
-            should_stop=driver.should_stop,
+            steps=StepSettings(scheduler=driver),
+            hooks=EpochHooks(should_stop=driver.should_stop),
         )
         epochs += 1
         clock.now += 2.0  # a validation between epochs
@@ -102,7 +102,13 @@ def test_plateau_rule_in_train_one_epoch():
 
     loader = tiny_batches(4)
     while not train_one_epoch(
-        model, loader, loss_fn, opt, torch.device("cpu"), scheduler=driver, should_stop=should_stop
+        model,
+        loader,
+        loss_fn,
+        opt,
+        torch.device("cpu"),
+        steps=StepSettings(scheduler=driver),
+        hooks=EpochHooks(should_stop=should_stop),
     ).interrupted:
         pass
     assert rule.plateau_step == 15 and rule.stopped_at_plateau

@@ -39,7 +39,7 @@ from otmark.engine.distributed import (
     shutdown_distributed,
 )
 from otmark.engine.logs import RunLog
-from otmark.engine.loop import EpochResult, train_one_epoch
+from otmark.engine.loop import EpochHooks, EpochResult, StepSettings, train_one_epoch
 from otmark.engine.resume import ResumePoint, read_resume, restore_resume
 from otmark.engine.setup import RunParts, build_run_parts, wrap_for_ddp
 from otmark.engine.signals import TrainingInterrupted, no_signal_handling, stop_on_signals
@@ -343,22 +343,29 @@ class Trainer:
 
     def _train_epoch(self, cur: EpochProgress) -> None:
         p, cfg = self.parts, self.cfg
-        train_one_epoch(
-            p.net,
-            p.loader,
-            self.loss_fn,
-            p.optimizer,
-            p.device,
+        steps = StepSettings(
             amp_dtype=p.amp_dtype,
             scaler=p.scaler,
             channels_last=cfg.train.channels_last,
             scheduler=p.scheduler if cfg.optim.per_step else None,
+        )
+        hooks = EpochHooks(
             should_stop=self.after_step,
-            info=p.info,
+            on_step=self.on_step,
             progress=cfg.train.progress,
             desc=f"epoch {cur.epoch + 1}/{self.shown_epochs}",
+        )
+        net, loss_fn = p.net, self.loss_fn
+        train_one_epoch(
+            net,
+            p.loader,
+            loss_fn,
+            p.optimizer,
+            p.device,
+            steps=steps,
+            hooks=hooks,
+            info=p.info,
             result=cur.result,
-            on_step=self.on_step,
         )
 
     def _end_epoch(self, cur: EpochProgress) -> tuple[dict, dict | None]:

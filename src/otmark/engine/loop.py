@@ -85,6 +85,35 @@ def batch_loss(
     return total
 
 
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class StepSettings:
+    """How every optimizer step of :func:`train_one_epoch` runs: under autocast to
+    ``amp_dtype`` (None: float32), through the fp16 gradient ``scaler``, on channels-last
+    inputs, and with a per-step ``scheduler`` stepped after it (None: none)."""
+
+    amp_dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
+    channels_last: bool = False
+    scheduler: object = None
+
+
+@dataclass
+class EpochHooks:
+    """What :func:`train_one_epoch` calls: ``on_step(result)`` after every completed step
+    (periodic checkpoints), then ``should_stop()`` (all processes agree through an
+    all-reduce; True ends the epoch early with ``interrupted=True``); ``progress`` shows a tqdm
+    bar labelled ``desc`` (rank 0, on a terminal)."""
+
+    should_stop: Callable[[], bool] = _never
+    on_step: Callable[[EpochResult], None] | None = None
+    progress: bool = False
+    desc: str = "train"
+
+
 def train_one_epoch(
     model: torch.nn.Module,
     loader,
@@ -92,64 +121,63 @@ def train_one_epoch(
     optimizer: torch.optim.Optimizer,
     device: torch.device,
     *,
-    amp_dtype: torch.dtype | None = None,
-    scaler: torch.amp.GradScaler | None = None,
-    channels_last: bool = False,
-    scheduler=None,
-    should_stop: Callable[[], bool] = lambda: False,
+    steps: StepSettings | None = None,
+    hooks: EpochHooks | None = None,
     info: DistInfo | None = None,
-    progress: bool = False,
-    desc: str = "train",
     result: EpochResult | None = None,
-    on_step: Callable[[EpochResult], None] | None = None,
 ) -> EpochResult:
-    """Train over ``loader`` once (the caller sets the epoch on its sampler and dataset).
+    """Train over ``loader`` once (the caller sets the epoch on its sampler and dataset), each
+    step as ``steps`` says (:class:`StepSettings`), calling ``hooks`` (:class:`EpochHooks`).
 
-    ``scheduler`` (optional) is stepped after every optimizer step (per-step schedules).
-    ``should_stop`` is polled after every step (all processes agree through an all-reduce);
-    when it returns True the epoch ends early with ``interrupted=True``.
     ``result`` (optional) is updated in place, so that a caller still knows how many steps were
     done when an exception escapes (its counts cover the completed optimizer steps only).
-    ``on_step(result)`` is called after every completed step (periodic checkpoints).
     """
     info = info or DistInfo(device=device)
-    check_grad_scaler(amp_dtype, scaler)
+    steps, hooks = steps or StepSettings(), hooks or EpochHooks()
+    check_grad_scaler(steps.amp_dtype, steps.scaler)
     model.train()
     result = result if result is not None else EpochResult()
-    bar = None
-    if progress and info.is_main and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(loader), desc=desc, dynamic_ncols=True, leave=False)
+    bar = _progress_bar(hooks, info, loader)
     t0 = time.perf_counter()
     codec = getattr(loader.dataset, "codec", None)
     spec = (codec.heatmap_size, codec.sigma) if codec is not None else None
+    amp, cl = steps.amp_dtype, steps.channels_last
     for batch in iterate_on_all_ranks(loader, info):  # a rank-local error raises on every rank
         with raise_on_any_rank(info, f"step {result.steps}"):
-            loss = batch_loss(model, loss_fn, batch, device, amp_dtype, channels_last, spec)
+            loss = batch_loss(model, loss_fn, batch, device, amp, cl, spec)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
-        optimizer_step(loss, optimizer, scaler)
+        optimizer_step(loss, optimizer, steps.scaler)
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n
         result.steps += 1
         result.seconds = time.perf_counter() - t0
-        if scheduler is not None:
-            scheduler.step()
+        if steps.scheduler is not None:
+            steps.scheduler.step()
         if bar is not None:
             rate = result.images * info.world / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{result.loss_sum / result.images:.4g}", img_s=f"{rate:.1f}")
             bar.update(1)
-        if on_step is not None:
-            on_step(result)
-        if any_flag(should_stop(), info):
+        if hooks.on_step is not None:
+            hooks.on_step(result)
+        if any_flag(hooks.should_stop(), info):
             result.interrupted = True
             break
     if bar is not None:
         bar.close()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _progress_bar(hooks: EpochHooks, info: DistInfo, loader):
+    """A tqdm bar over ``loader``'s batches when ``hooks.progress`` on rank 0 with a terminal
+    on stderr, else None."""
+    if not (hooks.progress and info.is_main and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=len(loader), desc=hooks.desc, dynamic_ncols=True, leave=False)
 
 
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
