@@ -11,6 +11,7 @@ without a run folder, and returns a :class:`TrainedModel`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ def train_model(
             f"warmup_cosine or constant_then_decay), got {cfg.optim.schedule!r}"
         )
     options = FitOptions(
-        log=log,
+        log=functools.partial(_indented, log),
         run_folder=False,
         checkpoint=checkpoint,
         keep_every=keep_every,
@@ -153,3 +154,8 @@ def train_model(
         checkpoint=result.checkpoint,
         snapshots=result.snapshots if keep_every > 0 else [],
     )
+
+
+def _indented(log: Callable[[str], None], message: str) -> None:
+    """The engine's lines indented under the study's own (``log`` receives them)."""
+    log(f"  {message}")
