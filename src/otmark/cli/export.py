@@ -6,6 +6,8 @@ Wiring only: see :func:`otmark.export.export_checkpoint`.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from otmark.cli.errors import CLIError
 from otmark.cli.options import add_overwrite_argument, claim_output_file
@@ -44,11 +46,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_overwrite_argument(parser, help="replace an existing --onnx file (otherwise it is refused)")
 
 
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """The ONNX file to write, checked before the export runs: not a folder, inside a folder
+    (or one that can be created) that is writable. :class:`CLIError` naming ``--onnx`` and
+    the path otherwise."""
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(
+            f"--onnx {path}: is a folder; give the file to write, e.g. {target / 'model.onnx'}"
+        )
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest existing ancestor (export creates the rest)
+    if not folder.is_dir():
+        raise CLIError(f"--onnx {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"--onnx {path}: the folder {folder} is not writable")
+    return target
+
+
 def run(args: argparse.Namespace) -> int:
     from otmark.export import export_checkpoint
 
     if args.input_size is not None and args.input_size < 4:
         raise CLIError(f"--input-size must be >= 4, got {args.input_size}")
+    check_target(args.onnx)
     claim_output_file(args, args.onnx)
     try:
         report = export_checkpoint(

@@ -99,6 +99,24 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+#: exit status when stdout's reader went away: the status a shell reports for a process
+#: ended by SIGPIPE (128 + 13), as standard tools end
+EXIT_CLOSED_PIPE = 141
+
+
+def closed_pipe() -> int:
+    """:data:`EXIT_CLOSED_PIPE`, after pointing stdout at ``os.devnull`` so that the output
+    still buffered is dropped without another ``BrokenPipeError`` at exit (the Python
+    documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured stdout)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
 def _leave(code: int) -> int:
     """``code``, after ending the process at once if a failed multi-process run left its
     process group (see :func:`otmark.engine.distributed.exit_if_group_left`) or if this is a
@@ -121,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as claims:  # output folders claimed by the command
             args._claims = claims
             code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
     except CLIError as exc:
         if args.debug:
             raise
         print(f"otmark {args.command}: error: {exc}", file=sys.stderr)
         return _leave(2)
+    except BrokenPipeError:  # the reader went away (otmark check-data | head): end quietly
+        return _leave(closed_pipe())
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -27,8 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.datasets.check import MIN_IMAGE_SIDE
+from otmark.inference.sources import InputError, check_image
+
 #: Where OpenCV ships its frontal-face Haar cascade.
 HAAR_CASCADE_FILE = "haarcascade_frontalface_default.xml"
+#: a face box's larger side must be at least this many pixels (like an image holding a face
+#: crop, :data:`otmark.datasets.check.MIN_IMAGE_SIDE`)
+MIN_FACE_SIDE = MIN_IMAGE_SIDE
 
 
 def validate_boxes(boxes: np.ndarray, where: str = "boxes") -> np.ndarray:
@@ -50,6 +56,57 @@ def validate_boxes(boxes: np.ndarray, where: str = "boxes") -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{where}: box {arr[i].tolist()} needs x1 > x0 and y1 > y0")
     return arr
+
+
+def box_text(box: np.ndarray) -> str:
+    """``x0,y0,x1,y1`` as ``--box`` takes it (for messages)."""
+    return ",".join(f"{float(v):g}" for v in np.asarray(box).reshape(-1))
+
+
+def box_problem(box: np.ndarray, width: int, height: int, label: str = "box") -> str | None:
+    """What makes a face box ``(4,)`` unusable on a ``width`` x ``height`` image, else None:
+    lying entirely outside it (the image covers ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``; its
+    landmarks would be guesses in the padding) or a larger side below :data:`MIN_FACE_SIDE`
+    pixels. ``label`` starts the message (``"--box"``, ``"box"``...)."""
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+    if x1 <= -0.5 or x0 >= width - 0.5 or y1 <= -0.5 or y0 >= height - 0.5:
+        return f"{label} {box_text(box)} lies entirely outside the {width}x{height} image"
+    side = max(x1 - x0, y1 - y0)
+    if side < MIN_FACE_SIDE:
+        return (
+            f"{label} {box_text(box)} is {side:g} pixels on its larger side, smaller than "
+            f"the {MIN_FACE_SIDE}-pixel minimum face"
+        )
+    return None
+
+
+def check_face_boxes(
+    boxes: np.ndarray, image: np.ndarray, label: str = "box", where: str | None = None
+) -> np.ndarray:
+    """The one check of given face boxes, for ``otmark detect`` and the Python API alike.
+
+    Args:
+        boxes: ``(N, 4)`` (or ``(4,)``) boxes ``x0, y0, x1, y1``.
+        image: the ``(H, W, 3)`` uint8 image they are on.
+        label: names the boxes in messages (``"--box"``, ``"box file: box"``, ``"box"``).
+        where: names the image in messages (its file, or ``"<file> frame <n>"``), or None.
+    Returns:
+        the boxes as float64 ``(N, 4)`` (:func:`validate_boxes`).
+    Raises:
+        InputError: the image is not an ``(H, W, 3)`` uint8 array or, with boxes, smaller than
+            :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side (``"<where>: image is 1x1
+            pixels, smaller than 8x8"``); a box lies entirely outside the image or is smaller
+            than :data:`MIN_FACE_SIDE` (``"box 70,10,90,30 lies entirely outside the 64x48
+            image <where>"``).
+    """
+    b = validate_boxes(boxes, where=label)
+    img = check_image(image, min_size=len(b) > 0, where=where)
+    h, w = img.shape[:2]
+    for box in b:
+        problem = box_problem(box, w, h, label)
+        if problem is not None:
+            raise InputError(f"{problem} {where}" if where else problem)
+    return b
 
 
 def parse_box_arg(text: str) -> np.ndarray:

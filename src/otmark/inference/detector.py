@@ -31,7 +31,7 @@ import torch
 
 from otmark.device import resolve_device
 from otmark.heatmaps.codec import HeatmapCodec
-from otmark.inference.boxes import validate_boxes
+from otmark.inference.boxes import check_face_boxes, validate_boxes
 from otmark.inference.results import Face
 from otmark.transforms.crop import CONTEXT
 
@@ -262,6 +262,7 @@ class Detector:
         if device is None:
             device = "cuda" if cuda_provider_available() else "cpu"
         backend = OnnxBackend(path, device=device)
+        backend.check_metadata(codec, scheme)  # the graph agrees with the metadata
         kwargs.setdefault("context", meta_context(meta["codec"]))
         kwargs.setdefault("adapt", adaptation_from_meta(meta))
         return cls(backend, scheme, codec, device="cpu", **kwargs)
@@ -330,7 +331,8 @@ class Detector:
         if len(given) != len(imgs):
             raise ValueError(f"{len(imgs)} images but {len(given)} box arrays")
         all_boxes = [
-            self.find_faces(im) if b is None else validate_boxes(b) for im, b in zip(imgs, given)
+            self.find_faces(im) if b is None else check_face_boxes(b, im)
+            for im, b in zip(imgs, given)
         ]
         counts = [len(b) for b in all_boxes]
         n, k = sum(counts), self.num_landmarks
@@ -373,7 +375,7 @@ class Detector:
         if len(given) != len(imgs):
             raise ValueError(f"{len(imgs)} images but {len(given)} box arrays")
         found = [
-            self.find_faces_chosen(im) if b is None else (validate_boxes(b), None)
+            self.find_faces_chosen(im) if b is None else (check_face_boxes(b, im), None)
             for im, b in zip(imgs, given)
         ]
         all_boxes = [bs for bs, _ in found]
@@ -405,10 +407,10 @@ class Detector:
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {img.shape} {img.dtype}")
-    return img
+    """An ``(H, W, 3)`` uint8 image with pixels (``otmark detect``'s check and message)."""
+    from otmark.inference.sources import check_image
+
+    return check_image(image, min_size=False)
 
 
 def scheme_and_codec(meta: Mapping[str, Any], where: str) -> tuple[str, HeatmapCodec]:

@@ -51,6 +51,16 @@ class OnnxBackend:
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort_session(self.path, intra_op_threads, providers=providers)
 
+    def check_metadata(self, codec, scheme: str | None = None) -> None:
+        """``ValueError`` naming the file when the graph's input or output shape disagrees with
+        the metadata's ``codec`` (input and heatmap sizes) or ``scheme`` (landmark count)
+        (:func:`otmark.export.runtime.check_signature`)."""
+        from otmark.export.runtime import check_signature
+        from otmark.schemes import get_scheme
+
+        k = get_scheme(scheme).num_points if scheme is not None else None
+        check_signature(self.session, self.path, int(codec.input_size), int(codec.heatmap_size), k)
+
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
         from otmark.export import run_session
 

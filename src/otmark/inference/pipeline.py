@@ -24,7 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from otmark.inference.annotations import score_video, video_annotations
-from otmark.inference.boxes import lookup_boxes, validate_boxes, whole_image_box
+from otmark.inference.boxes import (
+    check_face_boxes,
+    lookup_boxes,
+    validate_boxes,
+    whole_image_box,
+)
 from otmark.inference.detector import Detector
 from otmark.inference.overlay import VideoOverlayWriter, draw_faces
 from otmark.inference.results import FrameResult, write_results_csv, write_results_json
@@ -43,23 +48,12 @@ from otmark.inference.tracking import FaceTracker, VideoOptions, smooth_results,
 BoxSource = Callable[[Frame], "np.ndarray | None"]
 
 
-def _box_text(box: np.ndarray) -> str:
-    return ",".join(f"{float(v):g}" for v in box)
-
-
 def check_boxes_overlap(boxes: np.ndarray, frame: Frame, label: str) -> np.ndarray:
     """``boxes (N, 4)`` unchanged; :class:`InputError` naming ``label`` (e.g. ``"--box"``) and
     the image when one lies entirely outside it (the image covers ``[-0.5, W - 0.5] x
     [-0.5, H - 0.5]``): its landmarks would be guesses outside the image."""
-    h, w = frame.image.shape[:2]
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    out = (b[:, 2] <= -0.5) | (b[:, 0] >= w - 0.5) | (b[:, 3] <= -0.5) | (b[:, 1] >= h - 0.5)
-    if out.any():
-        box = b[int(np.flatnonzero(out)[0])]
-        where = frame.source if frame.frame is None else f"{frame.source} frame {frame.frame}"
-        raise InputError(
-            f"{label} {_box_text(box)} lies entirely outside the {w}x{h} image {where}"
-        )
+    where = frame.source if frame.frame is None else f"{frame.source} frame {frame.frame}"
+    check_face_boxes(boxes, frame.image, label, where)  # the Python API's check too
     return boxes
 
 
@@ -259,7 +253,8 @@ def run_detection(
             and listed in ``run.report.skipped`` and in ``landmarks.json``).
         min_size: refuse (or skip) images smaller than
             :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side, as unreadable ones are;
-            default: when ``boxes_for`` is :func:`whole_image_boxes` (the image is the face crop).
+            default: unless ``boxes_for`` is :func:`found_boxes` (the image is the face crop,
+            or it holds given boxes).
         video: tracking and smoothing of videos (:class:`otmark.inference.tracking.VideoOptions`;
             None: every frame on its own, as for images). ``landmarks.json`` records the options
             and the frames where the face finder ran under ``"tracking"``, and the NME and
@@ -281,8 +276,8 @@ def run_detection(
         raise InputError("no input given")
     out = Path(out_dir)
     run = DetectionRun(results=[])
-    if min_size is None:
-        min_size = boxes_for is whole_image_boxes
+    if min_size is None:  # the image holds a crop or a given box: a face finder finds none
+        min_size = boxes_for is not found_boxes
     several = len(paths) > 1
     sources: dict[str, Path] = {}
     taken: set[Path] = set()

@@ -78,6 +78,29 @@ class InputReport:
         return doc
 
 
+def image_problem(image: np.ndarray, min_size: bool = True) -> str | None:
+    """What makes ``image`` unusable, else None: not an ``(H, W, 3)`` uint8 RGB array, empty
+    (no pixel), or, with ``min_size`` (the image holds a face crop or a given face box),
+    smaller than :data:`otmark.datasets.check.MIN_IMAGE_SIDE` on a side. The messages are
+    the ones ``otmark detect`` prints (:func:`otmark.datasets.check.image_size_problem`)."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        return f"expected an (H, W, 3) uint8 RGB image, got {img.shape} {img.dtype}"
+    h, w = img.shape[:2]
+    if min_size or min(h, w) == 0:
+        return image_size_problem(w, h)
+    return None
+
+
+def check_image(image: np.ndarray, min_size: bool = True, where: str | None = None) -> np.ndarray:
+    """``image`` as an array; :class:`InputError` with :func:`image_problem`'s message (after
+    ``"<where>: "`` when given) when it is unusable."""
+    problem = image_problem(image, min_size)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}" if where else problem)
+    return np.asarray(image)
+
+
 def input_kind(path: str | os.PathLike[str]) -> str:
     """``"folder"``, ``"video"`` or ``"image"``, from the path (a folder, or the file suffix)."""
     p = Path(path)
@@ -95,9 +118,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     import cv2
 
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise InputError(f"{p}: broken symbolic link (its target {os.readlink(p)} does not exist)")
     if not p.is_file():
         raise InputError(f"{p}: image file does not exist")
-    data = np.fromfile(str(p), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
     problem = truncation(data.tobytes())  # decoders may fill a cut JPEG with grey silently
     if problem is not None:
         raise InputError(f"{p}: {problem}")
@@ -109,10 +137,17 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 def list_folder_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` (by suffix, see :data:`IMAGE_EXTENSIONS`), sorted by relative
-    path; only those directly inside it unless ``recursive``."""
+    path; only those directly inside it unless ``recursive``. Broken symbolic links with an
+    image suffix are listed too (reading them fails with their reason: they are not dropped
+    silently)."""
     folder = Path(folder)
     found = folder.rglob("*") if recursive else folder.iterdir()
-    files = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    files = [
+        p
+        for p in found
+        if (p.is_file() or (p.is_symlink() and not p.exists()))
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+    ]
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
