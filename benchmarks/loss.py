@@ -104,6 +104,7 @@ def counts(device: torch.device, backends: list[str]) -> list[dict]:
 
 def hrnet_l2_step(b: int, k: int, size: int, device: torch.device):
     """A closure running one HRNetV2-W18 training step (forward, L2, backward, Adam)."""
+    from otmark.engine.loop import optimizer_step
     from otmark.models import as_stack_list, create_model
 
     model = create_model("hrnet_w18", k).to(device).train()
@@ -113,10 +114,8 @@ def hrnet_l2_step(b: int, k: int, size: int, device: torch.device):
     _, target = make_batch(b, k, size // 4, device=device)
 
     def step():
-        opt.zero_grad(set_to_none=True)
         out = as_stack_list(model(x))[-1]
-        loss(out, target).backward()
-        opt.step()
+        optimizer_step(loss(out, target), opt)  # the engine's step (zero_grad, backward, step)
 
     return step
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 from otmark.atomic import write_json_atomic
-from otmark.engine.loop import autocast_context
+from otmark.engine.loop import autocast_context, optimizer_step
 from otmark.engine.precision import amp_dtype_for, make_grad_scaler
 from otmark.heatmaps import render_gaussian
 from otmark.models import as_stack_list, count_parameters, create_model
@@ -94,17 +94,10 @@ def step_times(
     scaler = make_grad_scaler(amp, device)
 
     def step(loss_fn):
-        opt.zero_grad(set_to_none=True)
         with autocast_context(device, amp):
             outputs = as_stack_list(model(images))
         loss = sum(loss_fn(out.float(), target) for out in outputs)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
+        optimizer_step(loss, opt, scaler)  # the engine's step (zero_grad, backward, step)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return float(loss.detach())
