@@ -32,7 +32,6 @@ from otmark.engine import builders
 from otmark.engine.checkpoint import ModelRecord, RunPosition, write_checkpoint, write_text_atomic
 from otmark.engine.config import ConfigError, ExperimentConfig, dump_config
 from otmark.engine.distributed import (
-    DistInfo,
     all_reduce_sum,
     barrier,
     init_distributed,
@@ -594,4 +593,4 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-__all__ = ["DistInfo", "FitOptions", "FitResult", "Trainer", "check_config", "fit"]
+__all__ = ["FitOptions", "FitResult", "Trainer", "check_config", "fit"]
