@@ -159,6 +159,8 @@ def test_mean_shape_of_another_scheme_is_refused(wflw_root, tmp_path, capsys):
     )
     assert rc == 2
     assert _error_line(err) == WRONG.format(what="the model")
+    written = [p.name for p in (tmp_path / "out").glob("*")]
+    assert "mean_shape.json" not in written and "results.json" not in written  # before fitting
 
 
 # --- the rule, in Python ----------------------------------------------------------------------

@@ -107,6 +107,7 @@ def _mean_shape_predictor(args, protocol):
 
     name = args.train_dataset or protocol.spec.model_scheme
     root = Path(args.train_root or args.data_root)
+    protocol.check_scheme(datasets.dataset_info(name).scheme)  # before fitting or writing
     train = datasets.load(name, root, args.train_split, on_error="raise")
     if not train:
         raise CLIError(f"{root}: no training samples in {name}/{args.train_split}")

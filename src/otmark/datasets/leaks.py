@@ -163,15 +163,25 @@ def _file_key(sample: Sample) -> tuple:
     return (path,)
 
 
+#: ``(resolved path, size, mtime_ns) -> sha256``: each file is read once per process (a split
+#: is compared with itself for duplicates and with the other splits for leaks)
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256_file(path: str) -> str | None:
-    h = hashlib.sha256()
     try:
+        st = os.stat(path)
+        key = (path, st.st_size, st.st_mtime_ns)
+        if key in _DIGESTS:
+            return _DIGESTS[key]
+        h = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     except OSError:
         return None  # a missing or unreadable file: the per-sample check names it
-    return h.hexdigest()
+    _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def _sha256_member(sample: Sample) -> str | None:
