@@ -19,7 +19,6 @@ on another shows the domain gap between them.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,9 @@ import numpy as np
 
 from otmark.atomic import write_json_atomic
 from otmark.datasets.records import Sample
+from otmark.jsonfile import read_json_document
+from otmark.schemes import get_scheme
+from otmark.transforms.crop import tight_box
 
 FORMAT = "otmark-mean-shape"
 VERSION = 1
@@ -40,8 +42,6 @@ BOX_SOURCES = ("landmarks", "box")
 
 def tight_boxes(landmarks: np.ndarray) -> np.ndarray:
     """``(N, K, 2)`` landmarks -> ``(N, 4)`` HRNet tight boxes ``floor(min), ceil(max)``."""
-    from otmark.transforms.crop import tight_box
-
     return np.stack([tight_box(lm) for lm in np.asarray(landmarks, dtype=np.float64)])
 
 
@@ -144,19 +144,12 @@ class MeanShape:
     def load(cls, path: str | os.PathLike) -> MeanShape:
         """Read a model written by :meth:`save` (``ValueError`` naming the file if invalid)."""
         path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"{path}: not an {FORMAT} file")
+        d = read_json_document(path, FORMAT)
         if d.get("version") != VERSION:
             raise ValueError(f"{path}: unsupported version {d.get('version')!r}")
         mean = np.asarray(d.get("mean"), dtype=np.float64)
         if mean.ndim != 2 or mean.shape[1] != 2:
             raise ValueError(f"{path}: 'mean' must be a list of [u, v] pairs")
-        from otmark.schemes import get_scheme
-
         k = get_scheme(d["scheme"]).num_points
         if mean.shape[0] != k:
             raise ValueError(f"{path}: {mean.shape[0]} points for scheme {d['scheme']} ({k})")
