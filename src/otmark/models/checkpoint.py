@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from otmark.checkpoint_names import resolve_checkpoint
 from otmark.models.registry import create_model
 
 REQUIRED_KEYS = ("model_name", "model_kwargs", "model")
@@ -50,8 +51,6 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     pickled arbitrary objects; pass False only for checkpoints you trust. Raises
     ``FileNotFoundError`` / ``ValueError`` naming the file.
     """
-    from otmark.checkpoint_names import resolve_checkpoint
-
     path = resolve_checkpoint(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file does not exist")

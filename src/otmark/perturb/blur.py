@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from otmark.schemes import get_scheme
+
 #: level -> streak length / per-frame displacement of the reference point
 BLUR_LEVELS: dict[str, float] = {"medium": 2.0, "large": 4.0}
 
@@ -183,8 +185,6 @@ def motion_blur(
 
 def blur_reference_index(scheme: str) -> int:
     """Index of the blur reference point (the paper's 34th 300W landmark) in ``scheme``."""
-    from otmark.schemes import get_scheme
-
     s = get_scheme(scheme)
     return s.index(BLUR_REFERENCE_POINT)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 #: luma weights of ITU-R BT.601 (the grey of :func:`color_jitter` and :func:`camera_effects`)
@@ -136,8 +137,6 @@ def camera_effects(image: np.ndarray, params: AugmentParams) -> np.ndarray:
     Returns:
         ``(H, W, 3)`` uint8 (the same object when no effect is drawn).
     """
-    import cv2
-
     out = image
     h, w = image.shape[:2]
     if params.lowres < 1.0:

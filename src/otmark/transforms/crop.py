@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 # the heatmap <-> crop maps belong to the codec; re-exported here with the other affine maps
@@ -163,8 +164,6 @@ def warp_image(image: np.ndarray, m: np.ndarray, input_size: int, border_value=0
     Returns:
         ``(N, N, C)`` (or ``(N, N)``), same dtype as ``image``.
     """
-    import cv2
-
     return cv2.warpAffine(
         image,
         np.asarray(m, dtype=np.float64),

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from otmark.heatmaps.codec import HeatmapCodec
+from otmark.schemes import get_scheme
 from otmark.transforms.augment import (
     AugmentConfig,
     AugmentParams,
@@ -172,8 +173,6 @@ class LandmarkDataset(torch.utils.data.Dataset):
     def _scheme_flip_permutation(self) -> np.ndarray | None:
         if not self.samples:
             return None
-        from otmark.schemes import get_scheme
-
         return np.asarray(get_scheme(self.samples[0].scheme).flip_permutation, dtype=np.int64)
 
     def set_epoch(self, epoch: int) -> None:
