@@ -58,7 +58,7 @@ def read_mat_arrays(path: str | os.PathLike, shapes_var: str, boxes_var: str, im
     if not path.is_file():
         raise DatasetError(path, "COFW .mat file does not exist")
     if is_v73(path):
-        import h5py
+        import h5py  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of h5py
 
         try:
             with h5py.File(path, "r") as f:
@@ -72,7 +72,7 @@ def read_mat_arrays(path: str | os.PathLike, shapes_var: str, boxes_var: str, im
                 raise
             raise DatasetError(path, f"not a readable MATLAB v7.3 (HDF5) file ({exc})") from None
     else:
-        from scipy.io import loadmat, whosmat
+        from scipy.io import loadmat, whosmat  # lazy: keeps `otmark --help` free of scipy
 
         try:
             names = {name: shape for name, shape, _ in whosmat(str(path))}
@@ -200,7 +200,7 @@ def write_cofw_mat(
             )
     path = Path(path)
     if version == "7.3":
-        import h5py
+        import h5py  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of h5py
 
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w", userblock_size=512) as f:
@@ -219,7 +219,7 @@ def write_cofw_mat(
             with open(tmp, "r+b") as fh:
                 fh.write(_matlab_header())
     elif version == "5":
-        from scipy.io import savemat
+        from scipy.io import savemat  # lazy: keeps `otmark --help` free of scipy
 
         cells = np.empty((n, 1), dtype=object)
         for i, img in enumerate(images):

@@ -32,6 +32,7 @@ import numpy as np
 
 from otmark.datasets.errors import DatasetError
 from otmark.datasets.records import ImageRef, Sample
+from otmark.datasets.w300 import SPLITS, write_300w
 from otmark.schemes import get_scheme
 
 
@@ -183,8 +184,6 @@ def write_as_300w_test(
     test folders (``300W/01_Indoor``, ``300W/02_Outdoor``) exist afterwards so that the
     ``test`` split (protocol ``300w-test``) loads. ``.png`` keeps the decoded pixels exactly.
     """
-    from otmark.datasets.w300 import SPLITS, write_300w
-
     bad = [s.id for s in samples if s.scheme != "300w"]
     if bad:
         raise ValueError(f"300W layout needs scheme '300w' samples; not: {bad[:3]}")

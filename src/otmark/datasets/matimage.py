@@ -17,14 +17,14 @@ from otmark.datasets.fileio import as_rgb_uint8
 
 def is_v73(path: str | os.PathLike) -> bool:
     """Whether a ``.mat`` file is MATLAB v7.3 (HDF5)."""
-    import h5py
+    import h5py  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of h5py
 
     return h5py.is_hdf5(str(path))
 
 
 @functools.lru_cache(maxsize=2)
 def _v5_images(path: str, member: str, mtime_ns: int) -> np.ndarray:
-    from scipy.io import loadmat
+    from scipy.io import loadmat  # lazy: keeps `otmark --help` free of scipy
 
     return loadmat(path, variable_names=[member])[member].reshape(-1)
 
@@ -34,7 +34,7 @@ def read_mat_image(path: str | os.PathLike, member: str, index: int) -> np.ndarr
     RGB. A v5 file's cell array is decoded once and cached (2 files at most)."""
     path = Path(path)
     if is_v73(path):
-        import h5py
+        import h5py  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of h5py
 
         try:
             with h5py.File(path, "r") as f:

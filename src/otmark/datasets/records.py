@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from otmark.datasets.matimage import read_mat_image
+
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -37,14 +39,12 @@ class ImageRef:
         Raises ``FileNotFoundError``/``ValueError`` naming the file (and frame) when it cannot be
         read.
         """
-        import cv2
+        import cv2  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of cv2
 
         path = Path(self.path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: image file does not exist")
         if self.member is not None:
-            from otmark.datasets.matimage import read_mat_image
-
             return read_mat_image(path, self.member, int(self.frame or 0))
         if self.frame is None:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)

@@ -43,7 +43,7 @@ SPLITS: tuple[str, ...] = tuple(SPLIT_VIDEOS)
 
 def video_frame_count(path: Path) -> int:
     """Number of frames OpenCV reports for a video (0 if it cannot be opened)."""
-    import cv2
+    import cv2  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of cv2
 
     cap = cv2.VideoCapture(str(path))
     try:
@@ -160,7 +160,7 @@ def write_300vw_video(
     Returns:
         the video folder.
     """
-    import cv2
+    import cv2  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of cv2
 
     if len(frames) == 0 or len(frames) != len(landmarks):
         raise ValueError(
