@@ -12,6 +12,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from otmark.synth.background import photo_crop, photo_library
 from otmark.synth.camera import Camera, Pose, project, rotation_matrix
 from otmark.synth.face_model import SIDES, Face
 
@@ -36,8 +37,6 @@ def _both(img: np.ndarray, mask: np.ndarray, uv: np.ndarray, rgb, alpha: float =
 def _photo_texture(img: np.ndarray, uv: np.ndarray, rng: np.random.Generator) -> None:
     """Paint polygon ``uv: (N, 2)`` with a crop of a photograph (when scikit-image's images are
     available, :func:`otmark.synth.background.photo_crop`), shaded left to right."""
-    from otmark.synth.background import photo_crop, photo_library
-
     if not photo_library() or rng.random() < 0.3:
         return
     h, w = img.shape[:2]

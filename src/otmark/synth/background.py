@@ -38,7 +38,7 @@ def photo_library() -> tuple[np.ndarray, ...]:
     """The photographs as ``(h, w, 3)`` uint8 RGB arrays (read-only), or ``()`` without
     scikit-image."""
     try:
-        import skimage.data as data
+        import skimage.data as data  # lazy: optional extra [photos]
     except ImportError:
         return ()
     out = []
@@ -60,7 +60,7 @@ def background_source() -> str:
     ``"procedural"``."""
     if not photo_library():
         return "procedural"
-    import skimage
+    import skimage  # lazy: optional extra [photos]
 
     return f"skimage {skimage.__version__} photos"
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from otmark.schemes import get_scheme
+from otmark.synth.face_model import evaluate_specs, nose_points, scheme_specs, surface_normals
+
 #: the head rotates about this head-frame point (roughly the top of the neck)
 PIVOT = np.array([0.0, 0.35, -0.9])
 
@@ -145,9 +148,6 @@ def annotate(face, scheme, pose: Pose, camera: Camera) -> tuple[np.ndarray, np.n
     Returns:
         landmarks ``(K, 2)`` float64 pixels, occluded ``(K,)`` bool.
     """
-    from otmark.schemes import get_scheme
-    from otmark.synth.face_model import evaluate_specs, nose_points, scheme_specs, surface_normals
-
     specs = scheme_specs(get_scheme(scheme))
     pts3 = evaluate_specs(face, specs)
     normals = surface_normals(face, pts3, specs)

@@ -50,6 +50,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from otmark.schemes import get_scheme
+
 SIDES = ("right", "left")
 
 
@@ -594,8 +596,6 @@ def evaluate_specs(face: Face, specs: tuple[PointSpec, ...]) -> np.ndarray:
 
 def sample_scheme(face: Face, scheme) -> np.ndarray:
     """3-D landmarks of ``face`` in ``scheme`` (a name or a LandmarkScheme): ``(K, 3)``."""
-    from otmark.schemes import get_scheme
-
     sch = get_scheme(scheme)
     return evaluate_specs(face, scheme_specs(sch))
 

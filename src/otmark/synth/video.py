@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from otmark.schemes import get_scheme
 from otmark.synth.background import render_background
 from otmark.synth.camera import Pose, project
 from otmark.synth.domains import get_domain, sample_effects, sample_pose
@@ -154,8 +155,6 @@ def render_video(
 
 def nose_speed(rendered: list[Rendered], scheme: str = "300vw") -> float:
     """Mean nose-tip displacement in pixels per frame of a rendered video."""
-    from otmark.schemes import get_scheme
-
     k = get_scheme(scheme).index("nose_tip")
     pts = np.array([r.landmarks[scheme][k] for r in rendered])
     if len(pts) < 2:

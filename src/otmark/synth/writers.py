@@ -30,13 +30,22 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.atomic import write_text_atomic
+from otmark.datasets.aflw import write_aflw
+from otmark.datasets.cofw import write_cofw
 from otmark.datasets.records import ImageRef, Sample
+from otmark.datasets.vw300 import write_300vw_video
+from otmark.datasets.vw300_lists import SPLIT_VIDEOS, broken_frames
+from otmark.datasets.w300 import write_300w
+from otmark.datasets.wflw import write_wflw
 from otmark.registry import lookup
+from otmark.rundir import FolderNotEmpty, clear_folder, contents, describe_contents
 from otmark.synth.background import background_source
 from otmark.synth.camera import project
 from otmark.synth.domains import get_domain
 from otmark.synth.face_model import face_box_points
 from otmark.synth.generate import Rendered, synth_face, wflw_attributes
+from otmark.synth.video import render_video
 
 
 def _key(text: str) -> int:
@@ -161,8 +170,6 @@ W300_TRAIN = 3148
 
 def write_300w_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256)) -> dict:
     """Generated 300W in the official folder layout (``.jpg`` + ``.pts``)."""
-    from otmark.datasets.w300 import write_300w
-
     counts = proportional(num, {k: v[0] for k, v in W300_FOLDERS.items()}, W300_TRAIN)
     for folder, n in counts.items():
         domain = W300_FOLDERS[folder][1]
@@ -179,8 +186,6 @@ def write_300w_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
 def write_wflw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256)) -> dict:
     """Generated WFLW: ``list_98pt_rect_attr_{train,test}.txt`` + images, attribute flags from
     the generator's parameters (:func:`otmark.synth.generate.wflw_attributes`)."""
-    from otmark.datasets.wflw import write_wflw
-
     counts = proportional(num, {"train": 7500, "test": 2500}, 7500)
 
     def make(r: Rendered, job: Job) -> Sample:
@@ -198,8 +203,6 @@ def write_wflw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
 
 def write_cofw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256)) -> dict:
     """Generated COFW: ``COFW_{train,test}_color.mat`` (v7.3) with per-point occlusion flags."""
-    from otmark.datasets.cofw import write_cofw
-
     counts = proportional(num, {"train": 1345, "test": 507}, 1345)
     for part, n in counts.items():
         jobs = [Job(part, i, "cofw", f"{part}_{i:05d}") for i in range(n)]
@@ -219,8 +222,6 @@ def write_aflw_synth(out: str | os.PathLike, num: int, seed: int, size=(256, 256
     """Generated AFLW-19: HRNet csv with ``box_size`` (the face box side); the frontal subset
     is the test faces with **no self-occluded point** (all 19 visible), as in the original
     AFLW-frontal definition."""
-    from otmark.datasets.aflw import write_aflw
-
     counts = proportional(num, {"train": 20000, "full": 4386}, 20000)
 
     def make(r: Rendered, job: Job) -> Sample:
@@ -301,8 +302,6 @@ WRITERS: dict[str, Callable[..., dict]] = {
 
 def _pick_videos(ids: Sequence[str], n: int) -> list[str]:
     """``n`` video ids of a list, those without known broken frames first."""
-    from otmark.datasets.vw300_lists import broken_frames
-
     ordered = [v for v in ids if not broken_frames(v)] + [v for v in ids if broken_frames(v)]
     return ordered[:n]
 
@@ -313,10 +312,6 @@ def write_300vw_synth(
     """Generated 300VW: ``num`` training videos (category-1-like motion) and test categories
     1/2/3 in the official ratios 31/19/14 to 50, under the official video ids (those without
     known broken frames first); each video has ``frames`` frames."""
-    from otmark.datasets.vw300 import write_300vw_video
-    from otmark.datasets.vw300_lists import SPLIT_VIDEOS
-    from otmark.synth.video import render_video
-
     counts = proportional(num, {"train": 50, "test1": 31, "test2": 19, "test3": 14}, 50)
     result = {}
     for split, n in counts.items():
@@ -358,8 +353,6 @@ def synthesize(
         raise ValueError(f"num and size must be positive, got num={num}, size={size}")
     video_frames = frames if dataset == "300vw" else None
     if overwrite:
-        from otmark.rundir import clear_folder
-
         clear_folder(out)
     else:
         check_synth_folder(out, dataset, num, seed, size, video_frames)
@@ -407,8 +400,6 @@ def write_provenance(
     """Write :data:`PROVENANCE` (:func:`provenance`); the same arguments and background source
     give byte-identical files. :func:`synthesize` writes it first with ``complete: false``, and
     again when every file is written."""
-    from otmark.datasets.fileio import write_text_atomic
-
     info = provenance(dataset, num, seed, size, frames, complete)
     write_text_atomic(Path(out) / PROVENANCE, json.dumps(info, indent=2) + "\n")
 
@@ -441,8 +432,6 @@ def check_synth_folder(
 ) -> None:
     """Refuse (``otmark.rundir.FolderNotEmpty``, naming the folder and what it holds) an ``out``
     that holds anything but a generation with these settings (:func:`same_generation`)."""
-    from otmark.rundir import FolderNotEmpty, contents, describe_contents
-
     names = contents(Path(out))
     if not names or same_generation(out, dataset, num, seed, size, frames):
         return
