@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import os
 import platform
 import statistics
@@ -312,13 +313,18 @@ def fast_main(argv: list[str] | None = None) -> dict:
     """``python benchmarks/inference.py fast``: per-face latency on 1 thread (128-px crops,
     batch 1) of the fast model and the packaged HRNet, with torch and ONNX Runtime (when
     installed), beside dlib's shape predictor (when installed); then video throughput on a
-    generated 640x480 video on 2 threads: otmark with tracking (face finder on the first frame
-    and every ``--redetect-every`` frames) beside dlib (HOG face detector on every frame + shape
-    predictor). Frames are decoded before timing (decoding is the same for all)."""
+    generated 640x480 video on 2 torch threads (and 1: ``--video-threads``; PyTorch's OpenMP
+    threads degrade badly when other processes load the cores): otmark with tracking (face
+    finder on the first frame and every ``--redetect-every`` frames) beside dlib (HOG face
+    detector on every frame + shape predictor). Frames are decoded before timing (decoding is
+    the same for all)."""
     parser = argparse.ArgumentParser(prog="python benchmarks/inference.py fast")
     parser.add_argument("--min-time", type=float, default=2.0, help="seconds per latency case")
     parser.add_argument("--frames", type=int, default=40, help="frames of the generated video")
     parser.add_argument("--redetect-every", type=int, default=30)
+    parser.add_argument(
+        "--video-threads", type=int, nargs="+", default=[2, 1], help="torch threads on video"
+    )
     parser.add_argument("--out", type=Path, default=FAST_RESULTS)
     args = parser.parse_args(argv)
 
@@ -388,13 +394,13 @@ def fast_main(argv: list[str] | None = None) -> dict:
             rows.append({"model": "dlib shape_predictor_68", "torch_detector_ms": ms})
             print(f"{'dlib 68 points':16s} shape predictor {ms:6.2f} ms", flush=True)
 
-    # --- video throughput, 2 threads
-    torch.set_num_threads(2)
+    # --- video throughput, 2 threads (and 1: OpenMP's 2 threads degrade on busy cores)
     video_rows = []
     from otmark.inference.finders import make_face_finder
 
     finder = make_face_finder("auto", all_faces=False, notify=notes.append)
-    for name, (det, _, desc) in models.items():
+    for threads, (name, (det, _, desc)) in itertools.product(args.video_threads, models.items()):
+        torch.set_num_threads(threads)
         untrained = "untrained" in desc
         # an untrained model's confidence means nothing: keep its tracks (threshold 0) so that
         # the timing is the tracking path's, not the face finder's on every frame
@@ -418,6 +424,7 @@ def fast_main(argv: list[str] | None = None) -> dict:
         video_rows.append(
             {
                 "method": f"otmark {name} + tracking",
+                "threads": threads,
                 "fps": len(frames) / dt,
                 "nme": None if untrained else float(err),
             }
@@ -442,6 +449,7 @@ def fast_main(argv: list[str] | None = None) -> dict:
         video_rows.append(
             {
                 "method": "dlib HOG every frame + shape predictor",
+                "threads": 1,
                 "fps": len(frames) / dt,
                 "nme": float(err),
             }
@@ -454,17 +462,21 @@ def fast_main(argv: list[str] | None = None) -> dict:
         fwd = f"{r['torch_forward_ms']:.2f}" if "torch_forward_ms" in r else "-"
         ort = f"{r['ort_forward_ms']:.2f}" if "ort_forward_ms" in r else "-"
         print(f"{r['model']:26s} {params:>8s} {fwd:>10s} {r['torch_detector_ms']:10.2f} {ort:>10s}")
-    print(f"\nvideo, 640x480, {len(frames)} frames, 2 threads")
+    print(f"\nvideo, 640x480, {len(frames)} frames (decoded before timing)")
     for r in video_rows:
         nme = "-" if r["nme"] is None else f"{100 * r['nme']:.2f}%"
-        print(f"{r['method']:42s} {r['fps']:7.1f} frames/s   NME {nme}")
+        print(f"{r['method']:42s} {r['threads']} thread(s) {r['fps']:7.1f} frames/s   NME {nme}")
     for n in notes:
         print(f"note: {n}")
     result = {
         "benchmark": "inference_fast",
         "latency_1thread": rows,
-        "video_2threads": video_rows,
-        "video": {"frames": len(frames), "size": [640, 480], "generator": "300vw category 1"},
+        "video": video_rows,
+        "video_input": {
+            "frames": len(frames),
+            "size": [640, 480],
+            "generator": "otmark.synth.video, 300VW category 1",
+        },
         "notes": notes,
         "machine": {
             "platform": platform.platform(),
