@@ -40,7 +40,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("package_checkpoint", "load_packaged"):
-        from otmark.pretrained import package
+        from otmark.pretrained import package  # lazy: importing otmark.pretrained skips torch
 
         return getattr(package, name)
     raise AttributeError(f"module 'otmark.pretrained' has no attribute {name!r}")

@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from otmark.atomic import save_torch_atomic, write_json_atomic
+from otmark.checkpoint_names import MANIFEST_NAME, read_manifest, sha256_file, verified_weights
 from otmark.inference.label_adapt import PointOffsets, leave_one_out
+from otmark.protocols import build_protocol, read_predictions
+from otmark.protocols.scoring import ground_truth
+from otmark.schemes import canonical_name
 
 
 def _nme(protocol, points: np.ndarray, scheme: str) -> float:
@@ -37,10 +43,6 @@ def fit_label_adaptation(
     Raises ``ValueError`` / ``FileNotFoundError`` naming the file (missing ids, another scheme
     than the labels', fewer than 2 faces).
     """
-    from otmark.protocols import build_protocol, read_predictions
-    from otmark.protocols.scoring import ground_truth
-    from otmark.schemes import canonical_name
-
     proto = build_protocol(protocol, data_root)
     pred = read_predictions(predictions)
     labels_scheme = canonical_name(proto.samples[0].scheme)
@@ -69,14 +71,8 @@ def store_label_adaptation(
 ) -> Path:
     """Add ``adapt`` to the packaged model in ``folder`` (replacing any earlier map); returns
     the manifest path. The weights' sha256 is checked first and rewritten after."""
-    import torch
-
-    from otmark.atomic import save_torch_atomic, write_json_atomic
-    from otmark.checkpoint_names import MANIFEST_NAME, read_manifest, sha256_file
-    from otmark.checkpoint_names import verified_weights as _verified
-
     folder = Path(folder)
-    path = _verified(folder)
+    path = verified_weights(folder)
     manifest = read_manifest(folder)
     weights = torch.load(path, map_location="cpu", weights_only=True)
     entry = adapt.to_dict()

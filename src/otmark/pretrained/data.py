@@ -18,6 +18,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from otmark.datasets.w300 import write_300w
+from otmark.synth.writers import Job, LazySamples, sample_of
+
 #: generator key of the pretraining data (distinct from every ``otmark synth`` dataset)
 DATA_KEY = "pretrain"
 #: 300W training folder -> generator domain
@@ -91,9 +94,6 @@ def write_pretrain_data(
     Returns:
         faces written per folder.
     """
-    from otmark.datasets.w300 import write_300w
-    from otmark.synth.writers import Job, LazySamples, sample_of
-
     mix = dict(DEFAULT_MIX if mix is None else mix)
     unknown = sorted(set(mix) - set(TRAIN_FOLDERS.values()))
     if unknown:

@@ -29,6 +29,8 @@ from otmark.checkpoint_names import (
     sha256_file,
     verified_weights,
 )
+from otmark.models import read_checkpoint
+from otmark.models.checkpoint import strip_prefixes
 
 #: file name of the packaged weights
 WEIGHTS_NAME = "otmark_pretrained.pt"
@@ -80,16 +82,12 @@ def package_checkpoint(
         The manifest path. Raises ``FileNotFoundError`` / ``ValueError`` naming the file for a
         missing or invalid checkpoint (one without ``scheme`` or ``codec`` included).
     """
-    from otmark.models import read_checkpoint
-
     entry = packaged_model(name)
     src = Path(src_ckpt)
     ckpt = read_checkpoint(src)
     for key in ("scheme", "codec"):
         if key not in ckpt:
             raise ValueError(f"{src}: checkpoint lacks {key!r}, which the packaged model needs")
-    from otmark.models.checkpoint import strip_prefixes
-
     codec = dict(ckpt["codec"])
     weights: dict[str, Any] = {
         "format": WEIGHTS_FORMAT,
@@ -138,8 +136,6 @@ def load_packaged(
     Raises :class:`~otmark.checkpoint_names.PretrainedNotInstalled` or
     :class:`~otmark.checkpoint_names.CorruptWeights` naming the file.
     """
-    from otmark.models import read_checkpoint
-
     path = verified_weights(folder, name)
     ckpt = read_checkpoint(path)
     ckpt["model"] = to_float32(ckpt["model"])
