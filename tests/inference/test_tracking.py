@@ -224,15 +224,16 @@ def test_given_boxes_on_video_are_smoothed_not_tracked(tmp_path):
     det = disc_detector()
     boxes = fixed_boxes(np.array([[20.0, 20, 70, 60]]))
     raw = run_detection(det, video, tmp_path / "a", boxes_for=boxes, overlays=False)
+    options = VideoOptions(beta=0.0)  # a plain exponential average: it lags
     smooth = run_detection(
-        det, video, tmp_path / "b", boxes_for=boxes, overlays=False, video=VideoOptions()
+        det, video, tmp_path / "b", boxes_for=boxes, overlays=False, video=options
     )
     r0, s0 = raw.results[0].faces[0].landmarks, smooth.results[0].faces[0].landmarks
     np.testing.assert_allclose(s0, r0)  # the first frame passes unchanged
     r2, s2 = raw.results[2].faces[0].landmarks, smooth.results[2].faces[0].landmarks
     assert s2[:, 0].mean() < r2[:, 0].mean() - 0.5  # lags behind the motion
     assert json.loads((tmp_path / "b" / "landmarks.json").read_text())["tracking"] == {
-        **VideoOptions().to_json(),
+        **options.to_json(),
         "tracked": False,
     }
 

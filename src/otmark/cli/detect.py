@@ -152,7 +152,7 @@ def _add_video_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument(
         "--smooth-beta",
         type=float,
-        default=0.05,
+        default=0.5,
         metavar="B",
         help="how fast the cutoff rises with speed (per pixel): higher lags less in fast "
         "motion (default: %(default)s)",
