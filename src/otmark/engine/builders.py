@@ -9,17 +9,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import torch
 
+from otmark.datasets import load
 from otmark.engine.config import ExperimentConfig, augment_config
+from otmark.engine.plateau import PlateauRule
 from otmark.engine.sampler import EpochSampler
+from otmark.engine.schedule import ScheduledLR, make_schedule
+from otmark.losses import create_loss
+from otmark.models import create_model
+from otmark.schemes import get_scheme
 from otmark.transforms import CropConfig, LandmarkDataset
 
 
 def build_samples(cfg: ExperimentConfig, split: str, limit: int | None = None) -> list:
     """``otmark.datasets.load(dataset, root, split)``, optionally cut to the first ``limit``."""
-    from otmark.datasets import load
-
     samples = list(load(cfg.data.dataset, cfg.data.root, split))
     if not samples:
         raise ValueError(f"{cfg.data.root}: dataset {cfg.data.dataset!r} split {split!r} is empty")
@@ -45,8 +50,6 @@ def build_dataset(cfg: ExperimentConfig, samples: list, train: bool) -> Landmark
     Training items carry ``target_points`` only: the loop renders the target heatmaps on its
     device (cheaper than moving ``(K, M, M)`` maps through the DataLoader).
     """
-    from otmark.schemes import get_scheme
-
     aug = augment_config(cfg) if train else None
     perm = get_scheme(scheme_of(samples)).flip_permutation if aug is not None else None
     return LandmarkDataset(
@@ -83,16 +86,12 @@ def model_kwargs(cfg: ExperimentConfig, num_landmarks: int) -> dict[str, Any]:
 
 def build_model(cfg: ExperimentConfig, num_landmarks: int) -> torch.nn.Module:
     """``otmark.models.create_model`` from the config's ``model`` section."""
-    from otmark.models import create_model
-
     return create_model(cfg.model.name, **model_kwargs(cfg, num_landmarks))
 
 
 def build_loss(cfg: ExperimentConfig) -> torch.nn.Module:
     """``otmark.losses.create_loss(name, **kwargs)``:
     ``(pred (B,K,h,w), target (B,K,h,w), weight (B,K) | None) -> scalar``."""
-    from otmark.losses import create_loss
-
     return create_loss(cfg.loss.name, **cfg.loss.kwargs)
 
 
@@ -116,8 +115,6 @@ def build_scheduler(
     a :class:`otmark.engine.plateau.PlateauRule` (:func:`build_plateau_rule`).
     ``clock`` (default ``time.perf_counter``, looked up at the call) times a budget.
     """
-    from otmark.engine.schedule import ScheduledLR, make_schedule
-
     clock = clock or time.perf_counter
     o = cfg.optim
     if not o.per_step:
@@ -144,8 +141,6 @@ def build_scheduler(
 def build_plateau_rule(cfg: ExperimentConfig):
     """The :class:`otmark.engine.plateau.PlateauRule` of ``optim.plateau`` (cap
     ``optim.max_steps``, warm-up ``optim.warmup_steps``, decay shape ``optim.decay_shape``)."""
-    from otmark.engine.plateau import PlateauRule
-
     o, p = cfg.optim, cfg.optim.plateau
     return PlateauRule(
         val_every=p.val_every,
@@ -167,8 +162,6 @@ def local_batch_size(global_batch: int, world: int) -> int:
 
 
 def _worker_init(worker_id: int) -> None:
-    import cv2
-
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
 

@@ -14,7 +14,6 @@ The dict (shared with :func:`otmark.models.load_model_from_checkpoint`)::
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,26 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from otmark.atomic import write_bytes_atomic, write_text_atomic
+from otmark.atomic import save_torch_atomic, write_text_atomic
+from otmark.models import read_checkpoint
 
 __all__ = ["save_atomic", "write_text_atomic"]  # re-exported for the engine
 
-
-def save_atomic(obj, path: str | Path) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically (a crash, even SIGKILL, leaves the old file).
-
-    The object is serialised in memory first, so that a full disk or a read-only folder raises
-    ``OSError`` with its errno and ``path`` as its filename (``torch.save`` writing to a file
-    reports a full disk as an unspecific ``RuntimeError``).
-    """
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    try:
-        return write_bytes_atomic(path, buf.getbuffer())
-    except OSError as exc:
-        if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-        raise
+#: ``torch.save(obj)`` to ``path`` atomically: :func:`otmark.atomic.save_torch_atomic`
+save_atomic = save_torch_atomic
 
 
 def capture_rng_state() -> dict:
@@ -179,8 +165,6 @@ def read_training_checkpoint(path: str | Path) -> dict:
 
     Raises ``FileNotFoundError`` / ``ValueError``.
     """
-    from otmark.models import read_checkpoint
-
     p = Path(path)
     if p.is_file() and p.stat().st_size == 0:
         raise ValueError(f"{p}: checkpoint file is empty (0 bytes)")

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from otmark.datasets import DATASETS, dataset_info
 from otmark.datasets.errors import ON_ERROR
 from otmark.engine.config_files import PACKAGED_DATASETS as PACKAGED_DATASETS
 from otmark.engine.config_files import ConfigError as ConfigError
@@ -33,9 +34,14 @@ from otmark.engine.config_files import config_source, load_raw, resolve_config
 from otmark.engine.config_files import list_configs as list_configs
 from otmark.engine.config_files import merge as _merge
 from otmark.engine.config_files import packaged_config_dir as packaged_config_dir
+from otmark.engine.schedule import DECAY_SHAPES
+from otmark.heatmaps import DECODERS
 from otmark.heatmaps.codec import HeatmapCodec
+from otmark.losses import LOSSES, output_is_logits
+from otmark.models import list_models
 from otmark.registry import UnknownNameError
 from otmark.transforms.augment import AugmentConfig
+from otmark.transforms.dataset import CROP_SOURCES
 
 
 @dataclass
@@ -253,8 +259,6 @@ MODEL_OUTPUT_STRIDE = 4
 def codec_for_loss(codec: HeatmapCodec, loss: str) -> HeatmapCodec:
     """``codec`` with ``softmax`` set from loss ``loss`` (unchanged for an unknown loss name,
     which :func:`validate` reports)."""
-    from otmark.losses import LOSSES, output_is_logits
-
     if loss not in LOSSES:
         return codec
     return dataclasses.replace(codec, softmax=output_is_logits(loss))
@@ -437,11 +441,6 @@ def _choice(value: str, valid: list[str], where: str, what: str) -> None:
 
 def valid_names() -> dict[str, list[str]]:
     """The registries the config refers to: models, losses, datasets, decoders."""
-    from otmark.datasets import DATASETS
-    from otmark.heatmaps import DECODERS
-    from otmark.losses import LOSSES
-    from otmark.models import list_models
-
     return {
         "model": list_models(),
         "loss": sorted(LOSSES),
@@ -462,20 +461,16 @@ def validate(cfg: ExperimentConfig, source: str = "<config>", check_paths: bool 
     _choice(cfg.codec.decoder, names["decoder"], f"{source}: codec.decoder", "decoder")
     if codec_for_loss(cfg.codec, cfg.loss.name) != cfg.codec:
         raise ConfigError(f"{source}: codec.softmax disagrees with loss {cfg.loss.name!r}")
-    from otmark.datasets import dataset_info
-
     splits = list(dataset_info(cfg.data.dataset).splits)
     _choice(cfg.data.train_split, splits, f"{source}: data.train_split", "split")
     if cfg.train.val_every > 0:
         _choice(cfg.data.val_split, splits, f"{source}: data.val_split", "split")
     _choice(cfg.train.amp, list(AMP_MODES), f"{source}: train.amp", "amp mode")
-    from otmark.transforms.dataset import CROP_SOURCES
-
     _choice(cfg.data.crop_from, list(CROP_SOURCES), f"{source}: data.crop_from", "crop source")
     _choice(cfg.data.on_error, list(ON_ERROR), f"{source}: data.on_error", "mode")
     for msg in value_problems(cfg):
         raise ConfigError(f"{source}: {msg}")
-    _validate_schedule(cfg, source)
+    validate_schedule(cfg, source)
     try:
         augment_config(cfg)
     except ValueError as exc:
@@ -547,11 +542,10 @@ def value_problems(cfg: ExperimentConfig) -> list[str]:
     return problems
 
 
-def _validate_schedule(cfg: ExperimentConfig, source: str) -> None:
-    """The ``optim`` schedule options (see :class:`OptimConfig`); the numbers shared with the
-    multi-step recipe (``optim.lr``, ``optim.batch_size``...) are :func:`value_problems`'s."""
-    from otmark.engine.schedule import DECAY_SHAPES
-
+def validate_schedule(cfg: ExperimentConfig, source: str) -> None:
+    """Check the ``optim`` schedule options (see :class:`OptimConfig`), raising
+    :class:`ConfigError` naming ``source``; the numbers shared with the multi-step recipe
+    (``optim.lr``, ``optim.batch_size``...) are :func:`value_problems`'s."""
     o, p = cfg.optim, cfg.optim.plateau
     _choice(o.schedule, list(SCHEDULES), f"{source}: optim.schedule", "schedule")
     _choice(o.decay_shape, list(DECAY_SHAPES), f"{source}: optim.decay_shape", "decay shape")
@@ -659,8 +653,6 @@ def _is_rate(v: Any) -> bool:
 
 def augment_config(cfg: ExperimentConfig):
     """The :class:`otmark.transforms.AugmentConfig` of a config (None when disabled)."""
-    from otmark.transforms import AugmentConfig
-
     a = cfg.augment
     if not a.enabled:
         return None

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from otmark.device import resolve_device
+from otmark.engine.config_files import ConfigError
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,6 @@ def init_distributed(device_name: str = "auto") -> DistInfo:
     try:
         device = resolve_device(device_name, local_rank if world > 1 else None)
     except ValueError as exc:
-        from otmark.engine.config import ConfigError
-
         raise ConfigError(f"train.device: {exc}") from None
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":

@@ -30,7 +30,13 @@ import torch
 
 from otmark.engine import builders
 from otmark.engine.checkpoint import ModelRecord, RunPosition, write_checkpoint, write_text_atomic
-from otmark.engine.config import ConfigError, ExperimentConfig, dump_config
+from otmark.engine.config import (
+    ConfigError,
+    ExperimentConfig,
+    dump_config,
+    validate_schedule,
+    value_problems,
+)
 from otmark.engine.distributed import (
     all_reduce_sum,
     barrier,
@@ -136,12 +142,10 @@ class FitResult:
 
 def check_config(cfg: ExperimentConfig) -> None:
     """Raise :class:`ConfigError` for the first bad value or schedule of ``cfg``."""
-    from otmark.engine.config import _validate_schedule, value_problems
-
     problems = value_problems(cfg)
     if problems:
         raise ConfigError(f"config {cfg.name!r}: {problems[0]}")
-    _validate_schedule(cfg, f"config {cfg.name!r}")
+    validate_schedule(cfg, f"config {cfg.name!r}")
 
 
 def fit(

@@ -48,6 +48,7 @@ class RunLog:
         self._tb = None
         if tensorboard:
             try:
+                # lazy: the tensorboard package is optional (not an otmark dependency)
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from otmark.engine.builders import scheme_of
 from otmark.engine.distributed import (
     DistInfo,
     any_flag,
@@ -20,6 +22,10 @@ from otmark.engine.distributed import (
 )
 from otmark.engine.precision import check_grad_scaler
 from otmark.heatmaps.codec import HeatmapCodec
+from otmark.metrics import landmark_errors, summary
+from otmark.models import as_stack_list, final_output
+from otmark.schemes import normaliser
+from otmark.transforms import render_targets
 
 
 @dataclass
@@ -57,9 +63,6 @@ def batch_loss(
     batch the targets are rendered on ``device`` from ``target_points`` with
     ``target_spec = (heatmap_size, sigma)``.
     """
-    from otmark.models import as_stack_list
-    from otmark.transforms import render_targets
-
     images = batch["image"].to(device, non_blocking=True)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -175,8 +178,6 @@ def _progress_bar(hooks: EpochHooks, info: DistInfo, loader):
     on stderr, else None."""
     if not (hooks.progress and info.is_main and sys.stderr.isatty()):
         return None
-    from tqdm import tqdm
-
     return tqdm(total=len(loader), desc=hooks.desc, dynamic_ncols=True, leave=False)
 
 
@@ -213,8 +214,6 @@ def predict(
         ``indices (N,)`` int64 (dataset positions) and ``landmarks (N, K, 2)`` float64 image
         coordinates (heatmap -> crop -> image through each item's ``inverse`` matrix).
     """
-    from otmark.models import final_output
-
     codec = _loader_codec(loader, codec)
     model.eval()
     indices, preds = [], []
@@ -267,9 +266,6 @@ def landmark_metrics(preds: np.ndarray, samples: list, scheme: str) -> dict[str,
         samples: the ``N`` ground-truth ``Sample`` records.
         scheme: their landmark scheme (gives the NME normaliser).
     """
-    from otmark.metrics import landmark_errors, summary
-    from otmark.schemes import normaliser
-
     gt = np.stack([np.asarray(s.landmarks, dtype=np.float64) for s in samples])
     sizes = [s.attributes.get("box_size") for s in samples]
     kwargs: dict = {}
@@ -306,6 +302,4 @@ def evaluate(
         return None
     dataset = loader.dataset
     samples = [dataset.samples[i] for i in idx]
-    from otmark.engine.builders import scheme_of
-
     return landmark_metrics(preds, samples, scheme_of(samples))

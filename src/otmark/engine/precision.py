@@ -21,6 +21,8 @@ import warnings
 
 import torch
 
+from otmark.engine.config_files import ConfigError
+
 AMP_SETTINGS = ("auto", "none", "bf16", "fp16")
 
 
@@ -45,8 +47,6 @@ def amp_dtype_for(setting: str, device: torch.device) -> torch.dtype | None:
     See the module docstring for the rules. Raises ``ConfigError`` for ``fp16`` off CUDA and
     for an unknown setting.
     """
-    from otmark.engine.config import ConfigError
-
     device = torch.device(device)
     if setting not in AMP_SETTINGS:
         raise ConfigError(f"train.amp must be one of {list(AMP_SETTINGS)}, got {setting!r}")

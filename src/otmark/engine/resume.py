@@ -19,7 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from otmark.engine.checkpoint import read_training_checkpoint, restore_checkpoint
 from otmark.engine.config import ConfigError, ExperimentConfig
+from otmark.engine.schedule import ScheduledLR
 
 FIXED = ("model.", "loss.", "codec.", "data.dataset", "data.crop_from")
 FREE = frozenset(
@@ -145,8 +147,6 @@ def apply_optim_settings(cfg: ExperimentConfig, optimizer, scheduler) -> None:
     saved one and the next step's rate is the new peak times the schedule's factor at the
     step reached (the steps taken, a budget's timing and a plateau's state are kept).
     """
-    from otmark.engine.schedule import ScheduledLR
-
     o = cfg.optim
     if isinstance(scheduler, ScheduledLR):
         for group in optimizer.param_groups:
@@ -191,8 +191,6 @@ def read_resume(cfg: ExperimentConfig, allow_override: bool) -> tuple[dict, list
 
     Raises ``FileNotFoundError`` when there is nothing to resume, :class:`ResumeRefused`,
     ``ValueError`` for an unreadable checkpoint (all naming the file)."""
-    from otmark.engine.checkpoint import read_training_checkpoint
-
     out = cfg.output_path
     last = out / "last.pt"
     if not last.is_file():
@@ -206,8 +204,6 @@ def restore_resume(ckpt: dict, overrides: list[Change], parts, log) -> ResumePoi
     states from the checkpoint read by :func:`read_resume`; returns where the run continues.
 
     Raises :class:`ResumeRefused` when the data's landmark scheme is not the checkpoint's."""
-    from otmark.engine.checkpoint import restore_checkpoint
-
     cfg, info = parts.cfg, parts.info
     last = cfg.output_path / "last.pt"
     if ckpt.get("scheme") not in (None, parts.scheme):

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from otmark.datasets.validity import screen_samples
 from otmark.engine import builders
 from otmark.engine.config import ExperimentConfig
 from otmark.engine.distributed import DistInfo
 from otmark.engine.precision import amp_dtype_for, make_grad_scaler
 from otmark.engine.sampler import EpochSampler
+from otmark.schemes import get_scheme
 
 
 def seed_everything(seed: int, deterministic: bool = False, threads: int = 0) -> None:
@@ -72,8 +74,6 @@ def screen(samples: Sequence, what: str, cfg: ExperimentConfig, log, missing_ok:
     """The samples that pass :func:`otmark.datasets.validity.screen_samples` under
     ``data.on_error`` (``raise``: the first bad one raises naming its file; ``skip``: left out
     and logged). ``missing_ok``: a training split, whose targets leave NaN points out."""
-    from otmark.datasets.validity import screen_samples
-
     d = cfg.data
     found = screen_samples(
         list(samples), what, d.on_error, d.max_bad_fraction, log, missing_ok=missing_ok
@@ -101,8 +101,6 @@ def build_run_parts(
     build the datasets, the model (on ``info.device``, channels-last when configured), loss,
     Adam, schedule, gradient scaler and loaders (each process its share of the global
     batch). ``net`` is left None: :func:`wrap_for_ddp` sets it once the weights are final."""
-    from otmark.schemes import get_scheme
-
     t = cfg.train
     seed_everything(t.seed, t.deterministic, t.threads)
     amp_dtype = amp_dtype_for(t.amp, info.device)

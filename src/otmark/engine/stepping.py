@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otmark.engine.plateau import PlateauRule
-from otmark.engine.schedule import ScheduledLR
+from otmark.engine.schedule import BudgetedSchedule, ScheduledLR
 
 
 class StepRun:
@@ -128,6 +128,4 @@ class StepRun:
 
 
 def _is_budgeted(driver: ScheduledLR) -> bool:
-    from otmark.engine.schedule import BudgetedSchedule
-
     return isinstance(driver.schedule, BudgetedSchedule)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from otmark.datasets.leaks import screen_data_leaks
+from otmark.engine import builders
 from otmark.engine.config import ExperimentConfig
 from otmark.engine.fitting import FitOptions, check_config, fit
 from otmark.engine.precision import (  # noqa: F401 (amp_dtype_for, cpu_has_native_bf16: re-exported)
@@ -19,13 +21,11 @@ def load_splits(cfg: ExperimentConfig) -> tuple[list, list | None]:
     """The training split (``data.train_split``, cut to ``data.limit``) and the validation
     split (``data.val_split``, cut to ``data.val_limit``; None when ``train.val_every`` is 0)
     of ``cfg``'s dataset."""
-    from otmark.engine.builders import build_samples
-
     d = cfg.data
-    train_samples = build_samples(cfg, d.train_split, d.limit)
+    train_samples = builders.build_samples(cfg, d.train_split, d.limit)
     if cfg.train.val_every <= 0:
         return train_samples, None
-    return train_samples, build_samples(cfg, d.val_split, d.val_limit)
+    return train_samples, builders.build_samples(cfg, d.val_split, d.val_limit)
 
 
 def train(
@@ -56,8 +56,6 @@ def train(
     """
     check_config(cfg)
     train_samples, val_samples = load_splits(cfg)
-    from otmark.datasets.leaks import screen_data_leaks  # faces in both splits, duplicates
-
-    screen_data_leaks(train_samples, val_samples, cfg.data, log)
+    screen_data_leaks(train_samples, val_samples, cfg.data, log)  # faces in both splits, duplicates
     options = FitOptions(resume=resume, resume_override=resume_override, log=log)
     return fit(cfg, train_samples, val_samples, options).summary()
