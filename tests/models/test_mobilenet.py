@@ -103,3 +103,20 @@ def test_fold_of_a_single_pair_matches_the_closed_form():
 def test_other_models_are_not_prepared():
     model = create_model("hrnet_tiny", 3)
     assert prepare_for_inference(model) is model
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from otmark.export import export_onnx, ort_session
+
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v2", 5, **tiny_kwargs("mobilenet_v2"))
+    _random_bn_stats(model)
+    model.eval()
+    path = export_onnx(model, tmp_path / "fast.onnx", 64)
+    x = torch.randn(2, 3, 64, 64)
+    out = ort_session(path, 1).run(None, {"images": x.numpy()})[0]
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert out.shape == (2, 5, 16, 16)
+    assert abs(out - ref).max() < 1e-4
