@@ -64,6 +64,7 @@ from otmark.inference.results import (
     write_results_csv,
     write_results_json,
 )
+from otmark.inference.smoothing import OneEuroFilter
 from otmark.inference.sources import (
     Frame,
     InputError,
@@ -72,6 +73,7 @@ from otmark.inference.sources import (
     iter_frames,
     read_image,
 )
+from otmark.inference.tracking import FaceTracker, VideoOptions
 
 __all__ = [
     "DLIB_HOG_ADAPTATION",
@@ -94,6 +96,9 @@ __all__ = [
     "Detector",
     "Face",
     "FaceFinderUnavailable",
+    "FaceTracker",
+    "OneEuroFilter",
+    "VideoOptions",
     "Frame",
     "FrameResult",
     "HaarFaceDetector",
