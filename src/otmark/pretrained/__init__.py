@@ -9,7 +9,9 @@ Importing this package does not import torch (only :mod:`otmark.pretrained.packa
 
 from otmark.checkpoint_names import (
     MANIFEST_NAME,
+    PACKAGED_MODELS,
     PRETRAINED,
+    PRETRAINED_FAST,
     WEIGHTS_ENV,
     CorruptWeights,
     PretrainedNotInstalled,
@@ -23,7 +25,9 @@ from otmark.checkpoint_names import (
 
 __all__ = [
     "MANIFEST_NAME",
+    "PACKAGED_MODELS",
     "PRETRAINED",
+    "PRETRAINED_FAST",
     "WEIGHTS_ENV",
     "CorruptWeights",
     "PretrainedNotInstalled",
