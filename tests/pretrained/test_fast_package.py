@@ -117,3 +117,14 @@ def test_pretrain_model_fast_picks_the_packaged_fast_config(capsys):
     text = capsys.readouterr().out
     assert "name: mobilenet_v2" in text and "input_size: 128" in text
     assert "runs/pretrained-fast/train" in text
+
+
+def test_pretrain_package_and_info_with_model_fast(tmp_path, capsys):
+    ckpt = _tiny_fast_checkpoint(tmp_path / "best.pt")
+    folder = tmp_path / "w"
+    argv = ["pretrain", "--model", "fast", "--weights", str(folder)]
+    assert main([*argv, "--package", str(ckpt)]) == 0
+    assert (folder / "manifest_fast.json").is_file() and not (folder / "manifest.json").exists()
+    capsys.readouterr()
+    assert main([*argv, "--info"]) == 0
+    assert "mobilenet_v2" in capsys.readouterr().out

@@ -49,6 +49,13 @@ def add_tool_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _packaged_name(args: argparse.Namespace) -> str:
+    """The packaged model ``--model`` names (``fast``: ``pretrained-fast``)."""
+    from otmark.checkpoint_names import PRETRAINED, PRETRAINED_FAST
+
+    return PRETRAINED_FAST if getattr(args, "model", "hrnet") == "fast" else PRETRAINED
+
+
 def run_tool(args: argparse.Namespace) -> int | None:
     """Run the packaging tool that ``args`` asks for; None when it asks for none."""
     try:
@@ -57,7 +64,7 @@ def run_tool(args: argparse.Namespace) -> int | None:
         if getattr(args, "info", False):
             from otmark.pretrained.package import describe
 
-            print(describe(args.weights))
+            print(describe(args.weights, _packaged_name(args)))
             return 0
         if getattr(args, "adapt", None):
             return _adapt(args)
@@ -71,9 +78,10 @@ def _package(args: argparse.Namespace) -> int:
 
     if not args.weights:
         raise CLIError("--package needs --weights DIR (the folder to write)")
-    path = package_checkpoint(args.package, args.weights)
+    name = _packaged_name(args)
+    path = package_checkpoint(args.package, args.weights, name=name)
     print(f"wrote {path}")
-    print(describe(args.weights))
+    print(describe(args.weights, name))
     return 0
 
 
