@@ -18,6 +18,7 @@ from pathlib import Path
 from otmark.atomic import write_json_atomic
 from otmark.registry import UnknownNameError
 from otmark.study.log import say
+from otmark.synth.writers import synthesize
 
 #: dataset name -> sub-folder of the benchmark root
 FOLDERS = {"300w": "300W", "wflw": "WFLW", "300vw": "300VW"}
@@ -91,8 +92,6 @@ def ensure_benchmark(
     Returns:
         dataset name -> its root folder (what ``otmark.datasets.load`` reads).
     """
-    from otmark.synth.writers import synthesize
-
     root = Path(root)
     stamp = _read_stamp(root)
     roots = {}

@@ -15,6 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from otmark.engine.config import (
+    config_from_dict,
+    list_configs,
+    load_raw,
+    resolve_config,
+    validate,
+)
+from otmark.engine.config_files import merge as merge  # sections merged as by ``base:``
 from otmark.settings import DECODERS, SETTING_GRAMMAR, parse, spell, trained_as
 from otmark.settings import RECOMMENDED as RECOMMENDED
 from otmark.settings import Setting as Setting
@@ -25,8 +33,6 @@ def _packaged_config(dataset: str, name: str, where: str) -> str:
     ``<dataset>_<name>``, or for a decoder-only variant the one with the other decoder
     (:func:`otmark.settings.trained_as`). Raises ``ValueError`` naming ``where`` and the
     packaged settings."""
-    from otmark.engine.config import list_configs
-
     try:
         setting = parse(name)
     except ValueError:
@@ -53,8 +59,6 @@ def setting_raw(dataset: str, name: str, where: str = "<study>") -> dict:
     same name with the other decoder) with ``codec.decoder`` replaced. Raises ``ValueError``
     naming ``where`` and the packaged settings.
     """
-    from otmark.engine.config import load_raw, resolve_config
-
     config = _packaged_config(dataset, name, where)
     raw = load_raw(resolve_config(config))
     if config != f"{dataset}_{name}":
@@ -67,13 +71,6 @@ def setting_of(dataset: str, name: str, where: str = "<study>") -> Setting:
     naming ``where`` when it has no packaged config for ``dataset`` (:func:`setting_raw`)."""
     _packaged_config(dataset, name, where)
     return parse(name)
-
-
-def merge(base: dict, over: dict) -> dict:
-    """``over`` merged onto ``base`` section by section (the engine's ``base:`` merge)."""
-    from otmark.engine.config_files import merge as engine_merge
-
-    return engine_merge(base, over)
 
 
 def experiment_config(
@@ -95,8 +92,6 @@ def experiment_config(
 
     Raises :class:`otmark.engine.ConfigError` naming ``where`` and the key.
     """
-    from otmark.engine import config_from_dict, validate
-
     raw = merge(setting_raw(dataset, setting, where), overrides)
     run: dict[str, Any] = {
         "name": name,

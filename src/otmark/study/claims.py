@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from otmark.study.scoring import clean_counterpart
 from otmark.study.stats import (
     Interval,
     Wins,
@@ -316,8 +317,6 @@ def _per_image(record: dict, field: str, ids: list[str]) -> np.ndarray | None:
 def evidence(docs: list[dict], claim: Claim, protocol: str) -> Evidence | None:
     """The test of ``claim`` on ``protocol`` from the cell documents of its experiment; None
     when a term has no cell there yet."""
-    from otmark.study.scoring import clean_counterpart
-
     field = FIELDS[claim.metric]
     by_term = [_records(docs, t, protocol, "results") for t in claim.contrast]
     seeds = sorted(set.intersection(*(set(r) for r in by_term)))

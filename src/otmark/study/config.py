@@ -26,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from otmark.engine.config import packaged_config_dir
+from otmark.engine.config_files import ConfigError, read_yaml
 from otmark.study.benchmark import FOLDERS, BenchmarkSize
 from otmark.study.cells import Setting, experiment_config, merge, setting_of
 
@@ -272,8 +275,6 @@ def _req(raw: dict, key: str, where: str):
 def resolve_study_config(path: str | os.PathLike) -> Path:
     """A study config path: the file itself, else the packaged ``otmark/configs/study/<name>``
     (so ``configs/study/paper.yaml``, ``paper.yaml`` and ``paper`` all name the packaged one)."""
-    from otmark.engine.config import packaged_config_dir
-
     p = Path(path)
     if p.is_file():
         return p
@@ -286,8 +287,6 @@ def resolve_study_config(path: str | os.PathLike) -> Path:
 
 
 def _read(p: Path) -> dict:
-    from otmark.engine.config_files import ConfigError, read_yaml
-
     try:
         return read_yaml(p)
     except ConfigError as exc:  # the engine's YAML reader and its messages
@@ -456,8 +455,6 @@ def load_study_config(
     them: each named dataset is read from its folder (must exist), the others are generated.
     Every cell's engine config is built and validated here.
     """
-    import torch
-
     p = resolve_study_config(path)
     where = str(p)
     raw = _read(p)

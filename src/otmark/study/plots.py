@@ -11,13 +11,21 @@ import numpy as np
 from otmark.atomic import save_figure_atomic
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+def _pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    import matplotlib  # lazy: matplotlib is slow to import and only the figures need it
 
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # lazy: as above
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
     try:
         return save_figure_atomic(fig, path)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
 
 
 def plot_ced(
@@ -28,12 +36,7 @@ def plot_ced(
     theta_max: float = 0.2,
 ) -> Path:
     """One CED plot with a curve per label: ``label -> (thetas (T,), fractions (T,))``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
+    fig, ax = _pyplot().subplots(figsize=(5.5, 4), dpi=100)
     for label, (thetas, values) in curves.items():
         ax.plot(np.asarray(thetas), np.asarray(values), label=label)
     ax.set_xlim(0, theta_max)
@@ -61,14 +64,9 @@ def overlay_grid(
         images: ``(H, W, 3)`` uint8 RGB each.
         predictions, ground_truth: ``(K, 2)`` image coordinates each (may differ in ``K``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), dpi=100)
+    fig, axes = _pyplot().subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), dpi=100)
     for ax in np.atleast_1d(axes).ravel():
         ax.axis("off")
     for ax, img, pred, gt, title in zip(

@@ -12,6 +12,7 @@ write ``report.md``, ``results.json``, CED plots and landmark overlays under ``o
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -20,10 +21,17 @@ from pathlib import Path
 
 import torch
 
-from otmark.atomic import write_json_atomic
+from otmark import datasets
+from otmark.atomic import write_json_atomic, write_text_atomic
+from otmark.device import resolve_device
+from otmark.metrics import ced, markdown_table
+from otmark.protocols import CED_THETAS
 from otmark.study.benchmark import BenchmarkSize, ensure_benchmark
 from otmark.study.cells import RECOMMENDED, experiment_config, merge, setting_of
 from otmark.study.log import say
+from otmark.study.plots import overlay_grid, plot_ced
+from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
+from otmark.study.training import split_validation, train_model
 
 #: protocols of the quickstart report (the first one gives the headline ratio)
 PROTOCOLS = ("300w-test", "occlusion-large", "300w-wflw", "blur-large")
@@ -109,9 +117,6 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     Keys: ``nme`` (protocol -> {"model", "mean_shape"} NME in percent), ``ratio`` (mean-shape
     NME / model NME on ``300w-test``), ``seconds`` (data, train, evaluate, total), ``files``.
     """
-    from otmark.metrics import markdown_table
-    from otmark.study.scoring import evaluate_mean_shape, evaluate_model, load_protocols
-
     t0 = time.perf_counter()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +139,7 @@ def run_quickstart(opts: QuickstartOptions, log: Callable[[str], None] = say) ->
     seconds["total"] = time.perf_counter() - t0
     result = _results(opts, run, scores, seconds, files)
     write_json_atomic(files["results"], result)
-    _write_report(files["report"], result, scores.model, scores.mean_shape, markdown_table)
+    _write_report(files["report"], result, scores.model, scores.mean_shape)
     head, nme = PROTOCOLS[0], result["nme"]
     log(
         f"300W test NME: model {_fmt(nme[head]['model'])}%, mean shape "
@@ -151,10 +156,6 @@ def _train_quickstart(opts: QuickstartOptions, roots: dict, out: Path, log) -> _
     """Hold validation faces out of the generated 300W training split and train the
     quickstart's config on the others (:func:`otmark.study.training.train_model`), writing
     ``out/model.pt``."""
-    from otmark import datasets
-    from otmark.device import resolve_device
-    from otmark.study.training import split_validation, train_model
-
     faces = list(datasets.load("300w", roots["300w"], "train"))
     # at most a fifth of a small training set is held out
     held = min(opts.val_faces, max(1, len(faces) // 5))
@@ -192,8 +193,6 @@ def _train_quickstart(opts: QuickstartOptions, roots: dict, out: Path, log) -> _
 def _write_figures(out: Path, opts: QuickstartOptions, run: _Trained, scores: _Scores) -> dict:
     """CED plots of every protocol and overlays of two; returns name -> path of every file
     the quickstart writes (``report``, ``results`` and ``checkpoint`` included)."""
-    from otmark.study.plots import overlay_grid, plot_ced
-
     files = {
         "report": out / "report.md",
         "results": out / "results.json",
@@ -263,23 +262,16 @@ def _results(
 
 
 def _curve(evaluation) -> tuple[list, list]:
-    from otmark.metrics import ced
-    from otmark.protocols import CED_THETAS
-
     return CED_THETAS.tolist(), ced(evaluation.errors, CED_THETAS, per="image").tolist()
 
 
 def _hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import os
-
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
 
 
-def _write_report(path: Path, result: dict, model_eval, mean_eval, markdown_table) -> None:
-    from otmark.atomic import write_text_atomic
-
+def _write_report(path: Path, result: dict, model_eval, mean_eval) -> None:
     sec = result["seconds"]
     lines = [
         "# otmark quickstart report",

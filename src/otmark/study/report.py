@@ -21,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.atomic import write_text_atomic
 from otmark.settings import label_of
 from otmark.study.claims import Claim, evidence, judge, pair, verdict_lines
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
+from otmark.study.plots import plot_ced
+from otmark.study.summary import write_summary
 
 #: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
 COMPARISONS = (
@@ -157,10 +160,6 @@ def write_report(
     ``docs``: the cell documents (default: the study's current cells); ``folders``: where the
     mean-shape and learning-rate files are (default: the results folder).
     """
-    from otmark.atomic import write_text_atomic
-    from otmark.study.plots import plot_ced
-    from otmark.study.summary import write_summary
-
     docs = load_results(study) if docs is None else docs
     out = Path(out or study.results_dir)
     folders = list(folders or [study.results_dir])

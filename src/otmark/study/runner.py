@@ -23,15 +23,20 @@ are written by :mod:`otmark.study.report`.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import torch
+
+from otmark import datasets
 from otmark.atomic import write_json_atomic
+from otmark.device import resolve_device
 from otmark.study.benchmark import ensure_benchmark
 from otmark.study.config import (
     CED_THETAS,
@@ -45,11 +50,18 @@ from otmark.study.config import (
     lr_select_config,
 )
 from otmark.study.log import say
+from otmark.study.lr_select import select_lr
 from otmark.study.report import write_report
-
-if TYPE_CHECKING:
-    from otmark.study.shard import Shard, ShardItem
-    from otmark.study.training import TrainedModel
+from otmark.study.scoring import (
+    evaluate_mean_shape,
+    evaluate_model,
+    evaluation_record,
+    load_protocols,
+    protocol_spec,
+)
+from otmark.study.scoring import with_clean_counterparts as with_clean
+from otmark.study.shard import Shard, ShardItem, select_shard
+from otmark.study.training import TrainedModel, convert_samples, split_validation, train_model
 
 
 def training_key(cell: Cell) -> str:
@@ -61,9 +73,6 @@ def training_key(cell: Cell) -> str:
 def training_data(study: StudyConfig, dataset: str, scheme: str, roots: dict) -> tuple:
     """``(train, val)`` samples of ``dataset``'s training split in ``scheme``: ``val`` are the
     study's ``val_faces`` faces held out of it (seed 0), ``train`` the others."""
-    from otmark import datasets
-    from otmark.study.training import convert_samples, split_validation
-
     samples = list(datasets.load(dataset, roots[dataset], "train"))
     train, val = split_validation(samples, study.val_faces, 0, f"{roots[dataset]} ({dataset})")
     return convert_samples(train, scheme), convert_samples(val, scheme)
@@ -76,8 +85,6 @@ def training_data(study: StudyConfig, dataset: str, scheme: str, roots: dict) ->
 def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
     """Choose (or read) the learning rate of each loss of ``losses``; returns loss -> the
     stored choice (``{"lr", "lr_candidates", "val_nme", ...}``)."""
-    from otmark.study.lr_select import select_lr
-
     out = {}
     sel = study.lr_select
     for loss in sorted(losses):
@@ -123,8 +130,6 @@ class LrTrial:
     log: Callable[[str], None] = say
 
     def __call__(self, lr: float) -> float:
-        from otmark.study.training import train_model
-
         part = self.study.lr_path(self.loss).with_suffix("") / f"lr{lr:g}.json"
         digest = key_hash({**self.key, "lr": lr})
         if part.is_file():
@@ -156,8 +161,6 @@ def _nme_or_inf(v) -> float:
 def train_cell(study: StudyConfig, cell: Cell, roots: dict, lr: float, log=say) -> TrainedModel:
     """Train the model of ``cell`` on its training split (``roots``: dataset -> folder) with
     the study's recipe at peak rate ``lr``."""
-    from otmark.study.training import train_model
-
     exp = cell.experiment
     train, val = training_data(study, exp.train_on, cell.scheme, roots)
     cfg = study.cell_config(cell, str(roots[exp.train_on]), lr)
@@ -167,10 +170,6 @@ def train_cell(study: StudyConfig, cell: Cell, roots: dict, lr: float, log=say) 
 def score_snapshots(trained: TrainedModel, protocols: dict, device) -> list[dict]:
     """Mean NME (%) of every protocol at each kept snapshot but the last (the final model is
     scored in full): ``[{"step", "nme": {protocol: NME}}]``."""
-    import copy
-
-    from otmark.study.scoring import evaluate_model
-
     rows = []
     model = copy.deepcopy(trained.model)
     for step, state in trained.snapshots[:-1]:
@@ -195,10 +194,6 @@ def run_cell(
     last trained model by :func:`training_key`, so a cell that differs from the previous one
     only in its decoder is evaluated on the same weights instead of retrained.
     """
-    from otmark.device import resolve_device
-    from otmark.study.scoring import evaluate_model, evaluation_record, load_protocols
-    from otmark.study.scoring import with_clean_counterparts as with_clean
-
     t0 = time.perf_counter()
     exp = cell.experiment
     choice = study.lr_of(cell.setting.loss)
@@ -233,8 +228,6 @@ def _trained_for(
     """``(trained model, id of the cell that trained it)``: the model kept in
     ``trained_models`` by :func:`training_key` with this cell's decoder, else a new training
     (then kept there, in place of the previous one)."""
-    import dataclasses
-
     tkey = training_key(cell)
     if trained_models is not None and tkey in trained_models:
         trained, trained_by = trained_models[tkey]
@@ -253,8 +246,6 @@ def _cell_doc(
 ) -> dict:
     """The cell's JSON fields that describe it and its training (the caller adds
     ``seconds``, ``results``, ``clean`` and ``checkpoints``)."""
-    import torch
-
     exp = cell.experiment
     key = study.cell_key(cell)
     return {
@@ -305,9 +296,6 @@ def mean_shape_results(study: StudyConfig, roots: dict, cache: dict, log=say) ->
     """Score the mean training shape (of the training split minus the validation faces) on
     every experiment's protocols and their clean counterparts; stored per experiment and
     scheme (skipped when stored with the same definition). Returns the paths."""
-    from otmark.study.scoring import evaluate_mean_shape, evaluation_record, load_protocols
-    from otmark.study.scoring import with_clean_counterparts as with_clean
-
     paths = []
     for exp in study.experiments:
         if not all(d in roots for d in _datasets_of(exp)):
@@ -358,8 +346,6 @@ def mean_shape_results(study: StudyConfig, roots: dict, cache: dict, log=say) ->
 
 
 def _datasets_of(exp: Experiment) -> set:
-    from otmark.study.scoring import protocol_spec
-
     return {exp.train_on} | {protocol_spec(p).dataset for p in exp.protocols}
 
 
@@ -370,8 +356,6 @@ def _datasets_of(exp: Experiment) -> set:
 def shard_items(study: StudyConfig, cells: list[Cell]) -> list[ShardItem]:
     """The cells as :func:`otmark.study.shard.assign_shards` sees them: grouped by training
     (decoder-only variants stay together), weighted by :meth:`StudyConfig.training_cost`."""
-    from otmark.study.shard import ShardItem
-
     return [ShardItem(c.id, c.seed, c.training_id, study.training_cost(c)) for c in cells]
 
 
@@ -379,8 +363,6 @@ def shard_cells(study: StudyConfig, cells: list[Cell], shard: Shard | None) -> l
     """The cells of ``shard`` (all when None)."""
     if shard is None:
         return cells
-    from otmark.study.shard import select_shard
-
     keep = {it.key for it in select_shard(shard_items(study, cells), shard)}
     return [c for c in cells if c.id in keep]
 

@@ -7,6 +7,7 @@ points are scored there after converting their predictions.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from otmark.baselines.mean_shape import MeanShape
 from otmark.heatmaps.codec import HeatmapCodec
+from otmark.inference import Detector
+from otmark.metrics import ced, failure_rate
+from otmark.protocols import (
+    Protocol,
+    ProtocolSpec,
+    evaluate_predictions,
+    from_arrays,
+    get_protocol_spec,
+    load_samples,
+)
+from otmark.schemes import canonical_name, convert
 
 #: extra protocols of the study (not in ``otmark.protocols``)
 EXTRA_PROTOCOLS = {"wflw-17": ("wflw", "test", "17", "WFLW test scored on the 17 points")}
@@ -22,8 +35,6 @@ EXTRA_PROTOCOLS = {"wflw-17": ("wflw", "test", "17", "WFLW test scored on the 17
 
 def protocol_spec(name: str):
     """The :class:`otmark.protocols.ProtocolSpec` called ``name`` (registry or study extra)."""
-    from otmark.protocols import ProtocolSpec, get_protocol_spec
-
     if name in EXTRA_PROTOCOLS:
         dataset, split, scheme, text = EXTRA_PROTOCOLS[name]
         return ProtocolSpec(name, dataset, split, scheme, description=text)
@@ -40,8 +51,6 @@ def load_protocols(
         roots: dataset name (``300w``, ``wflw``, ``300vw``) -> its root folder.
         limit: keep only the first ``limit`` samples of each protocol (smoke runs).
     """
-    from otmark.protocols import Protocol, load_samples
-
     out = {}
     for name in names:
         spec = protocol_spec(name)
@@ -68,9 +77,6 @@ def predict_protocol(detector, protocol, batch: int = 32) -> np.ndarray:
 def score_predictions(protocol, preds: np.ndarray, scheme: str):
     """:class:`otmark.protocols.Evaluation` of ``preds (N, K, 2)`` in ``scheme``; converted to
     the protocol's model scheme first when it differs (e.g. 98 -> 17 for ``wflw-17``)."""
-    from otmark.protocols import evaluate_predictions, from_arrays
-    from otmark.schemes import canonical_name, convert
-
     target = canonical_name(protocol.spec.model_scheme)
     if canonical_name(scheme) != target:
         preds = convert(preds, scheme, target)
@@ -86,8 +92,6 @@ def evaluate_model(
     device: str | torch.device = "cpu",
 ) -> dict:
     """``name -> Evaluation`` of ``model`` on each protocol of ``protocols`` (name -> Protocol)."""
-    from otmark.inference import Detector
-
     detector = Detector.from_model(model, scheme, codec, device=device)
     done: dict = {}  # one Protocol object under several names is evaluated once
     out = {}
@@ -100,8 +104,6 @@ def evaluate_model(
 
 def evaluate_mean_shape(train_samples, protocols: Mapping) -> dict:
     """``name -> Evaluation`` of the mean training shape placed in each protocol's face box."""
-    from otmark.baselines.mean_shape import MeanShape
-
     mean = MeanShape.fit(list(train_samples), box_source="landmarks")
     out = {}
     for name, p in protocols.items():
@@ -118,10 +120,6 @@ def with_clean_counterparts(protocols: Mapping) -> dict:
     """``protocols`` plus, for each perturbed one (occlusion, blur), ``"<name>:clean"``: the
     same samples (same images, same boxes) without the perturbation, so the degradation can
     be measured per image (perturbed - clean on the same images)."""
-    import dataclasses
-
-    from otmark.protocols import Protocol
-
     out = dict(protocols)
     shared: dict = {}  # occlusion-medium and -large share one clean protocol object
     for name, p in protocols.items():
@@ -151,8 +149,6 @@ def evaluation_record(evaluation, thetas) -> dict:
     (plus ``FR^L_0.05``), the image-wise CED at ``thetas``, and per image (with the image
     ids) the NME (%) and the share of its landmarks with an error above 0.05 (%: the per-image
     terms of ``FR^L_0.05``, for paired comparisons of local precision)."""
-    from otmark.metrics import ced, failure_rate
-
     errors = evaluation.errors
     summary = dict(evaluation.summary)
     summary["FR^L_0.05"] = 100.0 * float(failure_rate(errors, 0.05, per="landmark"))

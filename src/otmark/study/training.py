@@ -17,10 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from otmark.datasets.records import Sample
+from otmark.engine.fitting import FitOptions, fit
 from otmark.heatmaps.codec import HeatmapCodec
+from otmark.schemes import canonical_name, convert
 from otmark.study.log import say
 
 
@@ -67,8 +70,6 @@ def split_validation(
     The held-out faces are drawn with ``seed`` from the samples sorted by id, so the split
     does not depend on the order of the files; both parts keep the input order.
     """
-    import numpy as np
-
     samples = list(samples)
     if not 1 <= n < len(samples):
         raise ValueError(
@@ -85,8 +86,6 @@ def split_validation(
 def convert_samples(samples: Sequence[Sample], scheme: str) -> list[Sample]:
     """The same faces annotated in ``scheme`` (``otmark.schemes.convert``; occlusion flags are
     dropped when the point count changes)."""
-    from otmark.schemes import canonical_name, convert
-
     scheme = canonical_name(scheme)
     out = []
     for s in samples:
@@ -125,8 +124,6 @@ def train_model(
         keep_every: also keep the weights every this many steps (0: only the final ones)
             in :attr:`TrainedModel.snapshots`.
     """
-    from otmark.engine.fitting import FitOptions, fit
-
     if not cfg.optim.per_step:
         raise ValueError(
             f"{cfg.name}: train_model needs a per-step schedule (optim.schedule "
