@@ -246,3 +246,10 @@ def test_tracking_frames_are_named_like_untracked_ones(tmp_path):
     assert (tmp_path / "o" / "v_landmarks.mp4").is_file()
     assert isinstance(run.results[0].faces[0].box, np.ndarray)
     _ = Frame  # the frame type the pipeline yields
+
+
+def test_a_never_confident_model_falls_back_to_the_finder_on_every_frame():
+    tracker, finder = make_tracker(threshold=1.0)  # the disc model's confidence is below 1
+    steps = [tracker(disc_frame((50, 50))) for _ in range(4)]
+    assert all(len(s.faces) == 1 and s.found for s in steps) and finder.calls == 4
+    assert [s.lost for s in steps] == [0, 1, 1, 1]

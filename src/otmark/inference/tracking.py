@@ -20,6 +20,8 @@ turned upright). The face finder runs only
 
 A face the finder returns is predicted twice: once from its box, then from the landmarks of
 that prediction (the tracking crop), so that its first result is already on the training crop.
+It is reported whatever its confidence (as without tracking); a model whose confidence stays
+below the threshold thus falls back to the face finder on every frame.
 
 **Confidence.** For each landmark, the peak of its heatmap relative to the peak of the training
 target: for models trained on logits (``codec.softmax``: the W, JS and soft-argmax losses) the
@@ -295,9 +297,7 @@ class FaceTracker:
         confirmed: set[int] = set()
         limit = self.max_faces if self.max_faces is not None else len(self._tracks) + len(new)
         new = sorted(new, key=lambda tr: -tr.confidence)
-        for cand in new:
-            if cand.confidence < self.threshold:
-                continue  # the finder's box holds no face the model recognises
+        for cand in new:  # a finder's face is reported whatever its confidence, as without tracking
             cand_box = tight_box(cand.landmarks)
             if self._tracks:
                 iou = box_iou(cand_box, np.stack([tight_box(tr.landmarks) for tr in self._tracks]))[
