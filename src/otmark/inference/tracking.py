@@ -296,13 +296,11 @@ class FaceTracker:
         of the tracks a finder face overlaps or started."""
         confirmed: set[int] = set()
         limit = self.max_faces if self.max_faces is not None else len(self._tracks) + len(new)
-        new = sorted(new, key=lambda tr: -tr.confidence)
-        for cand in new:  # a finder's face is reported whatever its confidence, as without tracking
-            cand_box = tight_box(cand.landmarks)
+        # in the finder's order (its chosen face first), whatever their confidence
+        for cand in new:
             if self._tracks:
-                iou = box_iou(cand_box, np.stack([tight_box(tr.landmarks) for tr in self._tracks]))[
-                    0
-                ]
+                track_boxes = np.stack([tight_box(tr.landmarks) for tr in self._tracks])
+                iou = box_iou(tight_box(cand.landmarks), track_boxes)[0]
                 j = int(np.argmax(iou))
                 if iou[j] >= SAME_FACE_IOU:
                     confirmed.add(self._tracks[j].id)
