@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import os
 
 from otmark.cli.errors import CLIError
 from otmark.datasets.errors import ON_ERROR
+from otmark.rundir import RunFolderError, claim_file, claim_folder
 
 
 def _threads_value(text: str) -> int | str:
@@ -33,17 +37,15 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
 def use_threads(args: argparse.Namespace) -> None:
     """Check ``--threads`` (a :class:`~otmark.cli.main.CLIError` when negative) and apply it;
     ``auto`` becomes the number of free CPUs (torch's choice when every CPU is free)."""
-    import os
-
     if args.threads == "auto":
-        from otmark.device import free_cpus
+        from otmark.device import free_cpus  # lazy: keeps `otmark --help` free of torch
 
         free = free_cpus()
         args.threads = 0 if free is None or free >= (os.cpu_count() or 1) else free
     if args.threads < 0:
         raise CLIError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
-        import torch
+        import torch  # lazy: keeps `otmark --help` free of torch
 
         torch.set_num_threads(args.threads)
 
@@ -51,6 +53,19 @@ def use_threads(args: argparse.Namespace) -> None:
 def add_on_error_argument(parser: argparse.ArgumentParser, help: str, default: str | None) -> None:
     """``--on-error raise|skip``: what a command does with a bad input (``help`` says what)."""
     parser.add_argument("--on-error", choices=ON_ERROR, default=default, help=help)
+
+
+def add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``: config values that replace
+    the config file's (parsed as YAML by :func:`otmark.engine.config.load_config`)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=help,
+    )
 
 
 def add_resume_override_argument(parser: argparse.ArgumentParser) -> None:
@@ -81,14 +96,8 @@ def add_overwrite_argument(
 def _claim(args: argparse.Namespace, make) -> None:
     """Enter the claim ``make(command, overwrite)`` until the command returns: on the exit
     stack :func:`otmark.cli.main.main` closes (at exit when ``run`` is called without it)."""
-    import contextlib
-
-    from otmark.rundir import RunFolderError
-
     stack = getattr(args, "_claims", None)
     if stack is None:
-        import atexit
-
         stack = args._claims = contextlib.ExitStack()
         atexit.register(stack.close)
     command = f"otmark {getattr(args, 'command', None) or 'run'}"
@@ -112,8 +121,6 @@ def claim_output(
     (:func:`otmark.rundir.claim_folder`, with ``--overwrite`` from ``args``; ``inputs``: what
     the command reads, which ``--overwrite`` must not delete); a folder that cannot be claimed
     is a :class:`CLIError`."""
-    from otmark.rundir import claim_folder
-
     _claim(
         args,
         lambda command, overwrite: claim_folder(
@@ -132,6 +139,4 @@ def claim_output(
 def claim_output_file(args: argparse.Namespace, path) -> None:
     """Claim the output file ``path`` for this command until it returns
     (:func:`otmark.rundir.claim_file`, with ``--overwrite`` from ``args``)."""
-    from otmark.rundir import claim_file
-
     _claim(args, lambda command, overwrite: claim_file(path, command, overwrite=overwrite))

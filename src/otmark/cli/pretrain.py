@@ -18,10 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from otmark.atomic import write_json_atomic
+from otmark.checkpoint_names import packaged_model, weights_dir
 from otmark.cli.errors import CLIError
-from otmark.cli.options import add_overwrite_argument, add_resume_override_argument, claim_output
+from otmark.cli.options import (
+    add_overwrite_argument,
+    add_resume_override_argument,
+    add_set_argument,
+    claim_output,
+)
+from otmark.cli.pretrain_tools import add_tool_arguments, run_tool
+from otmark.datasets.errors import DatasetError
 
 HELP = "reproduce the packaged model: generate faces, train, package (resumable; hours on CPU)"
 
@@ -35,7 +46,7 @@ PACKAGED_BY_MODEL = {"hrnet": "pretrained", "fast": "pretrained-fast"}
 def default_config(model: str = "hrnet") -> Path:
     """The packaged recipe of ``--model`` (in a folder of its own: it is not one of the paper's
     experiments that ``otmark train --list-configs`` lists)."""
-    from otmark.checkpoint_names import packaged_model
+    # lazy: keeps `otmark --help` free of torch (the engine imports it)
     from otmark.engine.config import packaged_config_dir
 
     return packaged_config_dir() / "pretrained" / packaged_model(PACKAGED_BY_MODEL[model]).config
@@ -89,14 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the resolved training config (after --set) as YAML and exit",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, as in otmark train (repeatable)",
-    )
+    add_set_argument(parser, help="override a config value, as in otmark train (repeatable)")
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -116,13 +120,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke run: tiny model, a few 64-px faces, two training steps (seconds)",
     )
-    from otmark.cli.pretrain_tools import add_tool_arguments
-
     add_tool_arguments(parser)
 
 
 def _tiny_overrides(model: str = "hrnet") -> list[str]:
-    from otmark.models import tiny_kwargs
+    from otmark.models import tiny_kwargs  # lazy: keeps `otmark --help` free of torch
 
     kw = json.dumps(tiny_kwargs("mobilenet_v2" if model == "fast" else "hrnet_w18"))
     return [
@@ -160,9 +162,6 @@ def _in_fresh_process(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` in a spawned process. The generator's OpenCV calls start
     thread pools that a DataLoader worker forked later from this process can hang or die on;
     drawing the faces in a child of its own keeps this process clean for training."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(fn, *args, **kwargs).result()
@@ -171,6 +170,7 @@ def _in_fresh_process(fn, *args, **kwargs):
 def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
     """Step 1: the generated faces under ``data_root``, unless ``out/data/pretrain_data.json``
     records the same arguments; returns their description (stored in the manifest)."""
+    # lazy: keeps `otmark --help` free of cv2 (the face generator imports it)
     from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
 
     desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
@@ -182,8 +182,6 @@ def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
     if done == desc:
         print(f"data: {data_root} already written ({args.faces} training faces)")
         return desc
-    from otmark.atomic import write_json_atomic
-
     print(f"data: writing {args.faces} + {args.val_faces} generated faces to {data_root}")
     _in_fresh_process(
         write_pretrain_data,
@@ -202,7 +200,8 @@ def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
 def _package_run(args: argparse.Namespace, out: Path, config: dict, desc: dict) -> None:
     """Step 3: ``train/best.pt`` (else ``last.pt``) packaged into ``out/weights`` (and the
     installed weights folder with ``--install``)."""
-    from otmark.pretrained import package_checkpoint, weights_dir
+    # lazy: keeps `otmark --help` free of torch
+    from otmark.pretrained.package import package_checkpoint
 
     src = out / "train" / "best.pt"
     if not src.is_file():
@@ -220,8 +219,6 @@ def _package_run(args: argparse.Namespace, out: Path, config: dict, desc: dict) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.cli.pretrain_tools import run_tool
-
     done = run_tool(args)  # --package / --info / --adapt instead of pretraining
     if done is not None:
         return done
@@ -233,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
     if args.resume_override and not args.resume:
         raise CLIError("--resume-override needs --resume")
-    from otmark.datasets.errors import DatasetError
+    # lazy: keeps `otmark --help` free of torch (the engine imports it)
     from otmark.engine.config import ConfigError, dump_config, load_config
     from otmark.engine.trainer import TrainingInterrupted, train
 

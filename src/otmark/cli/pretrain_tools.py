@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from otmark.checkpoint_names import PRETRAINED, PRETRAINED_FAST
 from otmark.cli.errors import CLIError
 
 
@@ -51,8 +52,6 @@ def add_tool_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _packaged_name(args: argparse.Namespace) -> str:
     """The packaged model ``--model`` names (``fast``: ``pretrained-fast``)."""
-    from otmark.checkpoint_names import PRETRAINED, PRETRAINED_FAST
-
     return PRETRAINED_FAST if getattr(args, "model", "hrnet") == "fast" else PRETRAINED
 
 
@@ -62,6 +61,7 @@ def run_tool(args: argparse.Namespace) -> int | None:
         if getattr(args, "package", None):
             return _package(args)
         if getattr(args, "info", False):
+            # lazy: keeps `otmark --help` free of torch
             from otmark.pretrained.package import describe
 
             print(describe(args.weights, _packaged_name(args)))
@@ -74,6 +74,7 @@ def run_tool(args: argparse.Namespace) -> int | None:
 
 
 def _package(args: argparse.Namespace) -> int:
+    # lazy: keeps `otmark --help` free of torch
     from otmark.pretrained.package import describe, package_checkpoint
 
     if not args.weights:
@@ -86,6 +87,7 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _adapt(args: argparse.Namespace) -> int:
+    # lazy: keeps `otmark --help` free of torch
     from otmark.pretrained.adapt import fit_label_adaptation, store_label_adaptation
 
     if not args.data_root:

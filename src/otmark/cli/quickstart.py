@@ -6,6 +6,8 @@ Wiring only: see :mod:`otmark.study.quickstart`.
 from __future__ import annotations
 
 import argparse
+import fnmatch
+from pathlib import Path
 
 from otmark.cli.errors import CLIError
 from otmark.cli.options import (
@@ -14,6 +16,7 @@ from otmark.cli.options import (
     claim_output,
     use_threads,
 )
+from otmark.rundir import contents
 
 HELP = "generate a small benchmark, train HRNetV2-W18 (W loss, sigma 3, GET_BC) and report"
 
@@ -62,10 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def is_quickstart_folder(folder) -> bool:
     """Whether ``folder`` holds only what a quickstart writes (its generated data, reused by
     the next run, and the model and report that the next run replaces)."""
-    import fnmatch
-
-    from otmark.rundir import contents
-
     names = ("data/", "model.pt", "report.md", "results.json", "ced_*.png", "overlay_*.png")
     names += (".*.tmp.*",)  # an interrupted atomic write
     return all(any(fnmatch.fnmatch(n, p) for p in names) for n in contents(folder))
@@ -73,15 +72,13 @@ def is_quickstart_folder(folder) -> bool:
 
 def options_from_args(args: argparse.Namespace):
     """:class:`otmark.study.quickstart.QuickstartOptions` of the command line."""
-    from pathlib import Path
-
+    # lazy: keeps `otmark --help` free of torch and cv2 (the quickstart trains and generates)
+    from otmark.models import tiny_kwargs
     from otmark.study.benchmark import BenchmarkSize
     from otmark.study.cells import merge
     from otmark.study.quickstart import TRAIN, QuickstartOptions
 
     if args.tiny:
-        from otmark.models import tiny_kwargs
-
         return QuickstartOptions(
             out=Path(args.out),
             minutes=args.minutes,
@@ -112,7 +109,6 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.minutes <= 0:
         raise CLIError(f"--minutes must be positive, got {args.minutes}")
     if args.train_faces < 1:
@@ -121,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
     use_threads(args)
     claim_output(args, args.out, accept=is_quickstart_folder, resume_flag=None)
-    from otmark.study.quickstart import run_quickstart
+    from otmark.study.quickstart import run_quickstart  # lazy: as in options_from_args
 
     try:
         run_quickstart(options_from_args(args))

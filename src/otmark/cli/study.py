@@ -7,6 +7,8 @@ Wiring only: see :mod:`otmark.study.config`, :mod:`otmark.study.runner` and
 from __future__ import annotations
 
 import argparse
+import fnmatch
+from pathlib import Path
 
 from otmark.cli.errors import CLIError
 from otmark.cli.options import (
@@ -15,6 +17,9 @@ from otmark.cli.options import (
     claim_output,
     use_threads,
 )
+from otmark.rundir import contents
+from otmark.study.lr_select import LrSelectionError
+from otmark.study.shard import MergeError, ShardError, merge_cell_files, parse_shard, shard_costs
 
 HELP = "run the paper's ablation study (generated or real data; resumable, one JSON per cell)"
 
@@ -92,10 +97,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def is_study_folder(folder) -> bool:
     """Whether ``folder`` holds a study's results (which the study goes on with: a cell stored
     with the same definition is skipped) or only files of the kinds a study writes."""
-    import fnmatch
-
-    from otmark.rundir import contents
-
     names = contents(folder)
     if {"lr/", "study.md", "summary.json"} & set(names):
         return True
@@ -104,6 +105,7 @@ def is_study_folder(folder) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: keeps `otmark --help` free of torch (the study trains through the engine)
     from otmark.study.config import is_done, load_study_config
     from otmark.study.report import write_report
     from otmark.study.runner import run_study
@@ -136,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
         )
     shard = None
     if args.shard is not None:
-        from otmark.study.shard import ShardError, parse_shard
-
         try:
             shard = parse_shard(args.shard)
         except ShardError as exc:
@@ -153,8 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(study, args.merge)
     if args.list:
-        from otmark.study.runner import shard_cells, shard_items
-        from otmark.study.shard import shard_costs
+        from otmark.study.runner import shard_cells, shard_items  # lazy: as above
 
         cells = shard_cells(study, study.cells(), shard)
         for c in cells:
@@ -172,8 +171,6 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         print(f"wrote {write_report(study)}")
         return 0
-    from otmark.study.lr_select import LrSelectionError
-
     try:
         result = run_study(
             study,
@@ -197,10 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _merge(study, folders: list[str]) -> int:
     """Report and summary.json of the union of the cells stored in ``folders``."""
-    from pathlib import Path
-
-    from otmark.study.report import write_report
-    from otmark.study.shard import MergeError, merge_cell_files
+    from otmark.study.report import write_report  # lazy: keeps `otmark --help` free of torch
 
     try:
         docs = merge_cell_files(folders)

@@ -9,6 +9,7 @@ import argparse
 
 from otmark.cli.errors import CLIError
 from otmark.cli.options import add_overwrite_argument, claim_output
+from otmark.rundir import FolderNotEmpty
 
 HELP = "generate a synthetic face dataset in an official format (300W, WFLW, COFW, AFLW, 300VW)"
 
@@ -37,7 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.num < 1:
         raise CLIError(f"--num must be at least 1, got {args.num}")
     if args.size < 64:
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--frames must be at least 2, got {args.frames}")
     if args.seed < 0:
         raise CLIError(f"--seed must be non-negative, got {args.seed}")
-    from otmark.rundir import FolderNotEmpty
-    from otmark.synth.writers import synthesize
+    from otmark.synth.writers import synthesize  # lazy: keeps `otmark --help` free of cv2
 
     # the lock (and --overwrite); synthesize refuses a folder holding another generation
     claim_output(args, args.out, accept=lambda folder: True, resume_flag=None)

@@ -9,12 +9,15 @@ import argparse
 import os
 
 from otmark.cli.errors import CLIError
+from otmark.cli.main import describe_error
 from otmark.cli.options import (
     add_on_error_argument,
     add_overwrite_argument,
     add_resume_override_argument,
+    add_set_argument,
     claim_output,
 )
+from otmark.datasets.errors import DatasetError
 
 HELP = "train a heatmap regression model from an experiment config (also under torchrun)"
 
@@ -24,12 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         help="experiment config: a YAML path or a packaged name (see --list-configs)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+    add_set_argument(
+        parser,
         help="override a config value, e.g. --set optim.lr=2e-4 --set data.root=data/300W "
         "(repeatable; values are parsed as YAML)",
     )
@@ -58,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: keeps `otmark --help` free of torch (the engine imports it)
     from otmark.engine.config import ConfigError, dump_config, list_configs, load_config
 
     if args.list_configs:
@@ -78,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(dump_config(cfg), end="")
         return 0
 
-    from otmark.cli.main import describe_error
-    from otmark.datasets.errors import DatasetError
-    from otmark.engine.trainer import TrainingInterrupted, train
+    from otmark.engine.trainer import TrainingInterrupted, train  # lazy: as above
 
     if args.resume and args.overwrite:
         raise CLIError("--resume and --overwrite exclude each other")
