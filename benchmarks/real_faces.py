@@ -23,7 +23,10 @@ Then, for the mean shape (fitted on generated 300W, ``--train-root`` or ``otmark
   checkpoint), matched to the labelled face by IoU >= ``--min-iou`` with its tight landmark box;
   a face the finder misses is scored as all points at the image centre (a failure).
 
-and, per finder, how often it finds the labelled faces (IoU with the tight landmark box). Prints
+and, per finder, how often it finds the labelled faces (IoU with the tight landmark box). For each
+checkpoint, the crop-source table of ``benchmarks/real_faces_crops.py`` follows: NME from label
+crops, dlib's boxes, the default finder (all faces and the one reported face), FR^I_0.1, the
+turned heads and per point group, with ``--passes`` 1 and 3 (``Detector(passes=...)``). Prints
 the tables and writes ``benchmarks/results/real_faces.json`` (atomically; per-face NME inside).
 
     python benchmarks/real_faces.py --checkpoint quickstart=otmark_quickstart/model.pt
@@ -385,6 +388,11 @@ def main() -> None:
     parser.add_argument(
         "--fetch-only", action="store_true", help="fetch dlib's faces into --cache/dlib and stop"
     )
+    parser.add_argument(
+        "--passes",
+        default="1,3",
+        help="Detector passes compared by the crop-source table (real_faces_crops.py); '' skips",
+    )
     args = parser.parse_args()
 
     from otmark.baselines import MeanShape
@@ -483,6 +491,21 @@ def main() -> None:
             results["models"][name][f"finder:{fname}"] = {**r, "missed": missed}
 
     print_tables(results)
+    passes = [int(p) for p in args.passes.split(",") if p]
+    if checkpoints and passes:  # crops from labels, dlib boxes, the default finder (per passes)
+        from otmark.inference import Detector, make_face_finder
+        from real_faces_crops import print_table as print_crops
+        from real_faces_crops import run_model
+
+        dlib_dir = fetch_dlib_source(args.cache)
+        xml = [s for n in XML_NAMES for s in dlib_samples(dlib_dir / "faces" / n)]
+        finder = make_face_finder("auto", all_faces=True, notify=lambda m: None)
+        crops: dict = {"models": {}}
+        for name, path in checkpoints.items():
+            det = Detector.from_checkpoint(path, device=args.device)
+            crops["models"][name] = run_model(det, xml, finder, args.min_iou, passes)
+        print_crops(crops)
+        results["crops"] = crops
     write_json_atomic(args.out, results)
     print(f"wrote {args.out}")
 

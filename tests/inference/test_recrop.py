@@ -210,7 +210,7 @@ def rendered_face(seed: int, roll: float, shift: tuple[float, float]):
 def test_packaged_model_recrops_shifted_and_turned_faces():
     """The packaged model on generated faces: from boxes shifted by 20 % of their side, and on
     a face rolled by 50 degrees (beyond the 30 of its training augmentation), 3 passes are
-    better than 1 (here 6.3/6.6/8.3 -> 1.2/2.4/1.5 % NME; over 120 faces, see
+    better than 1 (here 6.3/6.6/8.3 -> 1.2/2.4/1.5 % NME; 40 faces per condition:
     benchmarks/recrop_synth.py)."""
     from otmark.inference import Detector
 
