@@ -121,7 +121,7 @@ def run_model(detector, samples, finder, min_iou: float, passes_list) -> dict:
             r = summarise(errors, missed, turned, regions)
             r["seconds"] = time.perf_counter() - t0
             out[f"{source} | passes={passes}"] = r
-    out["chosen_by"] = {p: f.chosen_by for p, f in found.items()}
+    out["chosen_by"] = {Path(p).name: f.chosen_by for p, f in found.items()}
     return out
 
 
