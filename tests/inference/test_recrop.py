@@ -230,3 +230,34 @@ def test_packaged_model_recrops_shifted_and_turned_faces():
     e1, e3 = nme(one, truth), nme(three, truth)
     assert np.all(e3 < e1) and np.all(e3 < 0.03), (e1, e3)
     assert np.all(e1 > 0.04), e1  # the misplaced crops really hurt one pass
+
+
+def test_detector_passes_share_batches_across_images_and_match_single_images():
+    """Re-crops of faces of several images (with the flip test) give what each image gives
+    alone; a model whose heatmaps never move makes the crop move, so passes run."""
+    import torch
+
+    from otmark.heatmaps import HeatmapCodec
+    from otmark.inference import Detector
+
+    rng = np.random.default_rng(4)
+    logits = torch.from_numpy(rng.normal(0, 3, (68, 8, 8))).float()
+    calls = []
+
+    def backend(x):
+        calls.append(x.shape[0])
+        return logits.expand(x.shape[0], -1, -1, -1).clone()
+
+    codec = HeatmapCodec(32, 8, decoder="get_bc", softmax=True)
+    det = Detector(backend, "300w", codec, flip_test=True, passes=3, batch_size=64)
+    imgs = [rng.integers(0, 256, (90, 120, 3), dtype=np.uint8) for _ in range(2)]
+    boxes = [
+        np.array([[10.0, 12.0, 50.0, 60.0], [60.0, 20.0, 100.0, 70.0]]),
+        np.array([[5.0, 5.0, 45.0, 40.0]]),
+    ]
+    both = det.predict_many(imgs, boxes)
+    assert calls == [6, 6, 6]  # 3 faces x 2 views, three passes
+    for img, b, out in zip(imgs, boxes, both):
+        np.testing.assert_allclose(det.predict(img, b), out, atol=1e-9)
+    det.passes = 1
+    assert not np.allclose(det.predict_many(imgs, boxes)[0], both[0])
