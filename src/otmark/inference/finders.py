@@ -104,7 +104,8 @@ class DlibHogFaceDetector:
             by powers of 2 until dlib's 80-pixel window covers it (at most ``max_upsample``).
         max_upsample: cap on the upsampling steps (each one quadruples the work).
         max_pixels: no upsampling step beyond this many pixels (large photographs are searched
-            at their own size: their faces are rarely tiny, and 4x the pixels costs 4x the time).
+            at their own size: their faces are rarely tiny, and 4x the pixels costs 4x the time);
+            8 MP lets an 800x600 photograph be searched at 2 upsamplings (0.9 s on one core).
         threshold: detection score threshold (dlib's default 0; lower finds more, and more
             false faces).
         adapt: apply :data:`DLIB_HOG_ADAPTATION` (else dlib's own boxes).
@@ -121,7 +122,7 @@ class DlibHogFaceDetector:
         max_upsample: int = 2,
         threshold: float = 0.0,
         adapt: bool = True,
-        max_pixels: int = 4_000_000,
+        max_pixels: int = 8_000_000,
     ) -> None:
         try:
             import dlib
