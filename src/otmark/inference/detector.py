@@ -32,6 +32,13 @@ import torch
 from otmark.device import resolve_device
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.inference.boxes import check_face_boxes, validate_boxes
+from otmark.inference.recrop import (
+    DEFAULT_PASSES,
+    Placements,
+    crop_placed,
+    refine,
+    rotation_limit,
+)
 from otmark.inference.results import Face
 from otmark.transforms.crop import CONTEXT
 
@@ -157,6 +164,13 @@ class Detector:
         context: factor applied to the face box side (the training crops' context).
         adapt: maps decoded points ``(N, K, 2)`` to adapted ones (a label adaptation,
             :class:`otmark.inference.label_adapt.PointOffsets`); None = unchanged.
+        passes: predictions per face at most: the first from the face box, then re-crops from
+            the predicted landmarks with the training crop rule until the crop stops moving
+            (:func:`otmark.inference.recrop.refine`); 1 = the box crop only.
+        max_roll: faces whose eyes roll more than this (degrees) are re-cropped turned upright;
+            None = never turned (:func:`otmark.inference.recrop.crop_from_landmarks`);
+            :meth:`from_checkpoint` sets the training augmentation's rotation
+            (:func:`otmark.inference.recrop.rotation_limit`).
     """
 
     def __init__(
@@ -170,6 +184,8 @@ class Detector:
         device: str | torch.device = "cpu",
         context: float = CONTEXT,
         adapt: Callable[[np.ndarray], np.ndarray] | None = None,
+        passes: int = DEFAULT_PASSES,
+        max_roll: float | None = 30.0,
     ) -> None:
         from otmark.schemes import get_scheme
 
@@ -186,6 +202,10 @@ class Detector:
             raise ValueError(f"context must be > 0, got {context}")
         self.context = float(context)
         self.adapt = adapt
+        if passes < 1:
+            raise ValueError(f"passes must be >= 1, got {passes}")
+        self.passes = int(passes)
+        self.max_roll = None if max_roll is None else float(max_roll)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -237,6 +257,7 @@ class Detector:
         scheme, codec = scheme_and_codec(meta, where=str(path))
         kwargs.setdefault("context", meta_context(meta["codec"]))
         kwargs.setdefault("adapt", adaptation_from_meta(meta))
+        kwargs.setdefault("max_roll", rotation_limit(meta))
         return cls.from_model(model, scheme, codec, device=device, **kwargs)
 
     @classmethod
@@ -265,6 +286,7 @@ class Detector:
         backend.check_metadata(codec, scheme)  # the graph agrees with the metadata
         kwargs.setdefault("context", meta_context(meta["codec"]))
         kwargs.setdefault("adapt", adaptation_from_meta(meta))
+        kwargs.setdefault("max_roll", rotation_limit(meta))
         return cls(backend, scheme, codec, device="cpu", **kwargs)
 
     # ------------------------------------------------------------------ inference
@@ -298,6 +320,32 @@ class Detector:
                 out = torch.as_tensor(np.asarray(out))
             outs.append(out)
         return torch.cat(outs) if outs else torch.zeros((0, self.num_landmarks, 1, 1))
+
+    def _predict_placed(
+        self, imgs: Sequence[np.ndarray], owner: np.ndarray, placed: Placements
+    ) -> np.ndarray:
+        """Landmarks ``(M, K, 2)`` (before ``adapt``) of ``M`` faces cropped at ``placed``;
+        face ``j`` lies in ``imgs[owner[j]]`` (``owner`` sorted)."""
+        n, k = len(placed), self.num_landmarks
+        crops, inverses = [], []
+        for flip in (False, True) if self.flip_test else (False,):
+            for i in np.unique(owner):
+                sel = owner == i
+                c, inv = crop_placed(imgs[i], placed.subset(sel), self.codec.input_size, flip)
+                crops.append(c)
+                inverses.append(inv)
+        heatmaps = self._run(torch.cat(crops))
+        if heatmaps.shape[1] != k:
+            raise ValueError(
+                f"the model predicts {heatmaps.shape[1]} landmarks; scheme {self.scheme.name} "
+                f"has {k}"
+            )
+        inv = np.concatenate(inverses)
+        pts = heatmaps_to_image(heatmaps[:n], inv[:n], self.codec)
+        if self.flip_test:
+            perm = self.scheme.flip_permutation
+            pts = (pts + heatmaps_to_image(heatmaps[n:], inv[n:], self.codec, perm)) / 2.0
+        return pts
 
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
         """Landmarks of each face.
@@ -338,24 +386,19 @@ class Detector:
         n, k = sum(counts), self.num_landmarks
         if n == 0:
             return [np.zeros((0, k, 2)) for _ in imgs]
-        crops, inverses = [], []
-        for flip in (False, True) if self.flip_test else (False,):
-            for im, b in zip(imgs, all_boxes):
-                if len(b):
-                    c, inv = crop_faces(im, b, self.codec, flip=flip, context=self.context)
-                    crops.append(c)
-                    inverses.append(inv)
-        heatmaps = self._run(torch.cat(crops))
-        if heatmaps.shape[1] != k:
-            raise ValueError(
-                f"the model predicts {heatmaps.shape[1]} landmarks; scheme {self.scheme.name} "
-                f"has {k}"
-            )
-        inv = np.concatenate(inverses)
-        pts = heatmaps_to_image(heatmaps[:n], inv[:n], self.codec)
-        if self.flip_test:
-            perm = self.scheme.flip_permutation
-            pts = (pts + heatmaps_to_image(heatmaps[n:], inv[n:], self.codec, perm)) / 2.0
+        owner = np.repeat(np.arange(len(imgs)), counts)
+        start = Placements.from_boxes(np.concatenate(all_boxes), self.context)
+        pts = self._predict_placed(imgs, owner, start)
+        if self.passes > 1:  # re-crop from the landmarks as in training (recrop.py)
+            pts = refine(
+                lambda idx, placed: self._predict_placed(imgs, owner[idx], placed),
+                pts,
+                start,
+                self.scheme,
+                passes=self.passes,
+                context=self.context,
+                max_roll=self.max_roll,
+            ).landmarks
         if self.adapt is not None:
             pts = self.adapt(pts)
         return np.split(pts, np.cumsum(counts)[:-1])
