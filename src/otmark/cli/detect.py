@@ -86,10 +86,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--passes",
         type=int,
-        default=3,
+        default=2,  # otmark.inference.recrop.DEFAULT_PASSES (not imported: it loads torch)
         metavar="N",
         help="predictions per face at most: the first from the face box, then re-crops from the "
-        "predicted landmarks as in training until the crop stops moving (default: 3; 1: the "
+        "predicted landmarks as in training until the crop stops moving (default: 2; 1: the "
         "box crop only)",
     )
     parser.add_argument(

@@ -123,8 +123,9 @@ def _checkpoint_predictor(args):
         raise CLIError(
             f"--checkpoint needs otmark.inference, which is unavailable ({exc})"
         ) from None
+    # passes=1: a protocol places each crop from its annotations; re-crops would change it
     detector = Detector.from_checkpoint(
-        args.checkpoint, device=args.device, flip_test=args.flip_test
+        args.checkpoint, device=args.device, flip_test=args.flip_test, passes=1
     )
     return lambda image, box: detector.predict(image, box[None])[0], detector.scheme.name
 

@@ -92,7 +92,8 @@ def evaluate_model(
     device: str | torch.device = "cpu",
 ) -> dict:
     """``name -> Evaluation`` of ``model`` on each protocol of ``protocols`` (name -> Protocol)."""
-    detector = Detector.from_model(model, scheme, codec, device=device)
+    # passes=1: a protocol places each crop from its annotations; re-crops would change it
+    detector = Detector.from_model(model, scheme, codec, device=device, passes=1)
     done: dict = {}  # one Protocol object under several names is evaluated once
     out = {}
     for name, p in protocols.items():
