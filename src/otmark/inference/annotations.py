@@ -16,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.datasets.pts import read_pts
+from otmark.datasets.vw300 import ANNOT_DIR
 from otmark.inference.results import FrameResult
+from otmark.metrics.jitter import frame_jitter, mean_jitter
+from otmark.schemes import common_points, get_scheme, normaliser
+from otmark.schemes.conversions import apply_matrix
 
 #: the scheme of 300VW annotations
 TRUTH_SCHEME = "300vw"
@@ -28,10 +33,6 @@ def video_annotations(path: str | os.PathLike[str]) -> dict[int, np.ndarray] | N
 
     Raises :class:`otmark.datasets.errors.DatasetError` naming a malformed ``.pts`` file.
     """
-    from otmark.datasets.pts import read_pts
-    from otmark.datasets.vw300 import ANNOT_DIR
-    from otmark.schemes import get_scheme
-
     folder = Path(path).parent / ANNOT_DIR
     if not folder.is_dir():
         return None
@@ -57,10 +58,6 @@ def score_video(
         ``{"nme": percent or None, "jitter": percent or None, "frames_scored": n,
         "frames_annotated": m, "annotated_without_face": [frames], "space": common space}``.
     """
-    from otmark.metrics.jitter import frame_jitter, mean_jitter
-    from otmark.schemes import common_points, normaliser
-    from otmark.schemes.conversions import apply_matrix
-
     cp = common_points(model_scheme, TRUTH_SCHEME)
     frames, preds, gts, missing = [], [], [], []
     for r in results:

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from otmark.datasets.check import MIN_IMAGE_SIDE
@@ -268,8 +269,6 @@ def _cascade_class():
     OpenCV 4.x ships it (and the cascade XML files) in the main package; OpenCV 5 moved the
     Haar cascades out of it (``cv2.xobjdetect`` in the contrib build, when installed).
     """
-    import cv2
-
     cls = getattr(cv2, "CascadeClassifier", None)
     if cls is None and hasattr(cv2, "xobjdetect"):
         cls = getattr(cv2.xobjdetect, "CascadeClassifier", None)
@@ -278,8 +277,6 @@ def _cascade_class():
 
 def default_cascade_path() -> Path:
     """``cv2.data.haarcascades / haarcascade_frontalface_default.xml`` (may not exist)."""
-    import cv2
-
     base = getattr(getattr(cv2, "data", None), "haarcascades", "")
     return Path(base) / HAAR_CASCADE_FILE
 
@@ -316,8 +313,6 @@ class HaarFaceDetector:
         adapt: bool = True,
         cascade_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        import cv2
-
         cls = _cascade_class()
         if cls is None:
             raise FaceFinderUnavailable(
@@ -339,8 +334,6 @@ class HaarFaceDetector:
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Find faces in ``image: (H, W, 3)`` uint8 RGB -> boxes ``(N, 4)`` (largest first) and
         scores ``(N,)``: the number of neighbouring detections merged into each box."""
-        import cv2
-
         gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         side = max(1, int(self.min_size_frac * min(gray.shape)))
         found, neighbours = self._cascade.detectMultiScale2(

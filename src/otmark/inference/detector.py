@@ -29,9 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from otmark.checkpoint_names import resolve_checkpoint
 from otmark.device import resolve_device
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.inference.boxes import check_face_boxes, validate_boxes
+from otmark.inference.finders import make_face_finder
+from otmark.inference.label_adapt import PointOffsets
+from otmark.inference.onnx import OnnxBackend, cuda_provider_available, read_onnx_meta
 from otmark.inference.recrop import (
     DEFAULT_PASSES,
     Placements,
@@ -40,6 +44,19 @@ from otmark.inference.recrop import (
     rotation_limit,
 )
 from otmark.inference.results import Face
+from otmark.inference.sources import check_image
+from otmark.losses import output_is_logits
+from otmark.models import final_output, load_model_from_checkpoint
+from otmark.models.fuse import prepare_for_inference
+from otmark.schemes import get_scheme
+from otmark.transforms import (
+    centre_scale_from_box,
+    crop_matrix,
+    invert_affine,
+    to_tensor,
+    unflip_landmarks,
+    warp_image,
+)
 from otmark.transforms.crop import CONTEXT
 
 #: a backend maps normalised crops ``(B, 3, N, N)`` float32 to heatmaps ``(B, K, M, M)``
@@ -54,8 +71,6 @@ def codec_from_meta(codec: Mapping[str, Any]) -> HeatmapCodec:
     ``softmax`` disagrees with its loss is refused."""
     c = dict(codec)
     if "loss" in c:
-        from otmark.losses import output_is_logits
-
         logits = output_is_logits(str(c["loss"]).lower())
         if "softmax" in c and bool(c["softmax"]) != logits:
             raise ValueError(
@@ -78,8 +93,6 @@ def adaptation_from_meta(meta: Mapping[str, Any]) -> Callable[[np.ndarray], np.n
     entry = meta.get("label_adaptation")
     if entry is None:
         return None
-    from otmark.inference.label_adapt import PointOffsets
-
     return PointOffsets.from_dict(entry)
 
 
@@ -103,14 +116,6 @@ def crop_faces(
         crops ``(N, 3, S, S)`` float32 (ImageNet-normalised) and ``(N, 2, 3)`` float64 crop ->
         image matrices (which undo the mirror when ``flip``).
     """
-    from otmark.transforms import (
-        centre_scale_from_box,
-        crop_matrix,
-        invert_affine,
-        to_tensor,
-        warp_image,
-    )
-
     crops, inverses = [], []
     for box in validate_boxes(boxes):
         centre, scale = centre_scale_from_box(box, context=context)
@@ -140,8 +145,6 @@ def heatmaps_to_image(
     Returns:
         ``(B, K, 2)`` float64 image coordinates.
     """
-    from otmark.transforms import unflip_landmarks
-
     points = codec.decode_to_image(heatmaps, inverses)
     if flip_permutation is None:
         return points
@@ -187,8 +190,6 @@ class Detector:
         passes: int = DEFAULT_PASSES,
         max_roll: float | None = 30.0,
     ) -> None:
-        from otmark.schemes import get_scheme
-
         self.backend = backend
         self.scheme = get_scheme(scheme)
         self.codec = codec
@@ -222,14 +223,10 @@ class Detector:
         ``codec`` may be a metadata dict (:func:`codec_from_meta`; its ``context`` key, when
         present, sets the crop context).
         """
-        from otmark.models.fuse import prepare_for_inference
-
         dev = resolve_device(device)
         model = prepare_for_inference(model.to(dev).eval())  # the fast model: BatchNorm folded
 
         def backend(x: torch.Tensor) -> torch.Tensor:
-            from otmark.models import final_output
-
             with torch.inference_mode():
                 return final_output(model(x))
 
@@ -247,9 +244,6 @@ class Detector:
         ``path`` may be ``pretrained``: the packaged model (:mod:`otmark.pretrained`). The
         checkpoint's metadata gives the scheme and the codec.
         """
-        from otmark.checkpoint_names import resolve_checkpoint
-        from otmark.models import load_model_from_checkpoint
-
         path = resolve_checkpoint(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint does not exist")
@@ -274,8 +268,6 @@ class Detector:
         :func:`otmark.inference.onnx.read_onnx_meta`). ``device=None`` uses ONNX Runtime's CUDA
         provider when it is installed, else the CPU.
         """
-        from otmark.inference.onnx import OnnxBackend, cuda_provider_available, read_onnx_meta
-
         path = Path(path)
         if meta is None:
             meta = read_onnx_meta(path)
@@ -303,8 +295,6 @@ class Detector:
         """Face boxes ``(N, 4)`` from the face finder and the rule that chose the first one
         (:data:`otmark.inference.finders.RULES`; None without faces or for a plain callable)."""
         if self._face_finder is None:
-            from otmark.inference.finders import make_face_finder
-
             self._face_finder = make_face_finder("auto", all_faces=True)
         if hasattr(self._face_finder, "find"):
             found = self._face_finder.find(image)
@@ -451,8 +441,6 @@ class Detector:
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     """An ``(H, W, 3)`` uint8 image with pixels (``otmark detect``'s check and message)."""
-    from otmark.inference.sources import check_image
-
     return check_image(image, min_size=False)
 
 

@@ -86,7 +86,7 @@ def _install_hint(what: str) -> str:
 def dlib_available() -> bool:
     """Whether ``import dlib`` works (the ``dlib-bin`` or ``dlib`` package)."""
     try:
-        import dlib  # noqa: F401
+        import dlib  # noqa: F401  # lazy: optional extra [faces]
     except ImportError:
         return False
     return True
@@ -125,7 +125,7 @@ class DlibHogFaceDetector:
         max_pixels: int = 8_000_000,
     ) -> None:
         try:
-            import dlib
+            import dlib  # lazy: optional extra [faces]
         except ImportError:
             raise FaceFinderUnavailable(_install_hint("the 'dlib' face finder")) from None
         self._detector = dlib.get_frontal_face_detector()

@@ -17,11 +17,13 @@ from otmark.export.metadata import (  # noqa: F401 (re-exported)
     sidecar_paths,
     write_onnx_meta,
 )
+from otmark.export.runtime import check_signature, ort_session, run_session
+from otmark.schemes import get_scheme
 
 
 def cuda_provider_available() -> bool:
     """Whether the installed ONNX Runtime has the CUDA execution provider."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: optional extra [onnx]
 
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
@@ -41,8 +43,6 @@ class OnnxBackend:
         device: str | torch.device = "cpu",
         intra_op_threads: int | None = None,
     ) -> None:
-        from otmark.export import ort_session
-
         self.path = Path(path)
         providers = ["CPUExecutionProvider"]
         if torch.device(device).type == "cuda":
@@ -55,13 +55,8 @@ class OnnxBackend:
         """``ValueError`` naming the file when the graph's input or output shape disagrees with
         the metadata's ``codec`` (input and heatmap sizes) or ``scheme`` (landmark count)
         (:func:`otmark.export.runtime.check_signature`)."""
-        from otmark.export.runtime import check_signature
-        from otmark.schemes import get_scheme
-
         k = get_scheme(scheme).num_points if scheme is not None else None
         check_signature(self.session, self.path, int(codec.input_size), int(codec.heatmap_size), k)
 
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
-        from otmark.export import run_session
-
         return torch.from_numpy(run_session(self.session, crops.detach().cpu().numpy()))

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 
 from otmark.atomic import atomic_path
@@ -39,8 +40,6 @@ def draw_faces(
 
     ``radius`` defaults to 1 % of the face box side (at least 1 px). Colours are RGB.
     """
-    import cv2
-
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     for face in faces:
         box = np.asarray(face.box, dtype=np.float64).reshape(4)
@@ -86,8 +85,6 @@ class VideoOverlayWriter:
 
     def write(self, image: np.ndarray) -> None:
         """Append one ``(H, W, 3)`` uint8 RGB frame."""
-        import cv2
-
         if self._tmp is None:
             raise RuntimeError("VideoOverlayWriter.write() outside its `with` block")
         h, w = image.shape[:2]

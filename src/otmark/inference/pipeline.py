@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from otmark.atomic import write_image_atomic
 from otmark.inference.annotations import score_video, video_annotations
 from otmark.inference.boxes import (
     check_face_boxes,
@@ -87,8 +89,6 @@ def box_table_coverage(
     p = Path(input_path)
     kind = input_kind(p)
     if kind == "video":
-        import cv2
-
         cap = cv2.VideoCapture(str(p))
         try:
             announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0) if cap.isOpened() else 0
@@ -328,7 +328,6 @@ def run_detection(
                 consume(pairs, lambda f, r: writer.write(draw_faces(f.image, r.faces)))
             run.files.append(overlay)
         elif overlays:
-            from otmark.atomic import write_image_atomic
 
             def save(frame: Frame, result: FrameResult) -> None:
                 png = overlay_png_path(out, frame.source, taken)

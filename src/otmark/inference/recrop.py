@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from otmark.transforms import crop_matrix, invert_affine, to_tensor, warp_image
+from otmark.transforms.augment import AugmentConfig
 from otmark.transforms.crop import CONTEXT, SCALE_UNIT, centre_scale_from_box, tight_box
 
 #: predictions per face by default: the box crop and one re-crop. Measured (docs/detect/detect.md
@@ -52,8 +54,6 @@ def rotation_limit(meta: Mapping[str, Any] | None = None) -> float:
     ``rotation_prob`` is 0); without one (packaged weights, ONNX models), the default
     augmentation's (:class:`otmark.transforms.AugmentConfig`, 30 degrees).
     """
-    from otmark.transforms.augment import AugmentConfig
-
     default = float(AugmentConfig().rotation)
     config = (meta or {}).get("config") or {}
     augment = config.get("augment") if isinstance(config, Mapping) else None
@@ -256,8 +256,6 @@ def crop_placed(
         crops ``(N, 3, S, S)`` float32 (ImageNet-normalised, ``S = input_size``) and ``(N, 2, 3)``
         crop -> image matrices (which undo the mirror when ``flip``).
     """
-    from otmark.transforms import crop_matrix, invert_affine, to_tensor, warp_image
-
     crops, inverses = [], []
     for c, s, a in zip(placements.centres, placements.scales, placements.angles):
         m = crop_matrix(c, float(s), input_size, rotation=float(a), flip=flip)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from otmark.datasets.check import image_size_problem, truncation
@@ -115,8 +116,6 @@ def input_kind(path: str | os.PathLike[str]) -> str:
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file -> ``(H, W, 3)`` uint8 RGB; :class:`InputError` naming it if not."""
-    import cv2
-
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise InputError(f"{p}: broken symbolic link (its target {os.readlink(p)} does not exist)")
@@ -157,8 +156,6 @@ def iter_video(path: str | os.PathLike[str], report: InputReport | None = None) 
     Raises :class:`InputError` naming the file when it cannot be opened or has no decodable frame.
     ``report`` (optional) receives the frames announced by the header and the frames decoded.
     """
-    import cv2
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: video file does not exist")
@@ -188,8 +185,6 @@ def iter_video(path: str | os.PathLike[str], report: InputReport | None = None) 
 
 def video_fps(path: str | os.PathLike[str], default: float = 25.0) -> float:
     """The frame rate a video declares, or ``default`` when it declares none."""
-    import cv2
-
     cap = cv2.VideoCapture(str(path))
     try:
         fps = float(cap.get(cv2.CAP_PROP_FPS)) if cap.isOpened() else 0.0

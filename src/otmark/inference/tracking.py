@@ -51,9 +51,11 @@ import torch
 
 from otmark.inference.boxes import validate_boxes
 from otmark.inference.detector import Detector
+from otmark.inference.recrop import crop_from_landmarks
 from otmark.inference.results import Face, FrameResult
 from otmark.inference.smoothing import BETA, MIN_CUTOFF, FaceSmoother
 from otmark.inference.sources import Frame
+from otmark.transforms import crop_matrix, crop_to_image, invert_affine, to_tensor, warp_image
 from otmark.transforms.crop import centre_scale_from_box, tight_box
 
 #: default confidence under which a tracked face counts as lost
@@ -74,8 +76,6 @@ def placement_from_landmarks(detector: Detector, landmarks: np.ndarray) -> Place
     """The training crop of a face from its landmarks ``(K, 2)``
     (:func:`otmark.inference.recrop.crop_from_landmarks` with the detector's scheme, crop
     context and ``max_roll``; upright when the detector has no ``max_roll``)."""
-    from otmark.inference.recrop import crop_from_landmarks
-
     max_roll = getattr(detector, "max_roll", None)
     return crop_from_landmarks(landmarks, detector.scheme, detector.context, max_roll)
 
@@ -146,8 +146,6 @@ def predict_at(
     Returns:
         ``landmarks (N, K, 2)`` (before the detector's label adaptation) and ``confidence (N,)``.
     """
-    from otmark.transforms import crop_matrix, crop_to_image, invert_affine, to_tensor, warp_image
-
     n, k, codec = len(placements), detector.num_landmarks, detector.codec
     if n == 0:
         return np.zeros((0, k, 2)), np.zeros(0)
