@@ -40,7 +40,7 @@ def read_onnx_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises ``FileNotFoundError``/``ValueError`` naming the file when it is missing, unreadable
     or carries no metadata.
     """
-    import onnx
+    import onnx  # lazy: optional extra [onnx]
 
     p = Path(path)
     if not p.is_file():

@@ -28,6 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from otmark.atomic import atomic_path
+from otmark.export.metadata import write_onnx_meta
+from otmark.export.runtime import ort_session, run_session
+from otmark.heatmaps import get_decoder
+from otmark.models import load_model_from_checkpoint
 from otmark.models.outputs import final_output
 
 DEFAULT_OPSET = 17
@@ -105,11 +110,7 @@ def export_onnx(
     Returns:
         ``Path(path)``.
     """
-    import onnx
-
-    from otmark.atomic import atomic_path
-    from otmark.export.metadata import write_onnx_meta
-    from otmark.heatmaps import get_decoder
+    import onnx  # lazy: optional extra [onnx]
 
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
@@ -169,8 +170,6 @@ def compare_with_onnxruntime(
         heatmaps (the second tells whether the first is meaningful: an untrained HRNet's
         outputs are ~1e-20).
     """
-    from otmark.export.runtime import ort_session, run_session
-
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     was_training = model.training
     model.eval()
@@ -214,8 +213,6 @@ def export_checkpoint(
         ``{"onnx", "checkpoint", "model_name", "input_size", "output_shape", "opset",
         "max_abs_diff", "max_abs_output" (None when not verified), "seconds"}``.
     """
-    from otmark.models import load_model_from_checkpoint
-
     start = time.perf_counter()
     model, meta = load_model_from_checkpoint(checkpoint)
     if input_size is None:

@@ -29,7 +29,7 @@ def ort_session(
         optimization: graph optimisation level, one of ``disable``, ``basic``, ``extended``,
             ``all``.
     """
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: optional extra [onnx]
 
     path = Path(path)
     if not path.is_file():
