@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from otmark.metrics import ced, per_image_nme, summary
 from otmark.protocols.predictions import Predictions, from_arrays
@@ -86,8 +87,6 @@ def predict_all(
 
     ``progress`` shows a tqdm bar. Returns :class:`Predictions` in ``scheme``.
     """
-    from tqdm import tqdm
-
     scheme = canonical_name(scheme)
     protocol.check_scheme(scheme)  # before any prediction
     out = []

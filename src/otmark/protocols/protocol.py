@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark import datasets
 from otmark.datasets.records import Sample
-from otmark.perturb import blur_frame, blur_reference_index, occlude, sample_seed
+from otmark.perturb import blur_frame, blur_reference_index, occlude, random_ellipse, sample_seed
 from otmark.protocols.registry import ProtocolSpec, check_model_scheme, get_protocol_spec
 from otmark.protocols.scoring import score
 from otmark.transforms.crop import tight_box
@@ -122,8 +123,6 @@ class Protocol:
     def perturbation_params(self, i: int) -> dict:
         """What is applied to sample ``i`` (JSON-ready): ellipse, or blur neighbours."""
         if self.spec.perturbation == "occlusion":
-            from otmark.perturb import random_ellipse
-
             seed = sample_seed(self.spec.seed, self.samples[i].id)
             ellipse = random_ellipse(self.occlusion_box(i), self.spec.level, seed)
             return {"occlusion": ellipse.to_dict()}
@@ -179,8 +178,6 @@ def load_samples(
     spec: ProtocolSpec, data_root: str | os.PathLike, on_error: str = "raise"
 ) -> list[Sample]:
     """Read the dataset split of ``spec`` under ``data_root`` (the dataset's root folder)."""
-    from otmark import datasets
-
     return list(datasets.load(spec.dataset, Path(data_root), spec.split, on_error=on_error))
 
 

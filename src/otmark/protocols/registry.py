@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from otmark.registry import UnknownNameError
+from otmark.schemes import canonical_name, common_points, get_scheme
 
 
 @dataclass(frozen=True)
@@ -155,10 +158,6 @@ def get_protocol_spec(name: str) -> ProtocolSpec:
 def same_points(a: str, b: str) -> bool:
     """Whether schemes ``a`` and ``b`` are the same points (one scheme, or two names of one
     annotation such as ``300w`` and ``300vw``, the iBUG 68 points)."""
-    import numpy as np
-
-    from otmark.schemes import canonical_name, common_points, get_scheme
-
     if canonical_name(a) == canonical_name(b):
         return True
     ka, kb = get_scheme(a).num_points, get_scheme(b).num_points
@@ -192,8 +191,6 @@ def check_model_scheme(spec: ProtocolSpec, scheme: str, what: str = "the model")
 
     ``what`` names the predictions in the message (e.g. ``"p.json"``).
     """
-    from otmark.schemes import get_scheme
-
     if same_points(scheme, spec.model_scheme):
         return
     k, k_spec = get_scheme(scheme).num_points, get_scheme(spec.model_scheme).num_points
