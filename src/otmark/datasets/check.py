@@ -237,7 +237,7 @@ def check_sample(
 
 def _video_images(samples: Sequence[Sample]) -> Iterable[tuple[int, np.ndarray | None, str]]:
     """``(index, image or None, problem)`` for video-frame samples, reading each video once."""
-    import cv2
+    import cv2  # lazy: keeps `otmark --help` (which imports otmark.datasets) free of cv2
 
     by_video: dict[Path, list[int]] = {}
     for i, s in enumerate(samples):

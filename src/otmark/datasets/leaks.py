@@ -31,9 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from otmark.datasets.aflw import FILES
 from otmark.datasets.check import sample_location
 from otmark.datasets.errors import DatasetError
+from otmark.datasets.hrnet_csv import W300_FILES
 from otmark.datasets.records import Sample
+from otmark.datasets.wflw import list_path
 
 #: smallest IoU of the landmark boxes for two samples of one image to be the same face
 SAME_FACE_IOU = 0.5
@@ -110,13 +113,8 @@ def _annotation(dataset: str | None, root: Path | None, split: str, sample: Samp
         return None
     line = _line_of(sample)
     if dataset == "wflw" and line:
-        from otmark.datasets.wflw import list_path
-
         return f"{list_path(root, 'train' if split == 'train' else 'test')}:{line}"
     if dataset in ("300w-csv", "aflw") and line:
-        from otmark.datasets.aflw import FILES
-        from otmark.datasets.hrnet_csv import W300_FILES
-
         files = W300_FILES if dataset == "300w-csv" else FILES
         return f"{root / files[split]}:{line}" if split in files else None
     if dataset == "300w" and sample.id:
