@@ -12,15 +12,15 @@ error about one (a full disk) can be reported against the folder of the file bei
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 #: the mark between the target's stem and the random part of a temporary file's name
 TEMP_MARK = ".tmp."
@@ -102,8 +102,7 @@ def write_image_atomic(
 
     Raises ``ValueError`` naming ``path`` for a wrong array or an unknown format.
     """
-    import cv2
-    import numpy as np
+    import cv2  # lazy: keeps `otmark --help` (which imports otmark.atomic) free of cv2
 
     img = np.ascontiguousarray(image)
     if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
@@ -126,9 +125,7 @@ def save_torch_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     The object is serialised in memory first, so that a full disk raises an ``OSError`` naming
     the file (``torch.save`` writing to a file reports it as an unspecific ``RuntimeError``).
     """
-    import io
-
-    import torch
+    import torch  # lazy: keeps `otmark --help` (which imports otmark.atomic) free of torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)

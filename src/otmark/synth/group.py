@@ -25,6 +25,7 @@ from otmark.synth.domains import get_domain, sample_effects
 from otmark.synth.effects import apply_effects
 from otmark.synth.generate import Scene, fit_camera, sample_scene
 from otmark.synth.render import render_face
+from otmark.transforms import tight_box
 
 #: the room a face takes around its face box, in face-box sides (hair, ears, neck)
 ROOM = (1.7, 1.9)
@@ -110,8 +111,6 @@ def group_photo(
     Returns:
         a :class:`GroupPhoto`. Raises ``ValueError`` when the faces do not fit apart.
     """
-    from otmark.transforms import tight_box
-
     if not sides:
         raise ValueError("a group photograph needs at least one face side")
     if any(not np.isfinite(s) or s <= 0 for s in sides):
