@@ -13,7 +13,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tqdm import tqdm
+
 from otmark.cli.errors import CLIError
+from otmark.datasets import DatasetError, dataset_info, load
+from otmark.datasets.check import check_samples
+from otmark.datasets.leaks import (
+    covered_splits,
+    entry_names,
+    find_duplicates,
+    find_leaks,
+    leak_pairs,
+)
+from otmark.datasets.registry import DATASETS
 
 HELP = (
     "check a dataset in its official layout: counts per split, bad files, normalisers, "
@@ -22,8 +34,6 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from otmark.datasets.registry import DATASETS
-
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="format")
     parser.add_argument("--root", required=True, metavar="DIR", help="dataset root folder")
     parser.add_argument(
@@ -47,10 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.datasets import DatasetError, dataset_info, load
-    from otmark.datasets.check import check_samples
-    from otmark.datasets.leaks import covered_splits, entry_names, find_duplicates
-
     info = dataset_info(args.dataset)
     splits = args.split or list(info.splits)
     for split in splits:
@@ -123,8 +129,6 @@ def _listed(lines: list[str], show: int) -> None:
 
 def _check_leaks(args: argparse.Namespace, loaded: dict[str, list]) -> int:
     """Print the leaks between the training split and each test split checked; their count."""
-    from otmark.datasets.leaks import find_leaks, leak_pairs
-
     how = "by file" if args.fast else "by file and content"
     found = 0
     for train, test in leak_pairs(args.dataset, loaded):
@@ -143,6 +147,4 @@ def _progress(total: int, desc: str):
     """A tqdm bar on an interactive stderr, else None."""
     if not sys.stderr.isatty() or total < 100:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False)

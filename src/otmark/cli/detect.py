@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+from tqdm import tqdm
+
 from otmark.cli.errors import CLIError
 from otmark.cli.options import add_on_error_argument, add_overwrite_argument, claim_output
 
@@ -160,7 +163,7 @@ def _add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _video_options(args: argparse.Namespace):
-    from otmark.inference.tracking import VideoOptions
+    from otmark.inference.tracking import VideoOptions  # lazy: keeps `otmark --help` free of torch
 
     if not 0.0 <= args.track_threshold <= 1.0:
         raise CLIError(f"--track-threshold must be in [0, 1], got {args.track_threshold}")
@@ -186,9 +189,7 @@ def _note(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from otmark.inference import (
+    from otmark.inference import (  # lazy: keeps `otmark --help` free of torch
         Detector,
         FaceFinderUnavailable,
         InputError,
@@ -243,8 +244,6 @@ def run(args: argparse.Namespace) -> int:
     claim_output(args, args.out, resume_flag=None, inputs=inputs)
     bar = None
     if sys.stderr.isatty():
-        from tqdm import tqdm
-
         bar = tqdm(unit="frame", desc="detect", file=sys.stderr)
     try:
         result = run_detection(
@@ -292,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _report_videos(result) -> None:
     """One line per video: the frames without a face (ranges) and the face-finder runs."""
-    from otmark.inference.tracking import frame_ranges
+    from otmark.inference.tracking import frame_ranges  # lazy: keeps `otmark --help` free of torch
 
     for video in result.videos:
         name = video["source"]

@@ -13,8 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from otmark import datasets
+from otmark.atomic import write_text_atomic
 from otmark.cli.errors import CLIError
 from otmark.cli.options import add_on_error_argument, add_overwrite_argument, claim_output
+from otmark.datasets.validity import screen_samples
+from otmark.metrics import markdown_table
+from otmark.study.plots import plot_ced
 
 HELP = "evaluate predictions, a checkpoint or the mean-shape baseline on a named protocol"
 
@@ -89,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list_protocols() -> int:
-    from otmark.protocols import PROTOCOLS
+    from otmark.protocols import PROTOCOLS  # lazy: keeps `otmark --help` free of torch
 
     width = max(map(len, PROTOCOLS))
     for name in sorted(PROTOCOLS):
@@ -102,8 +107,7 @@ def _list_protocols() -> int:
 
 
 def _mean_shape_predictor(args, protocol):
-    from otmark import datasets
-    from otmark.baselines import MeanShape
+    from otmark.baselines import MeanShape  # lazy: keeps `otmark --help` free of torch
 
     name = args.train_dataset or protocol.spec.model_scheme
     root = Path(args.train_root or args.data_root)
@@ -116,13 +120,8 @@ def _mean_shape_predictor(args, protocol):
 
 
 def _checkpoint_predictor(args):
+    from otmark.inference import Detector  # lazy: keeps `otmark --help` free of torch
 
-    try:
-        from otmark.inference import Detector
-    except ImportError as exc:
-        raise CLIError(
-            f"--checkpoint needs otmark.inference, which is unavailable ({exc})"
-        ) from None
     # passes=1: a protocol places each crop from its annotations; re-crops would change it
     detector = Detector.from_checkpoint(
         args.checkpoint, device=args.device, flip_test=args.flip_test, passes=1
@@ -132,8 +131,7 @@ def _checkpoint_predictor(args):
 
 def _screen_protocol(args, protocol):
     """The protocol without its bad samples (``--on-error``), and the skipped ``(where, why)``."""
-    from otmark.datasets.validity import screen_samples
-    from otmark.protocols import Protocol
+    from otmark.protocols import Protocol  # lazy: keeps `otmark --help` free of torch
 
     result = screen_samples(
         protocol.samples,
@@ -149,14 +147,13 @@ def _screen_protocol(args, protocol):
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.list:
         return _list_protocols()
     if not args.protocol or not args.data_root:
         raise CLIError("--data-root and --protocol are required (or --list)")
     if not (args.predictions or args.checkpoint or args.baseline):
         raise CLIError("give one of --predictions FILE, --checkpoint CKPT, --baseline mean-shape")
-    from otmark.protocols import (
+    from otmark.protocols import (  # lazy: keeps `otmark --help` free of torch
         build_protocol,
         evaluate_predictions,
         get_protocol_spec,
@@ -164,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         read_predictions,
         write_predictions,
     )
+    from otmark.protocols.jitter import video_jitter  # lazy: as above
 
     try:
         spec = get_protocol_spec(args.protocol)
@@ -213,8 +211,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         raise CLIError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
-    from otmark.protocols.jitter import video_jitter  # video protocols (300VW): beside NME
-
+    # video protocols (300VW): jitter beside NME
     jitter = video_jitter(
         protocol.samples, result.predictions.for_ids(result.ids), result.model_scheme
     )
@@ -240,10 +237,6 @@ def run(args: argparse.Namespace) -> int:
 
 def write_results(out: Path, result, spec, extra: dict) -> None:
     """``results.json``, ``results.md`` and the two CED plots, each written atomically."""
-    from otmark.atomic import write_text_atomic
-    from otmark.metrics import markdown_table
-    from otmark.study.plots import plot_ced
-
     doc = result.to_dict()
     doc.update(
         {

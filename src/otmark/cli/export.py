@@ -66,7 +66,7 @@ def check_target(path: str | os.PathLike[str]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otmark.export import export_checkpoint
+    from otmark.export import export_checkpoint  # lazy: keeps `otmark --help` free of torch
 
     if args.input_size is not None and args.input_size < 4:
         raise CLIError(f"--input-size must be >= 4, got {args.input_size}")
