@@ -58,7 +58,7 @@ def test_csv_box_file_groups_rows_by_name(tmp_path):
         ("b.csv", "name,x0,y0,x1,y1\na.png,5,2,3,4\n", r"b\.csv:2: .*x1 > x0"),
         ("b.csv", "file,a,b,c,d\n", r"b\.csv:1: expected the header"),
         ("b.json", '{"a.png": [[1, 2, 3]]}', r"b\.json: entry 'a.png'"),
-        ("b.json", '{"a.png": [[1, 2,\n 3, 4]', r"b\.json:2: invalid JSON"),
+        ("b.json", '{"a.png": [[1, 2,\n 3, 4]', r"b\.json: not valid JSON \(line 2"),
         ("b.json", "[1, 2]", r"b\.json: expected a JSON object"),
         ("b.txt", "", r"b\.txt: box file must end in"),
     ],

@@ -20,7 +20,6 @@ indices of a video written as integers.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 from otmark.datasets.check import MIN_IMAGE_SIDE
 from otmark.inference.sources import InputError, check_image
+from otmark.jsonfile import read_json
 
 #: Where OpenCV ships its frontal-face Haar cascade.
 HAAR_CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -139,10 +139,7 @@ def load_box_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 
 def _load_box_json(path: Path) -> dict[str, np.ndarray]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object mapping image name/frame -> boxes")
     table: dict[str, np.ndarray] = {}

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from otmark.atomic import write_text_atomic
+from otmark.jsonfile import read_json_document
 
 FORMAT_NAME = "otmark-landmarks"
 FORMAT_VERSION = 1
@@ -157,12 +158,7 @@ def read_results_json(path: str | os.PathLike[str]) -> tuple[dict, list[FrameRes
     Raises ``ValueError`` naming the file on malformed content.
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path}: not an {FORMAT_NAME} file")
+    doc = read_json_document(path, FORMAT_NAME)
     k = int(doc["num_landmarks"])
     results = []
     for n, item in enumerate(doc["items"]):
