@@ -1,8 +1,10 @@
 """The ``otmark`` command: a thin dispatcher over one module per subcommand.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Modules import heavy dependencies (torch, cv2) inside ``run`` so that
-``otmark --help`` stays fast. To add a subcommand, add its module to :data:`COMMANDS`.
+``run(args) -> int``. Modules import heavy dependencies (torch, cv2) inside ``run``, marked
+``# lazy: keeps `otmark --help` free of torch``, so that ``otmark --help`` stays fast (no
+torch, cv2, scipy, h5py or matplotlib). To add a subcommand, add its module to
+:data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def _leave(code: int) -> int:
     process group (see :func:`otmark.engine.distributed.exit_if_group_left`) or if this is a
     ``torchrun`` worker (see :func:`otmark.engine.distributed.end_worker`)."""
     if "torch.distributed" in sys.modules:
+        # lazy: keeps `otmark --help` free of torch
         from otmark.engine.distributed import end_worker, exit_if_group_left
 
         exit_if_group_left(code)
