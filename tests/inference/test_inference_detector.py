@@ -12,6 +12,7 @@ from otmark.inference import (
     heatmaps_to_image,
     meta_context,
 )
+from otmark.inference.recrop import Placements
 from otmark.schemes import get_scheme
 
 SCHEME = "aflw"
@@ -243,6 +244,25 @@ def test_predict_many_shares_batches_across_images(heat_points):
     np.testing.assert_allclose(out[2], single.predict(image(), BOXES[1:]), atol=1e-9)
     with pytest.raises(ValueError, match="2 images but 1 box arrays"):
         det.predict_many([image(), image()], [BOXES])
+
+
+def test_heatmaps_placed_orders_faces_then_mirrored_views(heat_points):
+    """Faces of two images in one pass: the plain views of all faces, then the mirrored ones;
+    each crop -> image matrix sends the crop centre to its placement's centre."""
+    calls: list = []
+    codec = HeatmapCodec(N_IN, M_HM, decoder="get_bc", softmax=True)
+    det = Detector(fixed_backend(heat_points, calls), SCHEME, codec, flip_test=True, passes=1)
+    placed = Placements.from_boxes(np.concatenate([BOXES, BOXES[:1]]))
+    heatmaps, inv = det.heatmaps_placed([image(), image()[:60]], np.array([0, 0, 1]), placed)
+    assert heatmaps.shape == (6, get_scheme(SCHEME).num_points, M_HM, M_HM)
+    assert inv.shape == (6, 2, 3) and calls == [6]
+    centre = np.full(2, (N_IN - 1) / 2)
+    for j, m in enumerate(inv):
+        np.testing.assert_allclose(m[:, :2] @ centre + m[:, 2], placed.centres[j % 3], atol=1e-9)
+    assert np.allclose(inv[3:, :, 0], -inv[:3, :, 0])  # the mirrored views flip the x axis
+    wrong = Detector(fixed_backend(heat_points[:3], []), SCHEME, codec, passes=1)
+    with pytest.raises(ValueError, match="predicts 3 landmarks"):
+        wrong.heatmaps_placed([image()], np.zeros(1, dtype=int), placed.subset([0]))
 
 
 def test_crop_faces_mirrored_crop_is_the_mirror_image():

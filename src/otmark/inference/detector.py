@@ -311,12 +311,17 @@ class Detector:
             outs.append(out)
         return torch.cat(outs) if outs else torch.zeros((0, self.num_landmarks, 1, 1))
 
-    def _predict_placed(
+    def heatmaps_placed(
         self, imgs: Sequence[np.ndarray], owner: np.ndarray, placed: Placements
-    ) -> np.ndarray:
-        """Landmarks ``(M, K, 2)`` (before ``adapt``) of ``M`` faces cropped at ``placed``;
-        face ``j`` lies in ``imgs[owner[j]]`` (``owner`` sorted)."""
-        n, k = len(placed), self.num_landmarks
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """The model's heatmaps of ``M`` faces cropped at ``placed``, in one backend pass;
+        face ``j`` lies in ``imgs[owner[j]]`` (``owner`` sorted).
+
+        Returns:
+            heatmaps ``(F * M, K, H, W)`` and their crop -> image matrices ``(F * M, 2, 3)``:
+            ``F = 2`` with the flip test (the ``M`` mirrored crops after the ``M`` plain ones),
+            else 1. ``ValueError`` when the model's landmark count is not the scheme's.
+        """
         crops, inverses = [], []
         for flip in (False, True) if self.flip_test else (False,):
             for i in np.unique(owner):
@@ -325,12 +330,21 @@ class Detector:
                 crops.append(c)
                 inverses.append(inv)
         heatmaps = self._run(torch.cat(crops))
+        k = self.num_landmarks
         if heatmaps.shape[1] != k:
             raise ValueError(
                 f"the model predicts {heatmaps.shape[1]} landmarks; scheme {self.scheme.name} "
                 f"has {k}"
             )
-        inv = np.concatenate(inverses)
+        return heatmaps, np.concatenate(inverses)
+
+    def _predict_placed(
+        self, imgs: Sequence[np.ndarray], owner: np.ndarray, placed: Placements
+    ) -> np.ndarray:
+        """Landmarks ``(M, K, 2)`` (before ``adapt``) of ``M`` faces cropped at ``placed``;
+        face ``j`` lies in ``imgs[owner[j]]`` (``owner`` sorted)."""
+        n = len(placed)
+        heatmaps, inv = self.heatmaps_placed(imgs, owner, placed)
         pts = heatmaps_to_image(heatmaps[:n], inv[:n], self.codec)
         if self.flip_test:
             perm = self.scheme.flip_permutation

@@ -51,11 +51,11 @@ import torch
 
 from otmark.inference.boxes import validate_boxes
 from otmark.inference.detector import Detector
-from otmark.inference.recrop import crop_from_landmarks
+from otmark.inference.recrop import Placements, crop_from_landmarks
 from otmark.inference.results import Face, FrameResult
 from otmark.inference.smoothing import BETA, MIN_CUTOFF, FaceSmoother
 from otmark.inference.sources import Frame
-from otmark.transforms import crop_matrix, crop_to_image, invert_affine, to_tensor, warp_image
+from otmark.transforms import crop_to_image
 from otmark.transforms.crop import centre_scale_from_box, tight_box
 
 #: default confidence under which a tracked face counts as lost
@@ -149,20 +149,12 @@ def predict_at(
     n, k, codec = len(placements), detector.num_landmarks, detector.codec
     if n == 0:
         return np.zeros((0, k, 2)), np.zeros(0)
-    flips = (False, True) if detector.flip_test else (False,)
-    crops, inverses = [], []
-    for flip in flips:
-        for centre, scale, angle in placements:
-            m = crop_matrix(centre, scale, codec.input_size, rotation=angle, flip=flip)
-            crops.append(to_tensor(warp_image(image, m, codec.input_size)))
-            inverses.append(invert_affine(m))
-    heatmaps = detector._run(torch.stack(crops))
-    if heatmaps.shape[1] != k:
-        raise ValueError(
-            f"the model predicts {heatmaps.shape[1]} landmarks; scheme {detector.scheme.name} "
-            f"has {k}"
-        )
-    inv = np.stack(inverses)
+    placed = Placements(
+        np.array([c for c, _, _ in placements], dtype=np.float64).reshape(-1, 2),
+        np.array([s for _, s, _ in placements], dtype=np.float64),
+        np.array([a for _, _, a in placements], dtype=np.float64),
+    )
+    heatmaps, inv = detector.heatmaps_placed([image], np.zeros(n, dtype=int), placed)
     crop_pts = codec.decode(heatmaps).cpu().numpy()
     pts = crop_to_image(crop_pts[:n], inv[:n])
     conf = heatmap_confidence(heatmaps, codec.softmax, codec.sigma)
