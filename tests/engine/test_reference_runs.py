@@ -44,6 +44,7 @@ def fit_calls(monkeypatch) -> list:
 
     monkeypatch.setattr(fit_module, "fit", spy)
     monkeypatch.setattr("otmark.engine.trainer.fit", spy)
+    monkeypatch.setattr("otmark.study.training.fit", spy)
     return calls
 
 
