@@ -161,6 +161,29 @@ def test_dangling_symlink_in_a_folder_is_listed_as_skipped(tmp_path):
     assert [item["source"] for item in doc["items"]] == ["a.png"]
 
 
+def test_video_in_an_image_folder_is_listed_as_skipped(tmp_path):
+    """A folder input reads its images; a video beside them is listed as skipped, not
+    dropped without a word (it is read when given as an input of its own)."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), _image(16, 16))
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 5, (16, 16))
+    for _ in range(2):
+        writer.write(_image(16, 16)[..., ::-1].copy())
+    writer.release()
+    report = InputReport()
+    assert [f.source for f in iter_frames(folder, report=report)] == ["a.png"]
+    assert report.skipped == [("clip.avi", "a video: give it as an input of its own")]
+    det, _ = _detector()
+    out = tmp_path / "out"
+    run_detection(det, folder, out, whole_image_boxes, overlays=False)
+    doc = json.loads((out / "landmarks.json").read_text())
+    assert doc["skipped"] == [
+        {"source": "clip.avi", "reason": "a video: give it as an input of its own"}
+    ]
+    assert [item["source"] for item in doc["items"]] == ["a.png"]
+
+
 def test_unreadable_file_is_an_input_error_naming_it(tmp_path, monkeypatch):
     from otmark.inference.sources import read_image
 

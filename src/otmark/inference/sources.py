@@ -134,6 +134,15 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def folder_videos(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    """Video files in ``folder`` (by suffix, :data:`VIDEO_EXTENSIONS`), sorted: a folder input
+    reads its images only, and reports these as skipped."""
+    folder = Path(folder)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    videos = [p for p in found if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+    return sorted(videos, key=lambda p: p.relative_to(folder).as_posix())
+
+
 def list_folder_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` (by suffix, see :data:`IMAGE_EXTENSIONS`), sorted by relative
     path; only those directly inside it unless ``recursive``. Broken symbolic links with an
@@ -233,6 +242,10 @@ def iter_frames(
             hint = "" if recursive else "; --recursive also reads sub-folders"
             raise InputError(f"{p}: folder {where}holds no image ({exts}){hint}")
         named = [(f.relative_to(p).as_posix(), f) for f in files]
+        for video in folder_videos(p, recursive):  # listed, not dropped silently
+            report.skipped.append(
+                (video.relative_to(p).as_posix(), "a video: give it as an input of its own")
+            )
     for name, f in named:
         try:
             image = read_image(f)
