@@ -304,13 +304,13 @@ def score_predictions(root: Path, preds: dict, out: Path) -> dict:
     from otmark.protocols import from_arrays, write_predictions
 
     ids = sorted(preds)
-    path = out / "predictions.json"
+    path = out / "predictions.json"  # the input; the scores go to out/scores
     write_predictions(path, from_arrays(ids, np.stack([preds[i] for i in ids]), "300w"))
     otmark(
         "evaluate", "--protocol", "300w-test", "--data-root", str(root),
-        "--predictions", str(path), "--out", str(out),
+        "--predictions", str(path), "--out", str(out / "scores"), "--overwrite",
     )  # fmt: skip
-    return read_eval(out)
+    return read_eval(out / "scores")
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -435,6 +435,7 @@ def main() -> None:
     otmark(
         "evaluate", "--protocol", "300w-test", "--data-root", str(root), "--baseline",
         "mean-shape", "--train-root", str(train_root), "--out", str(ms_out), "--no-progress",
+        "--overwrite",
     )  # fmt: skip
     results["models"]["mean-shape"] = {"labels": read_eval(ms_out)}
     mean_shape = MeanShape.load(ms_out / "mean_shape.json")
@@ -442,7 +443,7 @@ def main() -> None:
         out = work / name / "labels"
         otmark(
             "evaluate", "--protocol", "300w-test", "--data-root", str(root), "--checkpoint",
-            path, "--out", str(out), "--no-progress", "--device", args.device,
+            path, "--out", str(out), "--no-progress", "--device", args.device, "--overwrite",
         )  # fmt: skip
         results["models"][name] = {"labels": read_eval(out)}
 
@@ -476,7 +477,7 @@ def main() -> None:
                 otmark(
                     "detect", str(folder), "--checkpoint", path, "--finder", fname,
                     "--all-faces", "--no-overlay", "--out", str(det_out / folder.name),
-                    "--device", args.device,
+                    "--device", args.device, "--overwrite",
                 )  # fmt: skip
                 from otmark.inference import read_results_json
 
