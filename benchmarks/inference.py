@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from machine import machine_info
 from otmark.atomic import write_json_atomic
 from otmark.export import export_onnx, ort_session
 from otmark.models import count_parameters, create_model, final_output
@@ -478,13 +479,7 @@ def fast_main(argv: list[str] | None = None) -> dict:
             "generator": "otmark.synth.video, 300VW category 1",
         },
         "notes": notes,
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_info(load_before),
         "command": "python benchmarks/inference.py fast",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

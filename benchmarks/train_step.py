@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+from machine import machine_info
 from otmark.atomic import write_json_atomic
 from otmark.engine.loop import autocast_context, optimizer_step
 from otmark.engine.precision import amp_dtype_for, make_grad_scaler
@@ -192,13 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         "channels_last": args.channels_last,
         "rows": rows,
         "w_over_l2": ratios,
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_info(load_before),
         "command": " ".join(["python benchmarks/train_step.py", *(argv or sys.argv[1:])]),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -19,25 +19,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synth_helpers import synth_root
 
 from otmark import datasets
 from otmark.cli.main import main
 from otmark.schemes import get_scheme
 
 
-def _synth(root: Path, dataset: str, *extra: str) -> Path:
-    args = ["synth", "--dataset", dataset, "--out", str(root), "--num", "2", "--size", "64"]
-    assert main(args + list(extra)) == 0
-    return root
-
-
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory) -> dict[str, Path]:
     """Clean generated roots, one per format (copied by each test before damaging it)."""
     top = tmp_path_factory.mktemp("check_data_bases")
-    out = {name: _synth(top / name, name) for name in ("300w", "wflw", "aflw")}
-    out["cofw"] = _synth(top / "cofw", "cofw")  # MATLAB v7.3 (HDF5)
-    out["300vw"] = _synth(top / "300vw", "300vw", "--frames", "10")
+    out = {name: synth_root(top / name, name) for name in ("300w", "wflw", "aflw")}
+    out["cofw"] = synth_root(top / "cofw", "cofw")  # MATLAB v7.3 (HDF5)
+    out["300vw"] = synth_root(top / "300vw", "300vw", "--frames", "10")
     # COFW as MATLAB v5 and 300W as HRNet csv, from the generated samples through the writers
     v5 = top / "cofw_v5"
     for split in ("train", "test"):

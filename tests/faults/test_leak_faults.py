@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synth_helpers import synth_root
 from train_helpers import copy_tree, one_error_line, run_cli, tiny_raw, write_yaml
 
 from otmark import datasets
@@ -32,18 +33,12 @@ from otmark.datasets.leaks import (
 from otmark.datasets.wflw import list_path
 
 
-def _synth(root: Path, dataset: str, *extra: str) -> Path:
-    args = ["synth", "--dataset", dataset, "--out", str(root), "--num", "2", "--size", "64"]
-    assert main(args + list(extra)) == 0
-    return root
-
-
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory) -> dict[str, Path]:
     """Clean generated roots in the official layouts (each test copies the one it damages)."""
     top = tmp_path_factory.mktemp("leak_bases")
-    out = {name: _synth(top / name, name) for name in ("300w", "wflw", "aflw", "cofw")}
-    out["300vw"] = _synth(top / "300vw", "300vw", "--frames", "3")
+    out = {name: synth_root(top / name, name) for name in ("300w", "wflw", "aflw", "cofw")}
+    out["300vw"] = synth_root(top / "300vw", "300vw", "--frames", "3")
     csv_root = top / "300w-csv"
     for split in ("train", "common", "challenge", "full", "test"):
         res = datasets.load("300w", out["300w"], split)
