@@ -101,3 +101,25 @@ def test_csv_errors_name_file_and_line(tmp_path, faces, edit, message):
 def test_missing_csv(tmp_path):
     with pytest.raises(DatasetError, match="face_landmarks_aflw_test.csv: csv file does not exist"):
         load("aflw", tmp_path, "full")
+
+
+def test_splits_sharing_images_never_overwrite_another_picture(tmp_path, faces):
+    """The splits of a 300W csv root share ``images/``: a training split written with the
+    names of the test split's images (default names from equal sample ids) used to replace the
+    test pictures silently. Now the writer refuses, naming the file; writing the same pictures
+    again (a re-run) still works."""
+    train, train_images = faces("300w", 2, size=(40, 50))
+    test, test_images = faces("300w", 2, size=(40, 50))
+    test_images = [255 - im for im in test_images]  # other pictures under the same names
+    names = ["a.png", "b.png"]
+    write_300w_csv(tmp_path, "challenge", test, test_images, names=names)
+    write_300w_csv(tmp_path, "challenge", test, test_images, names=names)  # same pictures
+    with pytest.raises(DatasetError) as err:
+        write_300w_csv(tmp_path, "train", train, train_images, names=names)
+    assert str(tmp_path / "images" / "a.png") in str(err.value)
+    assert "face_landmarks_300w_train.csv" in str(err.value)
+    res = load("300w-csv", tmp_path, "challenge")
+    for got, img in zip(res, test_images):
+        np.testing.assert_array_equal(got.load_image(), img)
+    write_300w_csv(tmp_path, "train", train, train_images, names=["t0.png", "t1.png"])
+    assert len(load("300w-csv", tmp_path, "train")) == 2

@@ -233,6 +233,32 @@ def format_hrnet_csv(
     return out.getvalue()
 
 
+#: lossless image suffixes: a picture written again reads back identical
+LOSSLESS = (".png", ".bmp", ".tif", ".tiff")
+
+
+def refuse_other_picture(path: Path, image: np.ndarray, csv_path: Path) -> None:
+    """The splits of one root share ``images/``: an existing ``path`` that holds another picture
+    is not replaced (a test image overwritten by a training image of the same name would be lost
+    and leak). Raises :class:`DatasetError` naming both files; the same picture passes."""
+    if not path.exists():
+        return
+    try:
+        old = ImageRef(path).load()
+    except (OSError, ValueError):
+        old = None
+    new = np.asarray(image)
+    if old is not None and old.shape == new.shape:
+        diff = np.abs(old.astype(np.int16) - new.astype(np.int16))
+        if diff.max() == 0 or (path.suffix.lower() not in LOSSLESS and diff.mean() <= 2.0):
+            return
+    raise DatasetError(
+        csv_path,
+        f"image {path} already holds another picture (written for another split?); "
+        "pass names= that differ between splits, or remove the file",
+    )
+
+
 def write_csv_split(
     csv_path: Path,
     image_root: Path,
@@ -265,6 +291,7 @@ def write_csv_split(
         centers.append(centre)
         sizes.append(float(sample.attributes.get("box_size", 200.0 * scale)))
         if name not in written:  # several faces may share one image
+            refuse_other_picture(image_root / name, image, csv_path)
             write_image(image_root / name, image)
             written.add(name)
     text = format_hrnet_csv(
