@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from synth_helpers import synth_root
+from synth_helpers import csv_copy_of_300w, synth_root
 
 from otmark import datasets
 from otmark.cli.main import main
@@ -39,14 +39,7 @@ def bases(tmp_path_factory) -> dict[str, Path]:
         res = datasets.load("cofw", out["cofw"], split)
         datasets.write_cofw(v5, split, res.samples, version="5")
     out["cofw_v5"] = v5
-    csv_root = top / "300w-csv"
-    for split in ("train", "common", "challenge", "full", "test"):
-        res = datasets.load("300w", out["300w"], split)
-        # one image file per split and face (the default names, lfpw_00000.png..., repeat
-        # across splits: test images would overwrite training ones, a leak check-data finds)
-        names = [f"{split}_{Path(s.id).name}.png" for s in res.samples]
-        datasets.write_300w_csv(csv_root, split, res.samples, names=names)
-    out["300w-csv"] = csv_root
+    out["300w-csv"] = csv_copy_of_300w(out["300w"], top / "300w-csv")
     return out
 
 

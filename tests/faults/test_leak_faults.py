@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_helpers import synth_root
+from synth_helpers import csv_copy_of_300w, synth_root
 from train_helpers import copy_tree, one_error_line, run_cli, tiny_raw, write_yaml
 
 from otmark import datasets
@@ -39,12 +39,7 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     top = tmp_path_factory.mktemp("leak_bases")
     out = {name: synth_root(top / name, name) for name in ("300w", "wflw", "aflw", "cofw")}
     out["300vw"] = synth_root(top / "300vw", "300vw", "--frames", "3")
-    csv_root = top / "300w-csv"
-    for split in ("train", "common", "challenge", "full", "test"):
-        res = datasets.load("300w", out["300w"], split)
-        names = [f"{split}_{Path(s.id).name}.png" for s in res.samples]
-        datasets.write_300w_csv(csv_root, split, res.samples, names=names)
-    out["300w-csv"] = csv_root
+    out["300w-csv"] = csv_copy_of_300w(out["300w"], top / "300w-csv")
     return out
 
 
