@@ -8,13 +8,24 @@ with dense annotation") is the interaction ``(W - L2)[98 points] - (W - L2)[17 p
 so that a negative value supports it.
 
 For every protocol of a claim, :func:`judge` gives the mean contrast with its bootstrap interval
-(images resampled with their seeds, :func:`otmark.study.stats.bootstrap_mean_ci`), the seeds in
-which the contrast is negative and, for a pair of settings on a perturbed protocol, the same
-contrast on the degradation (perturbed - clean, on the same images) and the perturbed NMEs at a
-matched clean NME. The protocol **supports** the claim when the interval lies below 0,
-**contradicts** it when it lies above 0, and shows **no difference** otherwise; the claim's
-verdict combines its protocols (:func:`combine`). Claims the generated benchmark cannot test
-are listed in :data:`NOT_TESTABLE` with the reason.
+(:func:`otmark.study.stats.hierarchical_bootstrap_ci`: seeds resampled, then the test images,
+or whole videos on the video protocols, :func:`resampling_unit`), the sign of the contrast in
+every seed and, for a pair of settings on a perturbed protocol, the same contrast on the
+degradation (perturbed - clean, on the same images) and the perturbed NMEs at a matched clean
+NME.
+
+The verdict on one protocol (:attr:`Evidence.outcome`):
+
+* **holds** - the interval lies below 0 *and* the contrast is negative in every seed;
+* **contradicted** - the interval lies above 0 and the contrast is positive in every seed;
+* **not shown** - anything else (an interval across 0, or seeds that disagree).
+
+A claim tested on several protocols is combined by :func:`combine`: ``holds`` when it holds on
+every protocol, ``holds on k of n`` when it holds on k and is contradicted on none,
+``contradicted`` / ``contradicted on k of n`` the mirror, ``mixed`` when some protocols hold
+and others contradict, ``not shown`` when none decides. Each protocol's verdict is kept (in
+``summary.json``'s ``claims`` list, :func:`claim_entries`) with its seeds and resampling unit.
+Claims the generated benchmark cannot test are listed in :data:`NOT_TESTABLE` with the reason.
 """
 
 from __future__ import annotations
@@ -24,18 +35,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from otmark.study.scoring import clean_counterpart
+from otmark.study.scoring import clean_counterpart, protocol_spec
 from otmark.study.stats import (
     Interval,
     Wins,
     at_matched_clean,
-    bootstrap_mean_ci,
+    hierarchical_bootstrap_ci,
     per_seed_wins,
 )
 
 #: per-image fields of a cell's protocol record, by metric
 FIELDS = {"NME": "nme_per_image", "FR^L_0.05": "frl05_per_image"}
 BOOTSTRAP_SEED = 0
+#: the three verdicts on one protocol
+OUTCOMES = ("holds", "contradicted", "not shown")
+#: datasets whose test images are frames of videos (resampled whole)
+VIDEO_DATASETS = ("300vw",)
+
+
+def resampling_unit(protocol: str) -> str:
+    """``seeds+videos`` for a protocol on video frames (300VW: its ids are
+    ``"<video>/<frame>"``), ``seeds+images`` otherwise."""
+    video = protocol_spec(protocol).dataset in VIDEO_DATASETS
+    return "seeds+videos" if video else "seeds+images"
 
 
 @dataclass(frozen=True)
@@ -229,9 +251,11 @@ class Evidence:
 
     Attributes:
         protocol: the protocol. seeds: the seeds every term has.
-        diff: mean contrast and its bootstrap interval (None when a term misses the per-image
-            values, e.g. cells scored before ``frl05_per_image`` was stored).
-        wins: seeds where the contrast is negative, from the per-seed means.
+        diff: mean contrast and its bootstrap interval, resampled by ``diff.unit``
+            (:func:`resampling_unit`); None when a term misses the per-image values, e.g.
+            cells scored before ``frl05_per_image`` was stored.
+        wins: seeds where the contrast is negative, from the per-seed means (``wins.diffs``:
+            the per-seed mean contrast, in the order of ``seeds``).
         degradation: the contrast of (perturbed - clean) per image (pairs on perturbed
             protocols only).
         matched: ``{"clean", "a", "b"}``: the perturbed NMEs of the two settings at a common
@@ -246,21 +270,28 @@ class Evidence:
     matched: dict | None = None
 
     @property
+    def seed_signs(self) -> list[int]:
+        """The sign (-1, 0, +1) of the mean contrast in each seed (order of ``seeds``)."""
+        return [int(np.sign(v)) for v in self.wins.diffs]
+
+    @property
+    def resampling(self) -> str:
+        """The resampling unit of the interval (:func:`resampling_unit`)."""
+        return self.diff.unit if self.diff is not None else resampling_unit(self.protocol)
+
+    @property
     def outcome(self) -> str:
-        """``supports``, ``contradicts`` or ``no difference`` (by the interval; by the sign
-        of every seed when there is no interval)."""
-        if self.diff is not None:
-            if self.diff.high < 0:
-                return "supports"
-            if self.diff.low > 0:
-                return "contradicts"
-            return "no difference"
-        n = len(self.seeds)
-        if self.wins.wins == n:
-            return "supports"
-        if self.wins.losses == n:
-            return "contradicts"
-        return "no difference"
+        """``holds`` (the interval below 0 and every seed's contrast negative),
+        ``contradicted`` (the interval above 0 and every seed's contrast positive) or ``not
+        shown`` (otherwise, and when there is no interval)."""
+        if self.diff is None:
+            return "not shown"
+        signs = self.seed_signs
+        if self.diff.high < 0 and all(s < 0 for s in signs):
+            return "holds"
+        if self.diff.low > 0 and all(s > 0 for s in signs):
+            return "contradicted"
+        return "not shown"
 
 
 @dataclass
@@ -276,14 +307,17 @@ class Verdict:
 
 
 def combine(outcomes: list[str]) -> str:
-    """One verdict from the protocols' outcomes: ``not run`` (none), ``holds`` (all support),
-    ``holds on k of n`` (some support, none contradicts), ``not shown`` (no difference on
-    any), ``contradicted`` / ``contradicted on k of n`` (some contradict, none supports),
-    ``mixed`` (both)."""
+    """One verdict from the protocols' outcomes (:data:`OUTCOMES`): ``not run`` (none),
+    ``holds`` (holds on all), ``holds on k of n`` (holds on some, contradicted on none), ``not
+    shown`` (on every protocol), ``contradicted`` / ``contradicted on k of n`` (the mirror),
+    ``mixed`` (holds on some, contradicted on others)."""
     if not outcomes:
         return "not run"
-    sup = outcomes.count("supports")
-    con = outcomes.count("contradicts")
+    bad = sorted(set(outcomes) - set(OUTCOMES))
+    if bad:
+        raise ValueError(f"unknown outcome(s) {bad}; expected {OUTCOMES}")
+    sup = outcomes.count("holds")
+    con = outcomes.count("contradicted")
     if sup and con:
         return "mixed"
     n = len(outcomes)
@@ -328,18 +362,18 @@ def evidence(docs: list[dict], claim: Claim, protocol: str) -> Evidence | None:
     def contrast(values: list[np.ndarray]) -> np.ndarray:
         return sum(c * v for c, v in zip(coefs, values))
 
-    per_seed = []
-    for s in seeds:
-        if claim.metric == "NME":
-            per_seed.append(contrast([r[s]["summary"]["NME"] for r in by_term]))
-        else:
-            per_seed.append(contrast([r[s]["summary"][claim.metric] for r in by_term]))
-    wins = per_seed_wins(np.array(per_seed), np.zeros(len(seeds)))
+    unit = resampling_unit(protocol)
     images = [[_per_image(r[s], field, ids) for s in seeds] for r in by_term]
     diff = None
     if all(v is not None for vs in images for v in vs):
         stacked = contrast([np.stack(vs) for vs in images])
-        diff = bootstrap_mean_ci(stacked, BOOTSTRAP_SEED)
+        diff = hierarchical_bootstrap_ci(stacked, BOOTSTRAP_SEED, unit, ids)
+        per_seed = stacked.mean(axis=1)  # the seed signs of the data the interval resamples
+    else:
+        per_seed = np.array(
+            [contrast([r[s]["summary"][claim.metric] for r in by_term]) for s in seeds]
+        )
+    wins = per_seed_wins(per_seed, np.zeros(len(seeds)))
     ev = Evidence(protocol, seeds, diff, wins)
     clean = clean_counterpart(protocol)
     if len(claim.contrast) == 2 and claim.metric == "NME" and clean != protocol:
@@ -347,8 +381,8 @@ def evidence(docs: list[dict], claim: Claim, protocol: str) -> Evidence | None:
         if all(set(seeds) <= set(c) for c in cleans):
             base = [np.stack([_per_image(c[s], field, ids) for s in seeds]) for c in cleans]
             pert = [np.stack(vs) for vs in images]
-            ev.degradation = bootstrap_mean_ci(
-                contrast([p - b for p, b in zip(pert, base)]), BOOTSTRAP_SEED
+            ev.degradation = hierarchical_bootstrap_ci(
+                contrast([p - b for p, b in zip(pert, base)]), BOOTSTRAP_SEED, unit, ids
             )
             ev.matched = _matched(docs, claim, protocol, clean, seeds)
     return ev
@@ -387,6 +421,38 @@ def judge(docs: list[dict], claims: tuple[Claim, ...] = CLAIMS) -> list[Verdict]
     return out
 
 
+def claim_entries(verdicts: list[Verdict]) -> list[dict]:
+    """``summary.json``'s ``claims`` list: one entry per claim and protocol that has an
+    interval, ``{"claim", "protocol", "difference", "ci": [lo, hi], "resampling", "seeds",
+    "seed_signs", "verdict"}`` (:mod:`otmark.study.summary`); ``difference`` is the mean
+    contrast (negative: the claim's direction), ``seed_signs`` its sign per seed of
+    ``seeds``, ``verdict`` the protocol's :attr:`Evidence.outcome`."""
+    out = []
+    for v in verdicts:
+        for e in v.evidence:
+            if e.diff is None:
+                continue
+            out.append(
+                {
+                    "claim": v.claim.key,
+                    "protocol": e.protocol,
+                    "difference": e.diff.estimate,
+                    "ci": [e.diff.low, e.diff.high],
+                    "resampling": e.resampling,
+                    "seeds": list(e.seeds),
+                    "seed_signs": e.seed_signs,
+                    "verdict": e.outcome,
+                }
+            )
+    return out
+
+
+def _signs(e: Evidence) -> str:
+    marks = {-1: "−", 0: "0", 1: "+"}
+    seeds = ", ".join(str(s) for s in e.seeds)
+    return f"{' '.join(marks[s] for s in e.seed_signs)} (seeds {seeds})"
+
+
 def _fmt(iv: Interval | None) -> str:
     return "–" if iv is None else f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
 
@@ -398,14 +464,18 @@ def verdict_lines(verdicts: list[Verdict]) -> list[str]:
         "",
         "Each claim is a contrast of per-image errors that is negative when the claim holds "
         "(`A - B` for 'A beats B'; points of the metric). Per protocol: the mean contrast with "
-        "its 95 % bootstrap interval (images resampled with their seeds), the seeds with a "
-        "negative contrast, the same contrast on the degradation (perturbed - clean, same "
-        "images) and the perturbed NMEs of A and B at a matched clean NME. A protocol "
-        "supports the claim when the interval is below 0 and contradicts it when it is above.",
+        "its 95 % bootstrap interval, resampling the seeds and then the test images "
+        "(`seeds+images`) or, on the video protocols, whole videos (`seeds+videos`); the sign "
+        "of the contrast in each seed; the same contrast on the degradation (perturbed - "
+        "clean, same images) and the perturbed NMEs of A and B at a matched clean NME. On a "
+        "protocol the claim **holds** when the interval lies below 0 and the contrast is "
+        "negative in every seed, is **contradicted** in the mirror case, and is **not shown** "
+        "otherwise; the claim's verdict combines its protocols (`holds on k of n`: holds on k, "
+        "contradicted on none; `mixed`: holds on some, contradicted on others).",
         "",
-        "| claim | contrast | protocol | mean [95 % CI] | seeds < 0 | degradation [95 % CI] "
-        "| at matched clean NME | outcome | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| claim | contrast | protocol | resampling | mean [95 % CI] | sign per seed "
+        "| degradation [95 % CI] | at matched clean NME | outcome | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         terms = " ".join(
@@ -415,7 +485,7 @@ def verdict_lines(verdicts: list[Verdict]) -> list[str]:
         ).removeprefix("+ ")
         head = f"{v.claim.text} | {terms} ({v.claim.metric})"
         if not v.evidence:
-            lines.append(f"| {head} | – | – | – | – | – | not run | not run |")
+            lines.append(f"| {head} | – | – | – | – | – | – | not run | not run |")
             continue
         for i, e in enumerate(v.evidence):
             m = e.matched
@@ -427,7 +497,7 @@ def verdict_lines(verdicts: list[Verdict]) -> list[str]:
             first = head if i == 0 else " | "
             verdict = v.verdict if i == 0 else ""
             lines.append(
-                f"| {first} | {e.protocol} | {_fmt(e.diff)} | {e.wins.wins}/{len(e.seeds)} | "
+                f"| {first} | {e.protocol} | {e.resampling} | {_fmt(e.diff)} | {_signs(e)} | "
                 f"{_fmt(e.degradation)} | {matched} | {e.outcome} | {verdict} |"
             )
     lines += ["", "Not testable on the generated benchmark:", ""]

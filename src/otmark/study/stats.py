@@ -8,6 +8,9 @@ not care, as long as both sides use the same unit).
 * :func:`bootstrap_mean_ci` - percentile bootstrap interval of the mean difference, resampling
   images (the same images for every seed) or (seed, image) pairs; seeded
   ``numpy.random.Generator``.
+* :func:`hierarchical_bootstrap_ci` - the interval that matches the study's design: seeds
+  resampled, then images (or, on video protocols, whole videos) resampled; the interval the
+  claims use (:mod:`otmark.study.claims`).
 * :func:`per_seed_wins` - in how many seeds A's mean NME is lower than B's.
 * :func:`degradation` - perturbed - clean NME per image, on the images both protocols share.
 * :func:`interpolate_at_clean`, :func:`common_clean_target`, :func:`at_matched_clean` - the
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 BOOTSTRAP_UNITS = ("image", "pair")
+#: resampling units of :func:`hierarchical_bootstrap_ci`
+RESAMPLING_UNITS = ("seeds+images", "seeds+videos")
 
 
 def _as_generator(rng: np.random.Generator | int) -> np.random.Generator:
@@ -128,6 +133,105 @@ def bootstrap_mean_ci(
     )
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return Interval(float(d.mean()), float(low), float(high), level, n_resamples, unit)
+
+
+def _draw_counts(gen: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """``(size, n)``: in each of ``size`` resamples, how often each of ``n`` units is drawn
+    when ``n`` units are drawn with replacement."""
+    drawn = gen.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
+    return np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+
+
+def video_of(frame_id: str) -> str:
+    """The video of a video frame id ``"<video>/<frame>"``: the part before the first ``/``
+    (``"516/000001"`` -> ``"516"``)."""
+    video, sep, frame = frame_id.partition("/")
+    if not (sep and video and frame):
+        raise ValueError(f"frame id {frame_id!r} is not '<video>/<frame>'")
+    return video
+
+
+def clusters(ids: Sequence[str] | None, n: int, unit: str) -> np.ndarray:
+    """``(N,)`` cluster index of every image: itself (``seeds+images``; ``ids`` may be None)
+    or its video (``seeds+videos``: :func:`video_of` of each id, indices in order of first
+    appearance)."""
+    if unit not in RESAMPLING_UNITS:
+        raise ValueError(f"unit must be one of {RESAMPLING_UNITS}, got {unit!r}")
+    if unit == "seeds+images":
+        return np.arange(n)
+    if ids is None or len(ids) != n:
+        got = "none" if ids is None else len(ids)
+        raise ValueError(f"seeds+videos needs one id per image ({n}), got {got}")
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(video_of(i), len(index)) for i in ids], dtype=np.int64)
+
+
+def hierarchical_bootstrap_ci(
+    diff: np.ndarray,
+    rng: np.random.Generator | int,
+    unit: str = "seeds+images",
+    ids: Sequence[str] | None = None,
+    n_resamples: int = 10_000,
+    level: float = 0.95,
+) -> Interval:
+    """Percentile bootstrap interval of the mean paired difference over seeds and images.
+
+    The study's design has two sources of chance: the training seed and the test sample. Each
+    resample draws the S seeds with replacement, then draws the test sample with replacement:
+    the N images (``seeds+images``) or, on video protocols whose frames are not independent,
+    the whole videos with all their frames (``seeds+videos``; the video is the id's part
+    before ``/``, :func:`video_of`). Every seed scored the same test images, so one draw of
+    images (or videos) serves every drawn seed (seeds and images are crossed, not nested),
+    and the values are paired differences ``A - B``, so both settings get the same draw.
+    The statistic is the mean of ``diff`` over the drawn seeds x the drawn images (a seed or
+    an image drawn twice counts twice; a video brings all its frames, so longer videos weigh
+    more, as in the estimate).
+
+    Special cases: with one seed (or all seeds equal) it is the image (or video) bootstrap;
+    with no variation within a seed it is the bootstrap of the S seed means.
+
+    Args:
+        diff: ``(S, N)`` per-image differences of S seeds on the same N images in the same
+            order, or ``(N,)`` for one seed.
+        rng: a seeded ``numpy.random.Generator`` or a seed for one.
+        unit: ``seeds+images`` or ``seeds+videos``.
+        ids: ``(N,)`` image ids (``"<video>/<frame>"``); needed for ``seeds+videos``.
+        n_resamples: resamples.
+        level: confidence level.
+
+    Returns:
+        :class:`Interval`: the mean of ``diff`` and its interval; ``unit`` is the resampling
+        unit.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    d = np.asarray(diff, dtype=np.float64)
+    if d.ndim == 1:
+        d = d[None, :]
+    if d.ndim != 2 or d.size == 0 or not np.isfinite(d).all():
+        raise ValueError(f"diff must be a finite (N,) or (S, N) array, got shape {d.shape}")
+    n_seeds, n = d.shape
+    cluster = clusters(ids, n, unit)
+    n_clusters = int(cluster.max()) + 1
+    # totals[s, c]: the sum of seed s's values over cluster c's images; sizes[c]: its images
+    totals = np.zeros((n_seeds, n_clusters))
+    np.add.at(totals.T, cluster, d.T)
+    sizes = np.bincount(cluster, minlength=n_clusters).astype(np.float64)
+    gen = _as_generator(rng)
+    block = max(1, 2_000_000 // (n_clusters + n_seeds))  # bounded memory
+    means = []
+    for start in range(0, n_resamples, block):
+        size = min(block, n_resamples - start)
+        # how often each seed / cluster is drawn in each resample
+        seed_counts = _draw_counts(gen, n_seeds, size)
+        cluster_counts = _draw_counts(gen, n_clusters, size)
+        num = ((seed_counts @ totals) * cluster_counts).sum(axis=1)
+        means.append(num / (n_seeds * (cluster_counts @ sizes)))
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(np.concatenate(means), [alpha, 1.0 - alpha])
     return Interval(float(d.mean()), float(low), float(high), level, n_resamples, unit)
 
 
