@@ -81,3 +81,32 @@ def test_summary_data_takes_the_mean_shape_of_the_training_scheme():
     assert cell["nme"]["300w-test"] == pytest.approx(14 / 3)
     assert cell["history"] == [{"step": 10, "train_loss": 0.5, "val_nme": 4.0}]
     assert not math.isnan(cell["nme"]["occlusion-large"])
+
+
+def test_summary_data_carries_the_claims_verdicts():
+    from otmark.study.summary import validate_summary
+
+    mean = {
+        ("losses", "300w"): {
+            "train_on": "300w",
+            "results": {
+                "300w-test": {"summary": {"NME": 16.0}},
+                "occlusion-large": {"summary": {"NME": 20.0}},
+            },
+        }
+    }
+    data = validate_summary(summary_data(DOCS, mean))
+    by_key = {(c["claim"], c["protocol"]): c for c in data["claims"]}
+    assert set(by_key) == {
+        ("w-vs-vanilla-clean", "300w-test"),
+        ("w-vs-vanilla-occlusion", "occlusion-large"),
+    }
+    # occlusion-large: A - B = (-4, -3, -2) in both seeds; the mean of three drawn images is
+    # -4 (or -2) with probability 1/27 > 2.5 %, so the interval is [-4, -2]
+    occ = by_key[("w-vs-vanilla-occlusion", "occlusion-large")]
+    assert occ["difference"] == pytest.approx(-3.0) and occ["ci"] == pytest.approx([-4, -2])
+    assert (occ["seeds"], occ["seed_signs"], occ["verdict"]) == ([0, 1], [-1, -1], "holds")
+    assert occ["resampling"] == "seeds+images"
+    # 300w-test: seed 1's mean difference is +2/3, so the claim is not shown
+    clean = by_key[("w-vs-vanilla-clean", "300w-test")]
+    assert clean["seed_signs"] == [-1, 1] and clean["verdict"] == "not shown"

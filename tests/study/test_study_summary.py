@@ -151,3 +151,73 @@ def test_invalid_data_is_not_written(tmp_path):
     with pytest.raises(SummaryError):
         write_summary(path, broken(("cells", 0, "steps"), 0))
     assert read_summary(path) == EXAMPLE  # the old file is intact
+
+
+# the claims list: one verdict per claim and protocol
+CLAIM = {
+    "claim": "w-vs-vanilla-occlusion",
+    "protocol": "occlusion-large",
+    "difference": -3.26,
+    "ci": [-6.1, -0.9],
+    "resampling": "seeds+images",
+    "seeds": [0, 1, 2],
+    "seed_signs": [-1, -1, -1],
+    "verdict": "holds",
+}
+
+
+def with_claim(**changes):
+    data = copy.deepcopy(EXAMPLE)
+    data["claims"] = [{**CLAIM, **changes}]
+    return data
+
+
+def test_claims_round_trip(tmp_path):
+    data = with_claim()
+    data["claims"].append(
+        {
+            **CLAIM,
+            "protocol": "300w-300vw",
+            "ci": [-1.7, 0.3],
+            "resampling": "seeds+videos",
+            "seed_signs": [-1, 1, -1],
+            "verdict": "not shown",
+        }
+    )
+    path = write_summary(tmp_path / "summary.json", data)
+    assert read_summary(path) == data
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (dict(ci=[-0.9, -6.1]), r"claims\[0\]\.ci: must be \[lo, hi\]"),
+        (dict(ci=[-1.0]), r"claims\[0\]\.ci"),
+        (dict(resampling="images"), r"claims\[0\]\.resampling: must be one of seeds\+images"),
+        (dict(seed_signs=[-1, -1]), r"seed_signs: must be -1, 0 or 1 for each of the 3 seeds"),
+        (dict(seeds=[0, 0, 1]), r"claims\[0\]\.seeds: must be a non-empty list of distinct"),
+        (dict(verdict="supports"), r"claims\[0\]\.verdict: must be one of holds"),
+        (dict(difference=float("inf")), r"claims\[0\]\.difference: must be a finite number"),
+        (dict(claim=""), r"claims\[0\]\.claim: must be a non-empty string"),
+        # the interval lies below 0, but one seed disagrees: not shown, not holds
+        (dict(seed_signs=[-1, 1, -1]), r"'holds' does not follow .* \(expected 'not shown'\)"),
+        (dict(ci=[-1.0, 0.5]), r"'holds' does not follow"),
+        (dict(ci=[0.5, 1.0], seed_signs=[1, 1, 1]), r"expected 'contradicted'"),
+    ],
+)
+def test_claim_errors_name_the_field(changes, match):
+    with pytest.raises(SummaryError, match=match):
+        validate_summary(with_claim(**changes))
+
+
+def test_claims_need_their_fields_and_are_unique():
+    data = with_claim()
+    del data["claims"][0]["seeds"]
+    with pytest.raises(SummaryError, match=r"claims\[0\]: must have exactly ci, claim, diff"):
+        validate_summary(data)
+    data = with_claim()
+    data["claims"].append(copy.deepcopy(data["claims"][0]))
+    with pytest.raises(SummaryError, match=r"claims\[1\] repeats .*claims\[0\]"):
+        validate_summary(data)
+    with pytest.raises(SummaryError, match="claims: must be a list"):
+        validate_summary({**EXAMPLE, "claims": {}})

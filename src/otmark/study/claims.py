@@ -193,6 +193,25 @@ CLAIMS: tuple[Claim, ...] = (
         CROSS,
     ),
     Claim(
+        "coordconv-w-s3-perturbed",
+        "CoordConv added to W σ3 improves robustness under occlusion and blur (not in the "
+        "paper's tables: the perturbed protocols of the same pair)",
+        "losses",
+        pair("w_s3_bc_cc", "w_s3_bc"),
+        PERTURBED,
+    ),
+    *(
+        Claim(
+            f"w-vs-vanilla-density-{points}",
+            f"W + σ3 + GET_BC is more accurate than vanilla HRNet when both train on {points} "
+            "points, scored on the 17 common points (Table 8)",
+            "density",
+            pair("w_s3_bc", "l2_s1_max", scheme),
+            ("wflw-17",),
+        )
+        for points, scheme in (("98", "wflw"), ("68", "300w"), ("17", "17"))
+    ),
+    Claim(
         "other-model",
         "the method also helps another heatmap model, SimpleBaselines (Fig. 9)",
         "models",

@@ -5,10 +5,12 @@ merge_cell_files`).
 ``study.md`` has, per experiment: the NME table (mean ± std over seeds, the mean shape's row,
 ``FR^L_0.05``, the steps and whether each run stopped at its plateau), the learning rates, and
 the paired comparisons of :data:`COMPARISONS` (:mod:`otmark.study.stats`): per protocol the
-mean per-image difference with its bootstrap interval (images resampled, seeds kept
-together), the per-seed wins, the difference of the degradations (perturbed - clean on the
+mean per-image difference with its bootstrap interval (seeds resampled, then images, or whole
+videos on the video protocols: :func:`otmark.study.stats.hierarchical_bootstrap_ci`), the
+per-seed wins, the difference of the degradations (perturbed - clean on the
 same images) and the perturbed NMEs at a matched clean NME along the runs' checkpoints; then
-the verdict on each of the paper's claims (:mod:`otmark.study.claims`).
+the verdict on each of the paper's claims (:mod:`otmark.study.claims`), which
+``summary.json`` repeats in its ``claims`` list.
 """
 
 from __future__ import annotations
@@ -17,15 +19,26 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from otmark.atomic import write_text_atomic
 from otmark.settings import label_of
-from otmark.study.claims import Claim, evidence, judge, pair, verdict_lines
+from otmark.study.blur_apply import apply_blur_selection
+from otmark.study.claims import (
+    Claim,
+    Verdict,
+    claim_entries,
+    evidence,
+    judge,
+    pair,
+    verdict_lines,
+)
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
 from otmark.study.plots import plot_ced
+from otmark.study.robust_table import experiment_robustness
 from otmark.study.summary import write_summary
 
 #: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
@@ -136,9 +149,13 @@ def _summary_cells(docs: list[dict]) -> list[dict]:
     return cells
 
 
-def summary_data(docs: list[dict], mean_shapes: dict) -> dict:
+def summary_data(
+    docs: list[dict], mean_shapes: dict, verdicts: list[Verdict] | None = None
+) -> dict:
     """The ``summary.json`` dict (:mod:`otmark.study.summary`): the mean shape of each
-    protocol (from the training dataset's own scheme) and one entry per cell."""
+    protocol (from the training dataset's own scheme), one entry per cell and the claims'
+    verdicts per protocol (``verdicts``: :func:`otmark.study.claims.judge` of ``docs``,
+    computed when None)."""
     mean = {}
     for (_, scheme), doc in sorted(mean_shapes.items()):
         native = doc.get("train_on") == scheme
@@ -146,7 +163,8 @@ def summary_data(docs: list[dict], mean_shapes: dict) -> dict:
             if native or p not in mean:
                 mean.setdefault(p, r["summary"]["NME"])
     cells = [c for c in _summary_cells(docs) if set(c["nme"]) <= set(mean)]
-    return {"mean_shape": mean, "cells": cells}
+    verdicts = judge(docs) if verdicts is None else verdicts
+    return {"mean_shape": mean, "cells": cells, "claims": claim_entries(verdicts)}
 
 
 def write_report(
@@ -164,6 +182,7 @@ def write_report(
     out = Path(out or study.results_dir)
     folders = list(folders or [study.results_dir])
     mean_shapes = load_mean_shapes(folders)
+    docs, mean_shapes, blur_lines, withheld = apply_blur_selection(study, docs, mean_shapes, out)
     lrs = load_lrs(folders)
     secs = sum(d["seconds"]["total"] for d in docs)
     hw = sorted({d["hardware"] for d in docs})
@@ -192,15 +211,19 @@ def write_report(
             f"| {loss} | {doc['setting']} | {doc['lr']:g} | {doc['lr_candidates']} | {vals} |"
         )
     lines.append("")
+    lines += blur_lines
     by_exp = _by_experiment(docs)
     for exp in study.experiments:
         exp_docs = by_exp.get(exp.name, [])
-        lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
-    lines += verdict_lines(judge(docs))
+        exp = replace(exp, protocols=tuple(p for p in exp.protocols if p not in withheld))
+        if exp.protocols:
+            lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
+    verdicts = judge(docs)
+    lines += verdict_lines(verdicts)
     path = out / "study.md"
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, "\n".join(lines))
-    data = summary_data(docs, mean_shapes)
+    data = summary_data(docs, mean_shapes, verdicts)
     if data["mean_shape"]:
         write_summary(out / "summary.json", data)
     return path
@@ -237,6 +260,7 @@ def _experiment_section(exp, docs: list[dict], mean_shapes: dict, out: Path, plo
         plateau = f"{sum(bool(d['stopped_at_plateau']) for d in ds)}/{len(ds)}"
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {fr} | {steps} | {plateau} |")
     lines.append("")
+    lines += experiment_robustness(exp, rows, mean_shapes)
     comp = []
     for scheme in exp.schemes:
         for a, b in COMPARISONS:
@@ -259,7 +283,8 @@ def _experiment_section(exp, docs: list[dict], mean_shapes: dict, out: Path, plo
     if comp:
         lines += [
             "Paired comparisons (NME points, A − B, negative: A better; 95 % bootstrap "
-            "interval, images resampled with their seeds; * = the interval excludes 0); wins = "
+            "interval, seeds resampled and then images, or whole videos on the 300VW "
+            "protocols; * = the interval excludes 0); wins = "
             "seeds where A's mean NME is lower; degradation = (perturbed − clean) of A minus "
             "that of B on the same images; matched = perturbed NME of A vs B where the clean "
             "NME of the same images is equal along the runs' checkpoints.",

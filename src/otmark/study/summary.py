@@ -6,7 +6,10 @@ Schema (NME in percent)::
      "cells": [{"setting": "l2_s1_max", "seed": 0, "lr": 0.001,
                 "lr_candidates": [0.0005, 0.001, 0.003], "steps": 1800,
                 "stopped_at_plateau": true, "nme": {"<protocol>": 4.1, ...},
-                "history": [{"step": 100, "train_loss": 0.0012, "val_nme": 9.7}, ...]}]}
+                "history": [{"step": 100, "train_loss": 0.0012, "val_nme": 9.7}, ...]}],
+     "claims": [{"claim": "w-vs-vanilla-occlusion", "protocol": "occlusion-large",
+                 "difference": -3.26, "ci": [-6.1, -0.9], "resampling": "seeds+images",
+                 "seeds": [0, 1, 2], "seed_signs": [-1, -1, -1], "verdict": "holds"}]}
 
 * ``mean_shape``: protocol -> NME of the mean-shape baseline on that protocol.
 * ``cells``: one per trained and scored setting and seed. ``setting`` is a packaged config's
@@ -21,6 +24,14 @@ Schema (NME in percent)::
   ``scheme`` (strings) to tell apart cells of one setting and seed in different blocks of the
   study (another model, another landmark scheme); ``(experiment, setting, scheme, seed)`` is
   unique.
+* optional ``claims``: one entry per claim of :data:`otmark.study.claims.CLAIMS` and protocol
+  (:func:`otmark.study.claims.claim_entries`): ``difference`` the mean contrast (negative: the
+  claim's direction), ``ci`` its 95 % bootstrap interval ``[lo, hi]`` (``lo <= difference <=
+  hi`` is not required: a percentile interval need not contain the estimate), ``resampling``
+  ``seeds+images`` or ``seeds+videos`` (what the bootstrap drew), ``seeds`` the seeds and
+  ``seed_signs`` the sign (-1, 0, 1) of the contrast in each, ``verdict`` ``holds`` (interval
+  below 0, every sign -1), ``contradicted`` (interval above 0, every sign +1) or ``not
+  shown``; ``(claim, protocol)`` is unique.
 
 :func:`write_summary` validates, then writes atomically; :func:`read_summary` reads and
 validates; errors (:class:`SummaryError`) name the file and the field, e.g.
@@ -47,6 +58,19 @@ LOSS_NAMES = {token: loss.name for token, loss in settings.LOSSES.items()}
 DECODER_NAMES = {token: decoder for token, (decoder, _) in settings.DECODERS.items()}
 
 _TOP_KEYS = {"mean_shape", "cells"}
+_TOP_OPTIONAL = {"claims"}
+_CLAIM_KEYS = {
+    "claim",
+    "protocol",
+    "difference",
+    "ci",
+    "resampling",
+    "seeds",
+    "seed_signs",
+    "verdict",
+}
+_RESAMPLING = ("seeds+images", "seeds+videos")
+_VERDICTS = ("holds", "contradicted", "not shown")
 _CELL_REQUIRED = {"setting", "seed", "lr", "lr_candidates", "steps", "stopped_at_plateau", "nme"}
 _CELL_OPTIONAL = {"history", "experiment", "model", "scheme"}
 _HISTORY_KEYS = {"step", "train_loss", "val_nme"}
@@ -153,7 +177,7 @@ def validate_summary(data: Any, where: str | os.PathLike[str] = "summary.json") 
     missing = sorted(_TOP_KEYS - set(data))
     if missing:
         raise SummaryError(f"{where}: missing {', '.join(missing)}")
-    unknown = sorted(set(data) - _TOP_KEYS)
+    unknown = sorted(set(data) - _TOP_KEYS - _TOP_OPTIONAL)
     if unknown:
         raise SummaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
     _nme_table(data["mean_shape"], f"{where}: mean_shape")
@@ -170,7 +194,79 @@ def validate_summary(data: Any, where: str | os.PathLike[str] = "summary.json") 
                 f"scheme, seed = {ident})"
             )
         seen[ident] = i
+    if "claims" in data:
+        _claims(data["claims"], f"{where}: claims")
     return data
+
+
+def _claims(entries: Any, where: str) -> None:
+    if not isinstance(entries, list):
+        raise SummaryError(f"{where}: must be a list, got {type(entries).__name__}")
+    seen: dict[tuple, int] = {}
+    for i, e in enumerate(entries):
+        at = f"{where}[{i}]"
+        _claim(e, at)
+        ident = (e["claim"], e["protocol"])
+        if ident in seen:
+            raise SummaryError(f"{at} repeats {where}[{seen[ident]}] (claim, protocol = {ident})")
+        seen[ident] = i
+
+
+def _claim(e: Any, at: str) -> None:
+    """One ``claims`` entry; its verdict must follow from its interval and seed signs."""
+    if not isinstance(e, dict) or set(e) != _CLAIM_KEYS:
+        got = sorted(e) if isinstance(e, dict) else type(e).__name__
+        keys = ", ".join(sorted(_CLAIM_KEYS))
+        raise SummaryError(f"{at}: must have exactly {keys}; got {got}")
+    for name in ("claim", "protocol"):
+        if not (isinstance(e[name], str) and e[name]):
+            raise SummaryError(f"{at}.{name}: must be a non-empty string, got {e[name]!r}")
+    if not (_is_number(e["difference"]) and math.isfinite(e["difference"])):
+        raise SummaryError(f"{at}.difference: must be a finite number, got {e['difference']!r}")
+    ci = e["ci"]
+    if not (
+        isinstance(ci, list)
+        and len(ci) == 2
+        and all(_is_number(v) and math.isfinite(v) for v in ci)
+        and ci[0] <= ci[1]
+    ):
+        raise SummaryError(f"{at}.ci: must be [lo, hi], finite numbers, lo <= hi; got {ci!r}")
+    if e["resampling"] not in _RESAMPLING:
+        raise SummaryError(
+            f"{at}.resampling: must be one of {', '.join(_RESAMPLING)}, got {e['resampling']!r}"
+        )
+    seeds, signs = e["seeds"], e["seed_signs"]
+    if not (
+        isinstance(seeds, list)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and len(set(seeds)) == len(seeds)
+    ):
+        raise SummaryError(
+            f"{at}.seeds: must be a non-empty list of distinct seeds, got {seeds!r}"
+        )
+    if not (
+        isinstance(signs, list)
+        and len(signs) == len(seeds)
+        and all(s in (-1, 0, 1) and not isinstance(s, bool) for s in signs)
+    ):
+        raise SummaryError(
+            f"{at}.seed_signs: must be -1, 0 or 1 for each of the {len(seeds)} seeds, "
+            f"got {signs!r}"
+        )
+    verdict = e["verdict"]
+    if verdict not in _VERDICTS:
+        raise SummaryError(
+            f"{at}.verdict: must be one of {', '.join(_VERDICTS)}, got {verdict!r}"
+        )
+    below = ci[1] < 0 and all(s < 0 for s in signs)
+    above = ci[0] > 0 and all(s > 0 for s in signs)
+    expected = "holds" if below else "contradicted" if above else "not shown"
+    if verdict != expected:
+        raise SummaryError(
+            f"{at}.verdict: {verdict!r} does not follow from ci {ci} and seed_signs "
+            f"{signs} (expected {expected!r})"
+        )
 
 
 def write_summary(path: str | os.PathLike[str], data: dict) -> Path:
