@@ -31,6 +31,7 @@ import torch
 from otmark.engine.config import packaged_config_dir
 from otmark.engine.config_files import ConfigError, read_yaml
 from otmark.study.benchmark import FOLDERS, BenchmarkSize
+from otmark.study.blur_select import BlurSelect, parse_blur_select
 from otmark.study.cells import Setting, experiment_config, merge, setting_of
 
 #: training datasets of the study
@@ -121,6 +122,7 @@ class StudyConfig:
     lr_select: LrSelect
     data_roots: dict = field(default_factory=dict)
     shard_cost: dict = field(default_factory=dict)  # {"model": {...}, "loss": {...}}
+    blur_select: BlurSelect | None = None  # the blur videos kept (otmark.study.blur_select)
 
     @property
     def results_dir(self) -> Path:
@@ -189,7 +191,7 @@ class StudyConfig:
     def _data_key(self) -> dict:
         """The part of every stored result's key that names the data it is scored on: the
         benchmark, the validation faces and (when given) the dataset roots."""
-        key = {"benchmark": asdict(self.benchmark), "val_faces": self.val_faces}
+        key = {"benchmark": self.benchmark.key(), "val_faces": self.val_faces}
         if self.data_roots:
             key["data_roots"] = {k: str(v) for k, v in sorted(self.data_roots.items())}
         return key
@@ -316,6 +318,7 @@ KNOWN_KEYS = {
     "settings",
     "experiments",
     "shard_cost",
+    "blur_select",
 }
 
 
@@ -491,6 +494,12 @@ def load_study_config(
         lr_select=lr_select,
         data_roots=roots,
         shard_cost=_shard_cost(shard_cost_raw, f"{where}: shard_cost"),
+        blur_select=parse_blur_select(
+            raw.get("blur_select"),
+            {e.name: e.settings for e in exps},
+            int(bench.get("blur_pool", 0)),
+            f"{where}: blur_select",
+        ),
     )
     _check(study)
     return study

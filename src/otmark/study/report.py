@@ -19,12 +19,14 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from otmark.atomic import write_text_atomic
 from otmark.settings import label_of
+from otmark.study.blur_apply import apply_blur_selection
 from otmark.study.claims import (
     Claim,
     Verdict,
@@ -36,6 +38,7 @@ from otmark.study.claims import (
 )
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
 from otmark.study.plots import plot_ced
+from otmark.study.robust_table import experiment_robustness
 from otmark.study.summary import write_summary
 
 #: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
@@ -179,6 +182,7 @@ def write_report(
     out = Path(out or study.results_dir)
     folders = list(folders or [study.results_dir])
     mean_shapes = load_mean_shapes(folders)
+    docs, mean_shapes, blur_lines, withheld = apply_blur_selection(study, docs, mean_shapes, out)
     lrs = load_lrs(folders)
     secs = sum(d["seconds"]["total"] for d in docs)
     hw = sorted({d["hardware"] for d in docs})
@@ -207,10 +211,13 @@ def write_report(
             f"| {loss} | {doc['setting']} | {doc['lr']:g} | {doc['lr_candidates']} | {vals} |"
         )
     lines.append("")
+    lines += blur_lines
     by_exp = _by_experiment(docs)
     for exp in study.experiments:
         exp_docs = by_exp.get(exp.name, [])
-        lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
+        exp = replace(exp, protocols=tuple(p for p in exp.protocols if p not in withheld))
+        if exp.protocols:
+            lines += _experiment_section(exp, exp_docs, mean_shapes, out, plot_ced)
     verdicts = judge(docs)
     lines += verdict_lines(verdicts)
     path = out / "study.md"
@@ -253,6 +260,7 @@ def _experiment_section(exp, docs: list[dict], mean_shapes: dict, out: Path, plo
         plateau = f"{sum(bool(d['stopped_at_plateau']) for d in ds)}/{len(ds)}"
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {fr} | {steps} | {plateau} |")
     lines.append("")
+    lines += experiment_robustness(exp, rows, mean_shapes)
     comp = []
     for scheme in exp.schemes:
         for a, b in COMPARISONS:

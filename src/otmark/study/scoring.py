@@ -28,6 +28,8 @@ from otmark.protocols import (
     load_samples,
 )
 from otmark.schemes import canonical_name, convert
+from otmark.study.benchmark import BLUR_POOL
+from otmark.study.blur_pool import load_pool_samples
 
 #: extra protocols of the study (not in ``otmark.protocols``)
 EXTRA_PROTOCOLS = {"wflw-17": ("wflw", "test", "17", "WFLW test scored on the 17 points")}
@@ -48,7 +50,9 @@ def load_protocols(
 
     Args:
         names: protocol names.
-        roots: dataset name (``300w``, ``wflw``, ``300vw``) -> its root folder.
+        roots: dataset name (``300w``, ``wflw``, ``300vw``) -> its root folder; with
+            :data:`otmark.study.benchmark.BLUR_POOL` (the blur protocols' candidate videos),
+            the blur protocols score every video of that pool instead of 300VW ``test3``.
         limit: keep only the first ``limit`` samples of each protocol (smoke runs).
     """
     out = {}
@@ -56,7 +60,10 @@ def load_protocols(
         spec = protocol_spec(name)
         if spec.dataset not in roots:
             raise ValueError(f"protocol {name} needs dataset {spec.dataset!r}, not generated")
-        samples = load_samples(spec, Path(roots[spec.dataset]))
+        if spec.perturbation == "blur" and BLUR_POOL in roots:
+            samples = load_pool_samples(roots[BLUR_POOL])
+        else:
+            samples = load_samples(spec, Path(roots[spec.dataset]))
         out[name] = Protocol(spec, samples[:limit] if limit else samples)
     return out
 
