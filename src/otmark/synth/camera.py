@@ -19,6 +19,7 @@ import numpy as np
 
 from otmark.schemes import get_scheme
 from otmark.synth.face_model import evaluate_specs, nose_points, scheme_specs, surface_normals
+from otmark.synth.silhouette import silhouette_points
 
 #: the head rotates about this head-frame point (roughly the top of the neck)
 PIVOT = np.array([0.0, 0.35, -0.9])
@@ -135,15 +136,20 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
-def annotate(face, scheme, pose: Pose, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+def annotate(
+    face, scheme, pose: Pose, camera: Camera, jaw_outline: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """2-D landmarks of ``face`` in ``scheme`` and their self-occlusion flags.
 
-    The annotation is always the **projected 3-D point** (also for the jaw contour, which iBUG-68
-    annotators place on the visible silhouette instead); a point is flagged self-occluded when
-    its surface faces away from the camera (:func:`facing_camera` with the normals of
-    :func:`otmark.synth.face_model.surface_normals`) or when it lies behind the nose (inside the
-    projected convex hull of :func:`otmark.synth.face_model.nose_points` and deeper than the
-    nose tip).
+    The annotation is the **projected 3-D point**, except for the jaw contour with
+    ``jaw_outline`` (the default): where the jaw goes behind the cheek of a turned face, its
+    points are moved onto the visible outline, as iBUG-68/300W annotators place them
+    (:func:`otmark.synth.silhouette.silhouette_points`; a moved point keeps the flag of its 3-D
+    point, which the cheek hides). A point is
+    flagged self-occluded when its surface faces away from the camera (:func:`facing_camera`
+    with the normals of :func:`otmark.synth.face_model.surface_normals`) or when it lies behind
+    the nose (inside the projected convex hull of :func:`otmark.synth.face_model.nose_points`
+    and deeper than the nose tip).
 
     Returns:
         landmarks ``(K, 2)`` float64 pixels, occluded ``(K,)`` bool.
@@ -159,4 +165,11 @@ def annotate(face, scheme, pose: Pose, camera: Camera) -> tuple[np.ndarray, np.n
     depth = to_camera(pts3, pose, camera, rot)[:, 2]
     is_nose = np.array([spec[0][0] in ("nose_bridge", "nose_base") for spec in specs])
     behind_nose = points_in_polygon(uv, hull) & (depth > tip_depth + 0.05) & ~is_nose
-    return uv, hidden | behind_nose
+    hidden = hidden | behind_nose
+    on_jaw = [k for k, spec in enumerate(specs) if len(spec) == 1 and spec[0][0] == "jaw"]
+    if jaw_outline and on_jaw:
+        ts = np.array([specs[k][0][1] for k in on_jaw])
+        moved_uv, moved = silhouette_points(face, ts, lambda p: project(p, pose, camera, rot))
+        idx = np.array(on_jaw)[moved]
+        uv[idx] = moved_uv[moved]
+    return uv, hidden

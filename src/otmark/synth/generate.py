@@ -2,9 +2,10 @@
 annotate it in any number of schemes.
 
 Annotation rule (documented choice): every landmark is the **projected 3-D point** of the face
-model, also on the jaw contour of a turned face (where iBUG-68 annotators follow the visible
-silhouette instead); ``occluded`` flags a point hidden by the face itself (facing away, behind
-the nose, see :func:`otmark.synth.camera.annotate`) or by an accessory.
+model, except on the far side of the jaw contour of a turned face, whose points lie on the
+visible outline of the cheek as iBUG-68/300W annotators place them
+(:mod:`otmark.synth.silhouette`); ``occluded`` flags a point hidden by the face itself (facing
+away, behind the nose, see :func:`otmark.synth.camera.annotate`) or by an accessory.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from otmark.synth.camera import (
     to_camera,
 )
 from otmark.synth.face_model import SIDES, Face, nose_points
+from otmark.synth.silhouette import FAN_CENTRE
 
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
 _ONE = 1 << _SHIFT
@@ -230,7 +231,7 @@ def _skin_mesh(face: Face, rings: int = 5, segments: int = 16) -> tuple[np.ndarr
     jaw = face.curve("jaw", np.linspace(0.0, 1.0, segments + 1))
     top = face.curve("forehead", np.linspace(1.0, 0.0, segments + 1))[1:-1]
     loop = np.vstack([jaw, top])
-    centre = np.array([0.0, 0.25, 0.26])
+    centre = FAN_CENTRE  # the dome's apex (also the jaw outline's, otmark.synth.silhouette)
     s = np.linspace(0.0, 1.0, rings)[:, None, None]
     verts = centre + s * (loop[None] - centre)
     verts[..., 2] = centre[2] + (loop[None, :, 2] - centre[2]) * s[..., 0] ** 2
