@@ -68,6 +68,9 @@ def test_blur_pool_is_generated_with_the_300vw_benchmark_and_scored_by_the_blur_
         protocols["300w-300vw-s3"].ids
     )
     assert "blur_pool" not in BenchmarkSize().key() and size.key()["blur_pool"] == 2
+    assert "blur_pool_frames" not in size.key()
+    short = BenchmarkSize(vw_frames=30, blur_pool=4, blur_pool_frames=10)
+    assert short.dataset_args(BLUR_POOL)["frames"] == 10 and short.key()["blur_pool_frames"] == 10
 
 
 def test_a_pool_without_its_manifest_is_named_as_incomplete(tmp_path):

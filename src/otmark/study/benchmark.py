@@ -30,7 +30,7 @@ STAMP = "benchmark.json"
 BLUR_POOL = "300vw-blur-pool"
 BLUR_POOL_FOLDER = "300VW-blur-pool"
 #: sizes that may be 0
-OPTIONAL = ("seed", "blur_pool")
+OPTIONAL = ("seed", "blur_pool", "blur_pool_frames")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class BenchmarkSize:
             the blur protocols score the 300VW ``test3`` videos), written with the 300VW
             benchmark under ``ROOT/300VW-blur-pool`` (:mod:`otmark.study.blur_pool`); the
             report keeps those the core models handle (:mod:`otmark.study.blur_apply`).
+        blur_pool_frames: frames per pool video (0: ``vw_frames``); the blur claims resample
+            whole videos, so more, shorter videos cost the same and inform more.
     """
 
     w300_train: int = 1200
@@ -58,13 +60,15 @@ class BenchmarkSize:
     image_size: int = 160
     seed: int = 0
     blur_pool: int = 0
+    blur_pool_frames: int = 0
 
     def key(self) -> dict:
-        """The sizes as stored in a result's key: ``blur_pool`` only when set (the keys of
-        results stored before it existed stay valid)."""
+        """The sizes as stored in a result's key: the blur pool's only when set (the keys of
+        results stored before they existed stay valid)."""
         out = asdict(self)
-        if not self.blur_pool:
-            del out["blur_pool"]
+        for k in ("blur_pool", "blur_pool_frames"):
+            if not out[k]:
+                del out[k]
         return out
 
     def dataset_args(self, dataset: str) -> dict:
@@ -72,7 +76,8 @@ class BenchmarkSize:
         :data:`BLUR_POOL`, :func:`otmark.study.blur_pool.write_blur_pool`'s."""
         common = {"seed": self.seed, "size": self.image_size}
         if dataset == BLUR_POOL:
-            return {"num": self.blur_pool, "frames": self.vw_frames, **common}
+            return {"num": self.blur_pool, "frames": self.blur_pool_frames or self.vw_frames,
+                    **common}
         if dataset == "300w":
             return {"num": self.w300_train, **common}
         if dataset == "wflw":
