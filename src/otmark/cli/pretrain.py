@@ -87,6 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="side of the generated images (default: %(default)s)",
     )
+    parser.add_argument(
+        "--mix",
+        default=None,
+        metavar="DOMAIN=SHARE,...",
+        help="generator domains of the training faces and their shares, e.g. 300w=0.3,"
+        "300w-outdoor=0.15,wflw=0.2,300w-challenge=0.2,aflw=0.15 (default: the packaged mix "
+        "300w=0.5,300w-outdoor=0.2,wflw=0.3)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="generator and training seed")
     parser.add_argument(
         "--config",
@@ -167,13 +175,24 @@ def _in_fresh_process(fn, *args, **kwargs):
         return pool.submit(fn, *args, **kwargs).result()
 
 
+def _mix(text: str) -> dict[str, float]:
+    """The ``--mix`` argument as domain -> share (a CLIError names a bad entry)."""
+    from otmark.pretrained.data import parse_mix  # lazy: keeps `otmark --help` free of cv2
+
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise CLIError(f"--mix: {exc}") from None
+
+
 def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
     """Step 1: the generated faces under ``data_root``, unless ``out/data/pretrain_data.json``
     records the same arguments; returns their description (stored in the manifest)."""
     # lazy: keeps `otmark --help` free of cv2 (the face generator imports it)
     from otmark.pretrained.data import DEFAULT_MIX, data_description, write_pretrain_data
 
-    desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, DEFAULT_MIX)
+    mix = DEFAULT_MIX if args.mix is None else _mix(args.mix)
+    desc = data_description(args.faces, args.val_faces, args.image_size, args.seed, mix)
     stamp = out / "data" / DATA_STAMP
     try:
         done = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
@@ -190,7 +209,7 @@ def _write_data(args: argparse.Namespace, out: Path, data_root: Path) -> dict:
         args.val_faces,
         args.image_size,
         args.seed,
-        DEFAULT_MIX,
+        mix,
         progress=_print_folder,
     )
     write_json_atomic(stamp, desc)
@@ -226,6 +245,9 @@ def run(args: argparse.Namespace) -> int:
         args.faces, args.val_faces, args.image_size = min(args.faces, 12), 3, 64
     if args.faces < 3 or args.val_faces < 3:
         raise CLIError("--faces and --val-faces must be at least 3 (one per domain)")
+    domains = 3 if args.mix is None else len(_mix(args.mix))  # a bad --mix fails here
+    if min(args.faces, args.val_faces) < domains:
+        raise CLIError(f"--faces and --val-faces must be at least {domains} (one per domain)")
     if args.image_size < 64:
         raise CLIError(f"--image-size must be at least 64 pixels, got {args.image_size}")
     if args.resume_override and not args.resume:

@@ -13,6 +13,7 @@ import cv2
 import torch
 
 from otmark.datasets import load
+from otmark.engine.checkpoint import load_checkpoint
 from otmark.engine.config import ExperimentConfig, augment_config
 from otmark.engine.plateau import PlateauRule
 from otmark.engine.sampler import EpochSampler
@@ -85,8 +86,12 @@ def model_kwargs(cfg: ExperimentConfig, num_landmarks: int) -> dict[str, Any]:
 
 
 def build_model(cfg: ExperimentConfig, num_landmarks: int) -> torch.nn.Module:
-    """``otmark.models.create_model`` from the config's ``model`` section."""
-    return create_model(cfg.model.name, **model_kwargs(cfg, num_landmarks))
+    """``otmark.models.create_model`` from the config's ``model`` section, with the weights of
+    ``model.init`` when set (a fine-tune; a resumed run then restores its own)."""
+    model = create_model(cfg.model.name, **model_kwargs(cfg, num_landmarks))
+    if cfg.model.init:
+        load_checkpoint(cfg.model.init, model)
+    return model
 
 
 def build_loss(cfg: ExperimentConfig) -> torch.nn.Module:

@@ -76,11 +76,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """``otmark.models.create_model(name, K, coordconv=coordconv, **kwargs)``."""
+    """``otmark.models.create_model(name, K, coordconv=coordconv, **kwargs)``; ``init``: a
+    checkpoint whose weights start the run (a fine-tune; empty = random initialisation)."""
 
     name: str = "hrnet_w18"
     coordconv: bool = False
     kwargs: dict = field(default_factory=dict)
+    init: str = ""
 
 
 @dataclass
@@ -189,6 +191,9 @@ class AugmentSection:
     lowres_min: float = _AUGMENT.lowres_min
     blur_prob: float = _AUGMENT.blur_prob
     blur_max_sigma: float = _AUGMENT.blur_max_sigma
+    shift_prob: float = _AUGMENT.shift_prob
+    shift_sd: list = field(default_factory=lambda: list(_AUGMENT.shift_sd))
+    shift_mean_y: float = _AUGMENT.shift_mean_y
 
 
 @dataclass
@@ -667,6 +672,9 @@ def augment_config(cfg: ExperimentConfig):
         lowres_min=float(a.lowres_min),
         blur_prob=float(a.blur_prob),
         blur_max_sigma=float(a.blur_max_sigma),
+        shift_prob=float(a.shift_prob),
+        shift_sd=tuple(float(v) for v in a.shift_sd),
+        shift_mean_y=float(a.shift_mean_y),
     )
 
 

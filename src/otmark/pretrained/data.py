@@ -6,16 +6,19 @@ training folders and three validation folders of the layout holds one generator 
 (:data:`TRAIN_FOLDERS`, :data:`VAL_FOLDERS`): the 300W domains give the photographs' range of
 pose and expression, the WFLW domain the harder large poses, strong light, occluders and blur.
 The 300W splits then read: ``train`` = all training faces, ``common`` = the 300W-domain
-validation faces, ``challenge`` = the WFLW-domain ones, ``full`` = both.
+validation faces, ``challenge`` = the WFLW-domain ones, ``full`` = both. The mix may also hold
+the domains with more turned and rolled heads, ``300w-challenge`` and ``aflw``
+(:data:`EXTRA_DOMAINS`): their faces go into the WFLW domain's folders, named by their domain.
 
 Sample ``i`` of folder ``f`` is drawn from ``numpy.random.default_rng([seed, "pretrain", f,
-i])`` (:func:`otmark.synth.writers.sample_rng`): no face coincides with one of ``otmark synth``,
-whose generated 300W test set therefore stays held out.
+i])`` (:func:`otmark.synth.writers.sample_rng`; ``f/domain`` for the extra domains): no face
+coincides with one of ``otmark synth``, whose generated 300W test set therefore stays held out.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from otmark.datasets.w300 import write_300w
@@ -35,8 +38,48 @@ VAL_FOLDERS: dict[str, str] = {
     "lfpw/testset": "300w-outdoor",
     "ibug": "wflw",
 }
+#: domains that may join the mix -> the folder pair (training, validation) holding their faces
+EXTRA_DOMAINS: dict[str, tuple[str, str]] = {
+    "300w-challenge": ("afw", "ibug"),
+    "aflw": ("afw", "ibug"),
+}
 #: default share of the faces per domain
 DEFAULT_MIX: dict[str, float] = {"300w": 0.5, "300w-outdoor": 0.2, "wflw": 0.3}
+
+
+def known_domains() -> list[str]:
+    """The domains a pretraining mix may name."""
+    return [*TRAIN_FOLDERS.values(), *EXTRA_DOMAINS]
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"300w=0.4,aflw=0.2"`` -> ``{"300w": 0.4, "aflw": 0.2}`` (shares are normalised by
+    :func:`split_counts`); a ValueError names the bad entry."""
+    mix: dict[str, float] = {}
+    for item in (t.strip() for t in text.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in known_domains():
+            raise ValueError(
+                f"mix entry {item!r}: expected DOMAIN=SHARE with DOMAIN one of {known_domains()}"
+            )
+        try:
+            share = float(value)
+        except ValueError:
+            raise ValueError(f"mix entry {item!r}: {value!r} is not a number") from None
+        if not share > 0 or share == float("inf") or name.strip() in mix:
+            raise ValueError(f"mix entry {item!r}: a share must be a finite number > 0, once")
+        mix[name.strip()] = share
+    return mix
+
+
+def _folders_of(domain: str, training: bool) -> tuple[str, str]:
+    """``(folder, generator key)`` of a domain's faces in the training or validation layout."""
+    base = TRAIN_FOLDERS if training else VAL_FOLDERS
+    for folder, d in base.items():
+        if d == domain:
+            return folder, folder
+    folder = EXTRA_DOMAINS[domain][0 if training else 1]
+    return folder, f"{folder}/{domain}"
 SCHEME = "300w"
 
 
@@ -95,20 +138,27 @@ def write_pretrain_data(
         faces written per folder.
     """
     mix = dict(DEFAULT_MIX if mix is None else mix)
-    unknown = sorted(set(mix) - set(TRAIN_FOLDERS.values()))
+    unknown = sorted(set(mix) - set(known_domains()))
     if unknown:
-        raise ValueError(f"unknown domains {unknown}; known: {sorted(TRAIN_FOLDERS.values())}")
+        raise ValueError(f"unknown domains {unknown}; known: {known_domains()}")
     written: dict[str, int] = {}
-    for folders, total in ((TRAIN_FOLDERS, num), (VAL_FOLDERS, val)):
+    for training, total in ((True, num), (False, val)):
         counts = split_counts(total, mix)
-        for folder, domain in folders.items():
-            n = counts.get(domain, 0)
-            if n == 0:
+        by_folder: dict[str, list[Job]] = {}
+        for domain in known_domains():  # the packaged mix's faces first, as they always were
+            if counts.get(domain, 0) == 0:
                 continue
+            folder, key = _folders_of(domain, training)
+            stem = folder.split("/")[0]
+            by_folder.setdefault(folder, []).extend(
+                Job(key, i, domain, f"{stem}_{domain}_{i:06d}.jpg") for i in range(counts[domain])
+            )
+        for folder in TRAIN_FOLDERS if training else VAL_FOLDERS:  # a split reads all of them
+            (Path(root) / folder).mkdir(parents=True, exist_ok=True)
+        for folder, jobs in by_folder.items():
+            n = len(jobs)
             if progress is not None:
                 progress(folder, n)
-            stem = folder.split("/")[0]
-            jobs = [Job(folder, i, domain, f"{stem}_{domain}_{i:06d}.jpg") for i in range(n)]
             lazy = LazySamples(
                 jobs, DATA_KEY, SCHEME, seed, (size, size), lambda r, j: sample_of(r, j, SCHEME)
             )

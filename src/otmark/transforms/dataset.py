@@ -19,6 +19,7 @@ from otmark.transforms.augment import (
 )
 from otmark.transforms.crop import (
     CONTEXT,
+    SCALE_UNIT,
     apply_affine,
     centre_scale_from_box,
     centre_scale_from_landmarks,
@@ -83,7 +84,8 @@ def prepare_sample(
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
         landmarks: ``(K, 2)`` image coordinates (NaN = not annotated).
-        centre, scale: the un-augmented crop (context included).
+        centre, scale: the un-augmented crop (context included; ``params.shift`` moves the
+            centre by that many crop sides, ``200 * scale`` pixels).
         codec: crop side, heatmap side and target sigma.
         params: augmentation to apply, or None.
         flip_permutation: ``(K,)``, required when ``params.flip``.
@@ -99,6 +101,7 @@ def prepare_sample(
     p = params or AugmentParams()
     if p.flip and flip_permutation is None:
         raise ValueError("a flip needs the scheme's flip_permutation")
+    centre = np.asarray(centre, dtype=np.float64) + np.asarray(p.shift) * scale * SCALE_UNIT
     m = crop_matrix(centre, scale * p.scale_factor, codec.input_size, p.rotation, p.flip)
     pixels = camera_effects(color_jitter(warp_image(image, m, codec.input_size), p), p)
     pts = apply_affine(landmarks, m)
