@@ -287,6 +287,13 @@ class Detector:
         """``K``."""
         return self.scheme.num_points
 
+    @property
+    def face_finder(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The face finder (``face_finder``; the default one is made on first use)."""
+        if self._face_finder is None:
+            self._face_finder = make_face_finder("auto", all_faces=True)
+        return self._face_finder
+
     def find_faces(self, image: np.ndarray) -> np.ndarray:
         """Face boxes ``(N, 4)`` from the face finder (see ``face_finder``)."""
         return self.find_faces_chosen(image)[0]

@@ -25,6 +25,24 @@ prominent one: **size** first (the largest box, unless others have at least
 is nearest the image centre, unless others are within :data:`CENTRAL_TOLERANCE` of the image's
 half diagonal as near), then the detector's **score**. The rule that decided is reported
 (:data:`RULES`; ``chosen_by`` in ``otmark detect``'s ``landmarks.json``).
+
+**Video frames** (:func:`find_video_faces`, what :class:`otmark.inference.FaceTracker` calls)
+are searched more cheaply than photographs, since the tracker only needs the finder now and then
+and the face it already tracks tells where to look:
+
+* near a tracked face (the periodic confirmation, and the first try after a track is lost),
+  :func:`find_near` searches only the track's box enlarged :data:`NEAR_ENLARGE` times (clipped
+  to the frame), rescaled so that the face is about :data:`NEAR_FACE` pixels (dlib's window is
+  80): one dlib run on a region of about 200-400 pixels, whatever the frame size;
+* otherwise, or when that finds nothing, the whole frame, as a cascade
+  (:func:`find_cascade`, :meth:`DlibHogFaceDetector.cascade_levels`): first at the scale where
+  a face of :data:`VIDEO_FACE_FRACTION` of the frame's shorter side fills dlib's window (a
+  640x480 frame: upsampling 0; 1920x1080: halved; 320x240: upsampled once), then upsampled
+  once more at a time, up to the photograph's last upsampling, stopping at the first scale that
+  finds a face. Each scale finds every face at least as large as its smallest one, so the
+  cascade only misses a small face in a frame that also holds a larger one.
+
+A finder without these methods (a plain callable) is called on the whole frame each time.
 """
 
 from __future__ import annotations
@@ -34,6 +52,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from otmark.inference.boxes import (
@@ -60,6 +79,17 @@ CENTRAL_TOLERANCE = 0.1
 
 #: Boxes of one face found by several runs (upsamplings) overlap by more than this IoU.
 MERGE_IOU = 0.4
+
+#: The video cascade's first scale makes a face of this fraction of the frame's shorter side as
+#: large as dlib's detection window (a 480-pixel-high frame: upsampling 0).
+VIDEO_FACE_FRACTION = 1 / 6
+
+#: :func:`find_near` searches a tracked face's box enlarged this many times about its centre.
+NEAR_ENLARGE = 2.0
+
+#: :func:`find_near` rescales its region so that the tracked face is about this many pixels:
+#: dlib's 80-pixel window with a margin for a face that shrank since its box was measured.
+NEAR_FACE = 100
 
 #: The rules of :func:`choose_face_rule`, by the name reported as ``chosen_by``.
 RULES: dict[str, str] = {
@@ -109,6 +139,8 @@ class DlibHogFaceDetector:
         threshold: detection score threshold (dlib's default 0; lower finds more, and more
             false faces).
         adapt: apply :data:`DLIB_HOG_ADAPTATION` (else dlib's own boxes).
+        hog: the detector object, with dlib's ``run(image, upsample, threshold) -> (rects,
+            scores, kinds)``; default ``dlib.get_frontal_face_detector()``.
 
     Raises :class:`FaceFinderUnavailable` naming the extra to install when dlib is missing.
     """
@@ -123,12 +155,15 @@ class DlibHogFaceDetector:
         threshold: float = 0.0,
         adapt: bool = True,
         max_pixels: int = 8_000_000,
+        hog: object | None = None,
     ) -> None:
-        try:
-            import dlib  # lazy: optional extra [faces]
-        except ImportError:
-            raise FaceFinderUnavailable(_install_hint("the 'dlib' face finder")) from None
-        self._detector = dlib.get_frontal_face_detector()
+        if hog is None:
+            try:
+                import dlib  # lazy: optional extra [faces]
+            except ImportError:
+                raise FaceFinderUnavailable(_install_hint("the 'dlib' face finder")) from None
+            hog = dlib.get_frontal_face_detector()
+        self._detector = hog
         self.min_face = int(min_face)
         self.max_upsample = int(max_upsample)
         self.threshold = float(threshold)
@@ -170,6 +205,58 @@ class DlibHogFaceDetector:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Faces in ``image`` -> boxes ``(N, 4)``, largest first (:meth:`detect`)."""
         return self.detect(image)[0]
+
+    # --- video: one scale at a time
+    def cascade_levels(self, shape: tuple[int, ...]) -> list[int]:
+        """The scales of the video cascade for an image of ``shape`` ``(H, W, ...)``, as powers
+        of 2 (``k < 0``: downscaled ``2**-k`` times; ``k >= 0``: ``k`` dlib upsamplings): from
+        the one at which a face of :data:`VIDEO_FACE_FRACTION` of the shorter side fills the
+        80-pixel window to :meth:`upsample_steps` (the photograph's last upsampling)."""
+        last = self.upsample_steps(shape)
+        side = max(VIDEO_FACE_FRACTION * min(shape[0], shape[1]), 1.0)
+        first = min(math.ceil(math.log2(self.WINDOW / side) - 1e-9), last)
+        return list(range(first, last + 1))
+
+    def level_for_face(self, side: float) -> int:
+        """The scale (as :meth:`cascade_levels`) at which a face of ``side`` pixels (the larger
+        side of its training-convention box) is about :data:`NEAR_FACE` pixels: the smallest
+        that makes it at least that, at most :attr:`max_upsample` upsamplings."""
+        dlib_side = side / DLIB_HOG_ADAPTATION.scale if self.adapt else side
+        k = math.ceil(math.log2(NEAR_FACE / max(dlib_side, 1e-6)) - 1e-9)
+        return int(min(k, self.max_upsample))
+
+    def run_level(self, image: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`run` at one scale of :meth:`cascade_levels`: ``level >= 0`` upsamplings, or
+        the image shrunk ``2**-level`` times (area averaging) and the boxes mapped back; boxes
+        ``(N, 4)`` in dlib's convention and ``image``'s pixels, and scores ``(N,)``."""
+        if level >= 0:
+            return self.run(image, level)
+        h, w = np.shape(image)[:2]
+        small_w, small_h = max(round(w / 2**-level), 1), max(round(h / 2**-level), 1)
+        small = cv2.resize(np.asarray(image), (small_w, small_h), interpolation=cv2.INTER_AREA)
+        boxes, scores = self.run(small, 0)
+        # pixel centres at integers: x + 0.5 scales with the image
+        factor = np.array([w / small_w, h / small_h, w / small_w, h / small_h])
+        return (boxes + 0.5) * factor - 0.5, scores
+
+    def detect_level(self, image: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``image`` at one scale (:meth:`run_level`): boxes ``(N, 4)`` (largest
+        first, adapted as :meth:`detect`'s) and scores ``(N,)``."""
+        boxes, scores = merge_detections(*self.run_level(image, level))
+        if self.adapt and len(boxes):
+            boxes = adapt_boxes(boxes, DLIB_HOG_ADAPTATION)
+        return boxes, scores
+
+    def detect_cascade(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in a video frame ``image``: :meth:`detect_level` at each scale of
+        :meth:`cascade_levels` in turn, up to the first that finds a face; boxes ``(N, 4)``
+        (largest first) and scores ``(N,)``."""
+        boxes, scores = np.zeros((0, 4)), np.zeros(0)
+        for level in self.cascade_levels(np.shape(image)):
+            boxes, scores = self.detect_level(image, level)
+            if len(boxes):
+                break
+        return boxes, scores
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -367,3 +454,143 @@ def make_face_finder(
     :func:`build_finder` for ``name`` and ``notify``.
     """
     return FaceFinder(build_finder(name, notify), all_faces)
+
+
+# --- video frames: the cascade and the search near a tracked face --------------------------------
+
+
+def _raw_finder(finder: Callable) -> Callable:
+    """The finder of all faces behind a :class:`FaceFinder` (else ``finder`` itself)."""
+    return finder.raw if isinstance(finder, FaceFinder) else finder
+
+
+def _all_found(finder: Callable, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` and scores ``(N,)`` (0 without) of a raw finder on ``image``."""
+    if hasattr(finder, "detect"):
+        boxes, scores = finder.detect(image)
+        return validate_boxes(boxes), np.asarray(scores, dtype=np.float64).reshape(-1)
+    boxes = validate_boxes(finder(image))
+    return boxes, np.zeros(len(boxes))
+
+
+def find_cascade(finder: Callable, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All faces of a video frame ``image: (H, W, 3)``, found as cheaply as the finder allows.
+
+    dlib's detector: its cascade (:meth:`DlibHogFaceDetector.detect_cascade`); other finders
+    (``detect(image) -> (boxes, scores)`` or ``finder(image) -> boxes``): one call.
+
+    Returns:
+        boxes ``(N, 4)`` (training convention, largest first) and scores ``(N,)``.
+    """
+    raw = _raw_finder(finder)
+    if hasattr(raw, "detect_cascade"):
+        boxes, scores = raw.detect_cascade(image)
+        return validate_boxes(boxes), np.asarray(scores, dtype=np.float64).reshape(-1)
+    return _all_found(raw, image)
+
+
+def near_region(
+    box: np.ndarray, shape: tuple[int, ...], enlarge: float = NEAR_ENLARGE
+) -> tuple[int, int, int, int]:
+    """The pixels searched around a face box ``(4,)``: the box enlarged ``enlarge`` times about
+    its centre (a square on its larger side), clipped to an image of ``shape`` ``(H, W, ...)``;
+    ``(x0, y0, x1, y1)`` integer pixel bounds, ``x1``/``y1`` exclusive (empty when the box lies
+    outside the image)."""
+    b = validate_boxes(np.asarray(box, dtype=np.float64).reshape(1, 4))[0]
+    if not enlarge > 0:
+        raise ValueError(f"enlarge must be > 0, got {enlarge}")
+    h, w = shape[:2]
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    half = enlarge * max(b[2] - b[0], b[3] - b[1]) / 2
+    x0 = int(np.clip(math.floor(cx - half + 0.5), 0, w))
+    y0 = int(np.clip(math.floor(cy - half + 0.5), 0, h))
+    x1 = int(np.clip(math.ceil(cx + half + 0.5), x0, w))
+    y1 = int(np.clip(math.ceil(cy + half + 0.5), y0, h))
+    return x0, y0, x1, y1
+
+
+def find_near(
+    finder: Callable, image: np.ndarray, box: np.ndarray, enlarge: float = NEAR_ENLARGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Faces near a known face ``box (4,)`` (training convention) of ``image: (H, W, 3)``: the
+    finder runs only on :func:`near_region` (the box enlarged ``enlarge`` times, clipped to the
+    image); dlib's detector at the one scale that makes the face about :data:`NEAR_FACE` pixels
+    (:meth:`DlibHogFaceDetector.level_for_face`), other finders on the region as it is.
+
+    Args:
+        finder: a :class:`FaceFinder`, a finder with ``detect(image) -> (boxes, scores)`` (those
+            of :data:`FINDERS`) or a callable ``finder(image) -> boxes``.
+        image: the frame; box: where the face was.
+
+    Returns:
+        boxes ``(N, 4)`` in ``image``'s coordinates (training convention), the box overlapping
+        ``box`` most first, and their scores ``(N,)`` (0 for finders without scores).
+    """
+    raw = _raw_finder(finder)
+    x0, y0, x1, y1 = near_region(box, np.shape(image), enlarge)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.zeros((0, 4)), np.zeros(0)
+    region = np.ascontiguousarray(np.asarray(image)[y0:y1, x0:x1])
+    if hasattr(raw, "detect_level"):
+        b = np.asarray(box, dtype=np.float64).reshape(4)
+        level = raw.level_for_face(max(b[2] - b[0], b[3] - b[1]))
+        boxes, scores = raw.detect_level(region, level)
+        boxes = validate_boxes(boxes)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    else:
+        boxes, scores = _all_found(raw, region)
+    if len(boxes) == 0:
+        return np.zeros((0, 4)), np.zeros(0)
+    boxes = boxes + np.array([x0, y0, x0, y0], dtype=np.float64)
+    order = np.argsort(-box_iou(boxes, np.reshape(box, (1, 4)))[:, 0], kind="stable")
+    return boxes[order], scores[order]
+
+
+def find_video_faces(
+    finder: Callable,
+    image: np.ndarray,
+    near: np.ndarray | None = None,
+    room: bool = True,
+) -> np.ndarray:
+    """The face boxes of a video frame by the video schedule (module docstring).
+
+    1. Near each box of ``near`` (the tracked faces): :func:`find_near`;
+    2. the whole frame (:func:`find_cascade`) when that found nothing, or when ``room`` (the
+       caller takes more faces than ``near`` holds, so new faces matter).
+
+    A :class:`FaceFinder`'s choice applies: only the chosen face unless ``all_faces``; the
+    faces found near a tracked face come in the order of their overlap with it. A finder
+    without ``detect`` (a plain callable ``finder(image) -> boxes``) is called on the whole
+    frame instead, as for a photograph.
+
+    Args:
+        finder: see :func:`find_near`.
+        image: ``(H, W, 3)`` uint8 RGB frame.
+        near: ``(M, 4)`` boxes (training convention) of the faces tracked in the previous frame,
+            or None.
+        room: whether new faces are wanted beside those of ``near``.
+
+    Returns:
+        boxes ``(N, 4)`` in the training convention, the chosen (or best-overlapping) face first.
+    """
+    raw = _raw_finder(finder)
+    all_faces = finder.all_faces if isinstance(finder, FaceFinder) else True
+    if not hasattr(raw, "detect"):
+        return validate_boxes(finder(image))
+    near_boxes = np.zeros((0, 4)) if near is None else validate_boxes(near)
+    found = [find_near(raw, image, b) for b in near_boxes]
+    boxes = np.concatenate([np.zeros((0, 4))] + [b for b, _ in found])
+    scores = np.concatenate([np.zeros(0)] + [s for _, s in found])
+    if len(boxes) and not room:
+        # the best overlap with a tracked face first; a face found near two tracks kept once
+        overlap = box_iou(boxes, near_boxes).max(axis=1)
+        order = np.argsort(-overlap, kind="stable")
+        boxes, scores = boxes[order], scores[order]
+        keep = [i for i in range(len(boxes)) if all(box_iou(boxes[i], boxes[:i])[0] <= MERGE_IOU)]
+        boxes = boxes[keep]
+        return boxes if all_faces else boxes[:1]
+    more, more_scores = find_cascade(raw, image)
+    boxes, scores = merge_detections(
+        np.concatenate([boxes, more]), np.concatenate([scores, more_scores])
+    )
+    return choose_faces(boxes, np.shape(image), all_faces, scores).boxes

@@ -49,8 +49,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from otmark.inference.boxes import validate_boxes
 from otmark.inference.detector import Detector
+from otmark.inference.finders import find_video_faces
 from otmark.inference.recrop import Placements, crop_from_landmarks
 from otmark.inference.results import Face, FrameResult
 from otmark.inference.smoothing import BETA, MIN_CUTOFF, FaceSmoother
@@ -234,10 +234,12 @@ class FaceTracker:
         if self.smoother is not None:
             self.smoother.reset()
 
-    def _finder(self, image: np.ndarray) -> np.ndarray:
-        if self.find_faces is not None:
-            return validate_boxes(self.find_faces(image))
-        return self.detector.find_faces(image)
+    def _finder(self, image: np.ndarray, near: np.ndarray) -> np.ndarray:
+        """The finder's boxes by the video schedule (:func:`find_video_faces`): first near
+        ``near (M, 4)``, the boxes of the faces tracked until this frame."""
+        finder = self.find_faces if self.find_faces is not None else self.detector.face_finder
+        room = self.max_faces is None or len(near) < self.max_faces
+        return find_video_faces(finder, image, near, room)
 
     def _from_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[_Track]:
         """New tracks for finder boxes: a prediction from the box, then from its landmarks."""
@@ -253,6 +255,7 @@ class FaceTracker:
         self._count += 1
         t = index / self.fps if t is None else float(t)
         lost = 0
+        near = np.array([tight_box(tr.landmarks) for tr in self._tracks]).reshape(-1, 4)
         if self._tracks:
             boxes = [tight_box(tr.landmarks) for tr in self._tracks]
             pts, conf = predict_at(
@@ -270,7 +273,7 @@ class FaceTracker:
         periodic = self.redetect_every > 0 and index % self.redetect_every == 0
         found = not self._tracks or lost > 0 or periodic
         if found:
-            confirmed = self._merge(self._from_boxes(image, self._finder(image)))
+            confirmed = self._merge(self._from_boxes(image, self._finder(image, near)))
             if periodic:
                 self._tracks = [
                     tr
