@@ -64,7 +64,8 @@ class Interval:
             statistic (percentile bootstrap).
         level: confidence level (0.95).
         n_resamples: bootstrap resamples drawn.
-        unit: what was resampled (``image`` or ``pair``).
+        unit: what was resampled (``image`` or ``pair``: :func:`bootstrap_mean_ci`;
+            ``seeds+images`` or ``seeds+videos``: :func:`hierarchical_bootstrap_ci`).
     """
 
     estimate: float
