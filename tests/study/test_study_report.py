@@ -23,6 +23,7 @@ def doc(setting, seed, test, occ, clean, checkpoints):
         "seed": seed,
         "lr": 1e-3,
         "lr_candidates": [1e-3, 2e-3, 3e-3],
+        "lr_val_nme": [5.0, 4.0, 6.0],  # the learning-rate stage's validation NME per rate
         "steps": 10,
         "stopped_at_plateau": True,
         "history": [{"step": 10, "train_loss": 0.5, "val_nme": 4.0, "lr": 0.0}],
