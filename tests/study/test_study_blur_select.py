@@ -142,3 +142,24 @@ def test_a_restricted_document_keeps_only_the_final_checkpoint_nme():
     assert out["checkpoints"][0]["nme"] == {"300w-test": 3.0}
     assert out["checkpoints"][1]["nme"]["blur-large"] == pytest.approx(7.0)
     assert doc["checkpoints"][0]["nme"]["blur-large"] == 30.0
+
+
+def test_restricting_to_every_video_reproduces_the_evaluation_columns():
+    """Round trip: the columns recomputed from a stored record's per-image values equal those
+    of :func:`otmark.metrics.summary` on the full per-landmark errors."""
+    from types import SimpleNamespace
+
+    from otmark.metrics import summary
+    from otmark.study.config import CED_THETAS
+    from otmark.study.scoring import evaluation_record
+
+    scale = np.linspace(0.5, 3.0, 12)[:, None]  # image NMEs from about 3 % to 18 %
+    errors = np.random.default_rng(0).gamma(2.0, 0.03, size=(12, 68)) * scale
+    ids = [f"v{i % 3}/{i:06d}" for i in range(12)]
+    ev = SimpleNamespace(errors=errors, summary=summary(errors), ids=ids)
+    record = evaluation_record(ev, CED_THETAS)
+    again = restrict_record(record, {"v0", "v1", "v2"}, CED_THETAS)
+    for key in ("NME", "FR^I_0.08", "FR^I_0.1", "AUC^I_0.1", "FR^L_0.05"):
+        assert again["summary"][key] == pytest.approx(record["summary"][key], abs=1e-4), key
+    assert again["ced_image"] == record["ced_image"]
+    assert 0 < record["summary"]["FR^I_0.1"] < record["summary"]["FR^I_0.08"] < 100
