@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from otmark.study.stats import hierarchical_bootstrap_ci
+from otmark.study.summary import read_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 CELLS = ROOT / "results" / "study" / "converged" / "cpu"
@@ -75,7 +76,7 @@ def test_readme_verdict_recomputed_from_the_cells(claim, protocol, unit, verdict
         got = "not shown"
     assert got == verdict
 
-    summary = json.loads((CELLS / "summary.json").read_text(encoding="utf-8"))
+    summary = read_summary(CELLS / "summary.json")  # validated: verdicts follow the rule
     (entry,) = [c for c in summary["claims"] if (c["claim"], c["protocol"]) == (claim, protocol)]
     assert entry["verdict"] == got and entry["resampling"] == unit
     assert entry["seeds"] == seeds and entry["seed_signs"] == np.sign(means).astype(int).tolist()
