@@ -67,6 +67,7 @@ def cell(setting, test_nme, clean, blur):
         "seed": 0,
         "lr": 1e-3,
         "lr_candidates": [1e-3, 2e-3, 3e-3],
+        "lr_val_nme": [5.0, 4.0, 6.0],
         "steps": 10,
         "stopped_at_plateau": True,
         "seconds": {"total": 1.0},
