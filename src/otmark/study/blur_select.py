@@ -117,7 +117,7 @@ def select_competent_videos(
         raise TooFewVideosError(
             f"blur protocol: {len(kept)} of {len(videos)} candidate videos qualify (clean NME "
             f"<= {factor:g} x the reference NME for each of {len(models)} models), {needed} "
-            "needed; generate a larger pool (benchmark.blur_pool)"
+            "needed; a larger pool (benchmark.blur_pool) re-runs every cell"
         )
     return sel
 
