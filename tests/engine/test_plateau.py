@@ -184,3 +184,47 @@ def test_steps_must_increase():
         r.observe(100, 4.0)
     with pytest.raises(ValueError, match="plateau_step"):
         r.load_state_dict({"history": []})
+
+
+# -- the smoothed rule (smooth_window 3: the median of the last 3 validations) ----------------
+# CURVE smoothed: from 300 on each median is the previous raw value (the curve decreases), so
+# the plateau test at 1300 reads 3.99 vs 0.98 * smoothed(900) = 0.98 * 4.05 = 3.969 -> plateau;
+# at 1200: 4.00 vs 0.98 * smoothed(800) = 0.98 * 4.10 = 4.018 -> still improving.
+
+
+def test_smoothed_rule_on_the_clean_curve():
+    r = rule(smooth_window=3)
+    feed(r, CURVE)
+    assert r.plateau_step == 1300
+    assert r.smoothed()[:4] == [(100, 10.0), (200, 9.0), (300, 8.0), (400, 6.0)]
+    assert r.best == 3.97  # the raw best (1400, during the decay) is still reported
+
+
+def test_one_spike_neither_stops_nor_prolongs_a_smoothed_run():
+    up = {**CURVE, 500: 60.0}  # a validation ruined by a transient blow-up
+    dip = {**CURVE, 500: 3.0}  # one lucky validation
+    for curve in (up, dip):
+        r = rule(smooth_window=3)
+        feed(r, curve)
+        assert r.plateau_step == 1300  # as on the clean curve
+    # the raw rule stops at the dip: nothing beats 3.0 by 2 % within 400 steps
+    r = rule()
+    feed(r, dip)
+    assert r.plateau_step == 900
+
+
+def test_a_lucky_dip_does_not_delay_a_smoothed_plateau():
+    flat = {s: 4.0 for s in range(100, 3001, 100)}
+    r = rule(smooth_window=3)
+    feed(r, {**flat, 300: 3.5})
+    assert r.plateau_step == 500  # the raw rule: 700 (test_a_lucky_dip_delays...)
+
+
+def test_smoothed_state_round_trip_and_bad_window():
+    r = rule(smooth_window=3)
+    feed(r, {s: CURVE[s] for s in range(100, 1001, 100)})
+    again = rule(smooth_window=3)
+    again.load_state_dict(json.loads(json.dumps(r.state_dict())))
+    assert again.smoothed() == r.smoothed()
+    with pytest.raises(ValueError, match="smooth_window must be >= 1"):
+        rule(smooth_window=0)

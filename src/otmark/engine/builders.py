@@ -156,6 +156,7 @@ def build_plateau_rule(cfg: ExperimentConfig):
         warmup_steps=o.warmup_steps,
         shape=o.decay_shape,
         final=o.final_factor,
+        smooth_window=p.smooth_window,
     )
 
 

@@ -111,6 +111,8 @@ class PlateauConfig:
         decay_steps: length of the final decay after the plateau.
         keep_checkpoints: also keep the weights of every validation (``steps/stepNNNNNN.pt``
             in the run folder).
+        smooth_window: the rule judges the median of the last this many validations (1: the
+            raw curve; 3: one spike, up or down, neither stops nor prolongs the run).
     """
 
     enabled: bool = False
@@ -119,6 +121,26 @@ class PlateauConfig:
     min_improvement: float = 0.02
     decay_steps: int = 100
     keep_checkpoints: bool = False
+    smooth_window: int = 1
+
+
+@dataclass
+class SpikeGuardConfig:
+    """Skip an optimizer step whose loss jumps (:class:`otmark.engine.spikes.SpikeGuard`).
+
+    Attributes:
+        enabled: guard the steps (off: every step updates the weights).
+        factor: a step whose loss is above ``factor`` x the median of the last ``window``
+            losses is skipped (no update; the schedule still advances; counted in the log).
+        window: how many recent losses the median covers (skipped ones included, so a lasting
+            rise of the loss is accepted after about ``window / 2`` skips).
+        min_history: no step is skipped before this many losses were seen.
+    """
+
+    enabled: bool = False
+    factor: float = 3.0
+    window: int = 50
+    min_history: int = 20
 
 
 @dataclass
@@ -138,6 +160,9 @@ class OptimConfig:
     ``max_steps`` steps), or, with ``plateau.enabled``, until the validation plateau (cap
     ``max_steps``). ``epochs`` and ``milestones`` are ignored by per-step schedules.
     ``lr_candidates``: the rates a learning-rate selection tries (``otmark study``).
+    ``grad_clip_norm``: clip the gradients' global L2 norm to this value before every step
+    (``torch.nn.utils.clip_grad_norm_``; null: no clipping). ``spike_guard``: skip steps whose
+    loss jumps (:class:`SpikeGuardConfig`; off by default).
     """
 
     lr: float = 1e-4
@@ -158,6 +183,8 @@ class OptimConfig:
     max_steps: int | None = None
     lr_candidates: list = field(default_factory=list)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    grad_clip_norm: float | None = None
+    spike_guard: SpikeGuardConfig = field(default_factory=SpikeGuardConfig)
 
     def __post_init__(self) -> None:
         # YAML reads 1e-3 (no dot) as a string: accept it like the float fields do
@@ -593,6 +620,32 @@ def _schedule_value_checks(o: OptimConfig) -> list[tuple[bool, str]]:
         (
             len(set(o.lr_candidates)) == len(o.lr_candidates),
             f"optim.lr_candidates has duplicates: {o.lr_candidates}",
+        ),
+        *_stability_checks(o),
+    ]
+
+
+def _stability_checks(o: OptimConfig) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of ``optim.grad_clip_norm``, ``optim.spike_guard`` and the plateau
+    rule's ``smooth_window`` (checked for every schedule)."""
+    g = o.spike_guard
+    return [
+        (
+            o.grad_clip_norm is None or (_finite(o.grad_clip_norm) and o.grad_clip_norm > 0),
+            f"optim.grad_clip_norm must be a finite number > 0 or null, got {o.grad_clip_norm!r}",
+        ),
+        (
+            _finite(g.factor) and g.factor > 1.0,
+            f"optim.spike_guard.factor must be a finite number > 1, got {g.factor!r}",
+        ),
+        (g.window >= 1, f"optim.spike_guard.window must be >= 1, got {g.window}"),
+        (
+            g.min_history >= 1,
+            f"optim.spike_guard.min_history must be >= 1, got {g.min_history}",
+        ),
+        (
+            o.plateau.smooth_window >= 1,
+            f"optim.plateau.smooth_window must be >= 1, got {o.plateau.smooth_window}",
         ),
     ]
 

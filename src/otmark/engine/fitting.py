@@ -48,6 +48,7 @@ from otmark.engine.loop import EpochHooks, EpochResult, StepSettings, train_one_
 from otmark.engine.resume import ResumePoint, read_resume, restore_resume
 from otmark.engine.setup import RunParts, build_run_parts, wrap_for_ddp
 from otmark.engine.signals import TrainingInterrupted, no_signal_handling, stop_on_signals
+from otmark.engine.spikes import SpikeGuard
 from otmark.engine.stepping import StepRun
 from otmark.engine.validation import EpochEnd, epoch_row, format_row, validate, validates_after
 
@@ -257,6 +258,7 @@ class Trainer:
             parts.scheduler,
             parts.scaler,
         )
+        self.guard = SpikeGuard.from_config(cfg.optim.spike_guard)  # None when off
         self.step_run = self._make_step_run()
         self.loss_fn = (
             parts.loss_fn if self.step_run is None else self.step_run.wrap_loss(parts.loss_fn)
@@ -271,7 +273,13 @@ class Trainer:
         if not self.cfg.optim.per_step:
             return None
         validate_fn = self.validate_now if self.parts.val_loader is not None else None
-        return StepRun(self.parts.scheduler, self.cfg.optim.steps, validate_fn, self.on_validation)
+        return StepRun(
+            self.parts.scheduler,
+            self.cfg.optim.steps,
+            validate_fn,
+            self.on_validation,
+            guard=self.guard,
+        )
 
     def _log_start(self) -> None:
         p, cfg, info = self.parts, self.cfg, self.parts.info
@@ -351,6 +359,8 @@ class Trainer:
             scaler=p.scaler,
             channels_last=cfg.train.channels_last,
             scheduler=p.scheduler if cfg.optim.per_step else None,
+            grad_clip_norm=cfg.optim.grad_clip_norm,
+            spike_guard=self.guard,
         )
         hooks = EpochHooks(
             should_stop=self.after_step,
@@ -444,7 +454,8 @@ class Trainer:
         nme = "-" if row["val_nme"] is None else f"{row['val_nme']:.3f}%"
         run = self.step_run
         phase = run.rule.phase(row["step"]) if run is not None and run.rule else ""
-        self.log(f"step {row['step']}: val NME {nme}  lr {row['lr']:.3g}  ({phase})")
+        skipped = f"; {row['skipped_steps']} steps skipped" if "skipped_steps" in row else ""
+        self.log(f"step {row['step']}: val NME {nme}  lr {row['lr']:.3g}  ({phase}){skipped}")
         barrier(self.parts.info)
 
     # -- checkpoints -----------------------------------------------------------------------

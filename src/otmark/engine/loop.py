@@ -21,6 +21,7 @@ from otmark.engine.distributed import (
     raise_on_any_rank,
 )
 from otmark.engine.precision import check_grad_scaler
+from otmark.engine.spikes import SpikeGuard
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.metrics import landmark_errors, summary
 from otmark.models import as_stack_list, final_output
@@ -96,12 +97,16 @@ def _never() -> bool:
 class StepSettings:
     """How every optimizer step of :func:`train_one_epoch` runs: under autocast to
     ``amp_dtype`` (None: float32), through the fp16 gradient ``scaler``, on channels-last
-    inputs, and with a per-step ``scheduler`` stepped after it (None: none)."""
+    inputs, and with a per-step ``scheduler`` stepped after it (None: none); gradients
+    clipped to the global norm ``grad_clip_norm`` (None: not clipped); a step whose loss the
+    ``spike_guard`` calls a spike is skipped (no update; the scheduler still steps)."""
 
     amp_dtype: torch.dtype | None = None
     scaler: torch.amp.GradScaler | None = None
     channels_last: bool = False
     scheduler: object = None
+    grad_clip_norm: float | None = None
+    spike_guard: SpikeGuard | None = None
 
 
 @dataclass
@@ -150,7 +155,12 @@ def train_one_epoch(
             loss = batch_loss(model, loss_fn, batch, device, amp, cl, spec)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss {loss.item()} at step {result.steps}")
-        optimizer_step(loss, optimizer, steps.scaler)
+        guard = steps.spike_guard
+        skip = guard is not None and any_flag(guard.check(float(loss.detach())), info)
+        if skip:  # no update: drop the graph, keep the step's place in the schedule
+            optimizer.zero_grad(set_to_none=True)
+        else:
+            optimizer_step(loss, optimizer, steps.scaler, steps.grad_clip_norm)
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n
@@ -181,17 +191,36 @@ def _progress_bar(hooks: EpochHooks, info: DistInfo, loader):
     return tqdm(total=len(loader), desc=hooks.desc, dynamic_ncols=True, leave=False)
 
 
-def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scaler=None,
+    grad_clip_norm: float | None = None,
+) -> None:
     """Back-propagate ``loss`` and step ``optimizer`` (through the fp16 gradient ``scaler``
-    when given): the one place where the engine's optimisers step."""
+    when given): the one place where the engine's optimisers step. ``grad_clip_norm``: first
+    scale the gradients of all the optimizer's parameters so that their global L2 norm is at
+    most this (``torch.nn.utils.clip_grad_norm_``; with a scaler, on the unscaled gradients)."""
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
+        if grad_clip_norm is not None:
+            scaler.unscale_(optimizer)
+            clip_gradients(optimizer, grad_clip_norm)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
+        if grad_clip_norm is not None:
+            clip_gradients(optimizer, grad_clip_norm)
         optimizer.step()
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float) -> float:
+    """Clip the gradients of ``optimizer``'s parameters to the global L2 norm ``max_norm``;
+    returns the norm before clipping."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
 
 
 @torch.no_grad()

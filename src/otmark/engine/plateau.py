@@ -15,6 +15,13 @@ NME improved by less than ``min_improvement`` (relative, 0.02 = 2 %) over the la
 ``patience_steps`` steps. Non-finite NMEs count as no improvement. The decay then covers step
 indices ``s ... s + decay_steps - 1`` and the run stops after ``s + decay_steps`` steps.
 
+Smoothing: with ``smooth_window = w > 1`` the test reads the *smoothed* curve, each
+validation replaced by the median of it and the ``w - 1`` validations before it (fewer at the
+start), instead of the raw NMEs. With ``w = 3`` one isolated spike is invisible to the rule,
+upwards (a validation that a transient blow-up ruins: it can then neither look like a stall)
+or downwards (one lucky low value: it can then not hold the run open for another
+``patience_steps``). ``w = 1`` is the raw rule.
+
 Cap: a run that has not plateaued by ``max_steps - decay_steps`` steps starts its decay there
 and stops at ``max_steps`` (``stopped_at_plateau`` is then False). :meth:`PlateauRule.factor`
 gives the matching learning-rate factor (warm-up, 1, then the decay reaching ``final`` on the
@@ -26,6 +33,7 @@ decision.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from otmark.engine.schedule import DECAY_SHAPES, decay_factor, warmup_factor
@@ -46,6 +54,7 @@ class PlateauRule:
         min_steps: no plateau is declared before this many steps (never before the end of
             the warm-up).
         warmup_steps, shape, final: of the learning-rate factor (:meth:`factor`).
+        smooth_window: judge the running median of this many validations (1: raw values).
     """
 
     def __init__(
@@ -59,6 +68,7 @@ class PlateauRule:
         warmup_steps: int = 0,
         shape: str = "linear",
         final: float = 0.0,
+        smooth_window: int = 1,
     ) -> None:
         if val_every < 1:
             raise ValueError(f"val_every must be >= 1, got {val_every}")
@@ -68,6 +78,8 @@ class PlateauRule:
             )
         if decay_steps < 1:
             raise ValueError(f"decay_steps must be >= 1, got {decay_steps}")
+        if smooth_window < 1:
+            raise ValueError(f"smooth_window must be >= 1, got {smooth_window}")
         if not 0.0 <= min_improvement < 1.0:
             raise ValueError(f"min_improvement must be in [0, 1), got {min_improvement}")
         if shape not in DECAY_SHAPES:
@@ -86,6 +98,7 @@ class PlateauRule:
         self.warmup_steps = int(warmup_steps)
         self.shape = shape
         self.final = float(final)
+        self.smooth_window = int(smooth_window)
         # state
         self.history: list[tuple[int, float]] = []
         self.plateau_step: int | None = None
@@ -114,6 +127,17 @@ class PlateauRule:
     def best(self) -> float:
         """Lowest validation NME so far (inf before any finite one)."""
         return min((v for _, v in self.history), default=math.inf)
+
+    def smoothed(self) -> list[tuple[int, float]]:
+        """``(step, median of that validation and the smooth_window - 1 before it)`` for every
+        validation so far (the raw history when ``smooth_window`` is 1)."""
+        w, values = self.smooth_window, [v for _, v in self.history]
+        if w == 1:
+            return list(self.history)
+        return [
+            (s, statistics.median(values[max(0, i - w + 1) : i + 1]))
+            for i, (s, _) in enumerate(self.history)
+        ]
 
     def phase(self, steps_done: int) -> str:
         """``train``, ``decay`` or ``stop`` after ``steps_done`` optimizer steps."""
@@ -148,10 +172,11 @@ class PlateauRule:
 
     def _on_plateau(self, steps_done: int) -> bool:
         horizon = steps_done - self.patience_steps
-        then = [v for s, v in self.history if s <= horizon]
+        curve = self.smoothed()
+        then = [v for s, v in curve if s <= horizon]
         if not then:
             return False
-        best_then, best_now = min(then), self.best
+        best_then, best_now = min(then), min(v for _, v in curve)
         if not math.isfinite(best_then):
             return not math.isfinite(best_now)
         return best_now > (1.0 - self.min_improvement) * best_then

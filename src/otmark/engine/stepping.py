@@ -11,7 +11,8 @@ optimizer step (after the :class:`~otmark.engine.schedule.ScheduledLR` was stepp
   (:meth:`~otmark.engine.schedule.ScheduledLR.add_validation_seconds`), tells the rule and
   sets the next step's rate again (:meth:`~otmark.engine.schedule.ScheduledLR.refresh`);
 * keeps the history rows ``{"step", "train_loss", "val_nme", "lr"}`` (``train_loss``: the
-  mean loss of the steps since the previous row, recorded by :meth:`wrap_loss`).
+  mean loss of the steps since the previous row, recorded by :meth:`wrap_loss`), and, with a
+  :class:`~otmark.engine.spikes.SpikeGuard`, ``skipped_steps``: the steps it skipped so far.
 
 Used by :class:`otmark.engine.fitting.Trainer`.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 from otmark.engine.plateau import PlateauRule
 from otmark.engine.schedule import BudgetedSchedule, ScheduledLR
+from otmark.engine.spikes import SpikeGuard
 
 
 class StepRun:
@@ -36,6 +38,7 @@ class StepRun:
         validate: ``() -> validation NME in %`` (puts the model back in training mode).
         on_validation: called with each new history row, after the rule was told.
         clock: seconds (monkeypatched in tests).
+        guard: the run's spike guard (its skip count goes into the rows; None: no guard).
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class StepRun:
         validate: Callable[[], float] | None = None,
         on_validation: Callable[[dict], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        guard: SpikeGuard | None = None,
     ) -> None:
         self.driver = driver
+        self.guard = guard
         self.total = steps
         self.validate = validate
         self.on_validation = on_validation
@@ -110,6 +115,8 @@ class StepRun:
             "val_nme": val_nme if val_nme is not None and math.isfinite(val_nme) else None,
             "lr": self.driver.get_last_lr()[0],
         }
+        if self.guard is not None:
+            row["skipped_steps"] = self.guard.skipped
         self.rows.append(row)
         if notify and self.on_validation is not None:
             self.on_validation(row)

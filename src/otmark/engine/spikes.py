@@ -1,0 +1,82 @@
+"""Stable steps: skip an optimizer step whose loss jumps far above the recent losses.
+
+:class:`SpikeGuard` is a pure object. :func:`otmark.engine.loop.train_one_epoch` asks it
+about every step's loss before the backward pass (:meth:`SpikeGuard.check`): a loss above
+``factor`` x the median of the last ``window`` losses skips the step (no gradient, no update;
+the schedule still advances, so a run's length does not change) and counts it
+(:attr:`SpikeGuard.skipped`, reported in the per-step history as ``skipped_steps``).
+
+Every loss seen enters the window, the skipped ones included: one spike barely moves a
+median, and a loss that rises for good (e.g. after a change of the data) is accepted again
+after about ``window / 2`` skips instead of freezing the run. No step is skipped before
+``min_history`` losses were seen (the first losses fall fast).
+
+Configured by ``optim.spike_guard`` (:class:`otmark.engine.config.SpikeGuardConfig`, off by
+default); ``optim.grad_clip_norm`` is the other half of the stable-training rule (clipping in
+:func:`otmark.engine.loop.optimizer_step`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from typing import Any
+
+
+class SpikeGuard:
+    """Decide, step by step, whether a loss is a spike (see the module docstring).
+
+    Args:
+        factor: a loss above ``factor`` x the running median is a spike (> 1).
+        window: how many recent losses the median covers (>= 1).
+        min_history: losses to see before any step is skipped (>= 1).
+    """
+
+    def __init__(self, factor: float = 3.0, window: int = 50, min_history: int = 20) -> None:
+        if not (math.isfinite(factor) and factor > 1.0):
+            raise ValueError(f"spike guard factor must be a finite number > 1, got {factor}")
+        if window < 1 or min_history < 1:
+            raise ValueError(
+                f"spike guard window and min_history must be >= 1, got {window}, {min_history}"
+            )
+        self.factor = float(factor)
+        self.window = int(window)
+        self.min_history = int(min_history)
+        self.recent: deque[float] = deque(maxlen=self.window)
+        self.seen = 0
+        self.skipped = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> SpikeGuard | None:
+        """The guard of ``optim.spike_guard`` (a :class:`SpikeGuardConfig`); None when off."""
+        if not cfg.enabled:
+            return None
+        return cls(cfg.factor, cfg.window, cfg.min_history)
+
+    @property
+    def median(self) -> float:
+        """Median of the recent losses (nan before any)."""
+        return statistics.median(self.recent) if self.recent else math.nan
+
+    def check(self, loss: float) -> bool:
+        """Record ``loss`` (a finite step loss) and return whether its step is to be skipped."""
+        loss = float(loss)
+        spike = (
+            self.seen >= self.min_history
+            and len(self.recent) > 0
+            and loss > self.factor * self.median
+        )
+        self.recent.append(loss)
+        self.seen += 1
+        if spike:
+            self.skipped += 1
+        return spike
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"recent": list(self.recent), "seen": self.seen, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.recent = deque((float(v) for v in state["recent"]), maxlen=self.window)
+        self.seen = int(state["seen"])
+        self.skipped = int(state["skipped"])
