@@ -50,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run only this cell, as --list names it (repeatable; cells run in the order given)",
     )
     parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only the cells of this setting, e.g. w_s3_bc (repeatable; with --only, the "
+        "cells of these settings in those experiments)",
+    )
+    parser.add_argument(
         "--max-cells", type=int, default=None, metavar="N", help="stop after running N cells"
     )
     parser.add_argument(
@@ -86,6 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(e.g. those of several shards or machines) into the study's results folder",
     )
     parser.add_argument("--list", action="store_true", help="list the cells and their state")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the learning-rate runs and the trainings of the cells (--only, --cell, "
+        "--shard apply) with their step caps and estimated hours (from the config's "
+        "shard_cost step times), then exit; trains nothing",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -136,12 +151,28 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"--cell {unknown[0]}: no such cell in {study.source} (otmark study --list names them)"
         )
+    settings = {c.setting.name for c in study.cells()}
+    bad = [s for s in args.setting if s not in settings]
+    if bad:
+        raise CLIError(
+            f"--setting {bad[0]}: no cell of this setting in {study.source} "
+            f"(settings: {', '.join(sorted(settings))})"
+        )
+    if args.setting:  # as cell ids, in the study's order
+        chosen = [
+            c.id
+            for c in study.cells()
+            if c.setting.name in args.setting and (not args.only or c.experiment.name in args.only)
+        ]
+        args.cell = [c for c in args.cell if c in chosen] if args.cell else chosen
     shard = None
     if args.shard is not None:
         try:
             shard = parse_shard(args.shard)
         except ShardError as exc:
             raise CLIError(str(exc)) from None
+    if args.plan:
+        return _plan(study, tuple(args.only), tuple(args.cell), shard)
     if not args.list:  # processes of one study may share its results folder (shards)
         claim_output(
             args,
@@ -189,6 +220,21 @@ def run(args: argparse.Namespace) -> int:
         f"ran {len(result['ran'])} cells, {len(result['remaining'])} remaining; "
         f"table: {result['report']}"
     )
+    return 0
+
+
+def _plan(study, only: tuple[str, ...], cell_ids: tuple[str, ...], shard) -> int:
+    """Print :func:`otmark.study.plan.plan_study` of the selected cells."""
+    from otmark.study.plan import plan_study  # lazy: as above
+    from otmark.study.runner import shard_cells
+
+    cells = [c for c in study.cells() if not only or c.experiment.name in only]
+    if cell_ids:
+        cells = [c for c in cells if c.id in cell_ids]
+    cells = shard_cells(study, cells, shard)
+    print(f"plan of study {study.name} ({study.profile} profile): {len(cells)} cells")
+    for line in plan_study(study, cells).lines():
+        print(line)
     return 0
 
 

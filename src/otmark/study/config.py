@@ -14,6 +14,15 @@ each has its own sizes). A cell whose JSON exists with the same definition is do
 (:func:`is_done`). The learning rate of each loss is chosen first on a validation split
 (:mod:`otmark.study.lr_select`, run by :func:`otmark.study.runner.run_lr_stage`) and stored
 in ``results/<profile>/lr/``.
+
+Learning-rate families (:func:`training_family`): with ``lr_select.per: loss`` (the default,
+``paper.yaml``) one rate per loss, chosen on ``lr_select``'s model, dataset and settings; with
+``lr_select.per: family`` one rate per *family* of trainings that share a model, a training
+dataset, a loss and a target sigma, chosen on the family's own model and dataset with the
+family's first setting (so L2 sigma 1 and L2 sigma 3, SimpleBaselines and the WFLW density
+runs each get their own rate; decoder-only variants, CoordConv and the landmark schemes of one
+dataset share theirs). ``lr_select.max_extensions``, ``min_candidates`` and ``min_decades``
+set the grid rule (:func:`otmark.study.lr_select.select_lr_in_grid`).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from otmark.engine.config_files import ConfigError, read_yaml
 from otmark.study.benchmark import FOLDERS, BenchmarkSize
 from otmark.study.blur_select import BlurSelect, parse_blur_select
 from otmark.study.cells import Setting, experiment_config, merge, setting_of
+from otmark.study.lr_select import LrSelectionError, check_candidates
 
 #: training datasets of the study
 TRAIN_ON = ("300w", "wflw")
@@ -93,13 +103,47 @@ class Cell:
 class LrSelect:
     """The learning-rate stage: per loss, ``setting`` (one per loss) of ``model`` trained on
     ``train_on`` with seed ``seed`` and each of ``optim.lr_candidates``, with ``train``
-    (an engine-config fragment, e.g. a shorter schedule) merged onto the study's ``train``."""
+    (an engine-config fragment, e.g. a shorter schedule) merged onto the study's ``train``.
+
+    ``per``: ``loss`` (one rate per loss, as above) or ``family`` (one rate per
+    :func:`training_family`, trained on the family's own model and dataset; ``model``,
+    ``train_on`` and ``settings`` are then unused). ``max_extensions``, ``min_candidates``,
+    ``min_decades``: the grid rule of :func:`otmark.study.lr_select.select_lr_in_grid`."""
 
     model: str
     train_on: str
     seed: int
     settings: dict  # loss -> setting name
     train: dict
+    per: str = "loss"
+    max_extensions: int = 0
+    min_candidates: int = 3
+    min_decades: float = 0.0
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a family's learning-rate runs train: ``setting`` of ``model`` on ``train_on``,
+    its faces in ``scheme``."""
+
+    name: str
+    model: str
+    train_on: str
+    scheme: str
+    setting: str
+
+
+def training_family(model: str, train_on: str, setting: Setting) -> str:
+    """The learning-rate family of a training: ``<model>__<train_on>__<loss>_s<sigma>``.
+
+    One learning rate serves every training of a family: the same network, training dataset,
+    loss and target width. Not part of it: the decoder (it changes no training), CoordConv
+    (two more input channels of the same network) and the landmark scheme of the dataset's
+    faces (the density runs train 98, 68 or 17 points of the same WFLW faces). So the paper's
+    grid has the families loss x sigma of HRNet on 300W, SimpleBaselines x loss, and the
+    WFLW density runs x loss.
+    """
+    return f"{model}__{train_on}__{setting.loss}_s{setting.sigma:g}"
 
 
 @dataclass(frozen=True)
@@ -185,7 +229,36 @@ class StudyConfig:
             where=f"{self.source}: experiments.{exp.name}",
         )
 
+    def family_of(self, cell: Cell) -> str:
+        """The learning-rate family of ``cell``: its loss with ``lr_select.per: loss``, else
+        :func:`training_family`."""
+        if self.lr_select.per == "loss":
+            return cell.setting.loss
+        exp = cell.experiment
+        return training_family(exp.model, exp.train_on, cell.setting)
+
+    def families(self) -> dict[str, Family]:
+        """``family -> Family`` of every family of the cells, in the order of the config
+        (experiments, then settings); a family trains its first setting and scheme."""
+        out: dict[str, Family] = {}
+        sel = self.lr_select
+        for exp in self.experiments:
+            for name in exp.settings:
+                setting = setting_of(exp.train_on, name, self.source)
+                cell = Cell(exp, setting, exp.schemes[0], sel.seed)
+                fam = self.family_of(cell)
+                if fam in out:
+                    continue
+                if sel.per == "loss":
+                    out[fam] = Family(
+                        fam, sel.model, sel.train_on, sel.train_on, sel.settings.get(fam, name)
+                    )
+                else:
+                    out[fam] = Family(fam, exp.model, exp.train_on, exp.schemes[0], name)
+        return out
+
     def lr_path(self, loss: str) -> Path:
+        """Where the learning-rate choice of ``loss`` (a family name) is stored."""
         return self.results_dir / "lr" / f"{loss}.json"
 
     def _data_key(self) -> dict:
@@ -197,16 +270,33 @@ class StudyConfig:
         return key
 
     def lr_key(self, loss: str) -> dict:
-        """What the learning-rate choice of ``loss`` depends on."""
+        """What the learning-rate choice of ``loss`` (a family name) depends on."""
         sel = self.lr_select
         cfg = lr_select_config(self, loss, "<root>", None)
+        if sel.per == "loss":
+            return {
+                "loss": loss,
+                "model": sel.model,
+                "train_on": sel.train_on,
+                "seed": sel.seed,
+                "setting": sel.settings[loss],
+                "config": _portable(cfg.to_dict()),
+                **self._data_key(),
+            }
+        fam = self.families()[loss]
         return {
-            "loss": loss,
-            "model": sel.model,
-            "train_on": sel.train_on,
+            "family": loss,
+            "model": fam.model,
+            "train_on": fam.train_on,
+            "scheme": fam.scheme,
             "seed": sel.seed,
-            "setting": sel.settings[loss],
+            "setting": fam.setting,
             "config": _portable(cfg.to_dict()),
+            "grid": {
+                "max_extensions": sel.max_extensions,
+                "min_candidates": sel.min_candidates,
+                "min_decades": sel.min_decades,
+            },
             **self._data_key(),
         }
 
@@ -224,8 +314,8 @@ class StudyConfig:
 
     def cell_key(self, cell: Cell) -> dict:
         """What a cell's result depends on (a stored JSON with another key is recomputed);
-        includes the learning rate chosen for its loss (None before it is chosen)."""
-        choice = self.lr_of(cell.setting.loss)
+        includes the learning rate chosen for its family (None before it is chosen)."""
+        choice = self.lr_of(self.family_of(cell))
         lr = None if choice is None else choice["lr"]
         cfg = self.cell_config(cell, lr=lr)
         return {
@@ -241,15 +331,21 @@ class StudyConfig:
 
 
 def lr_select_config(study: StudyConfig, loss: str, root: str, lr: float | None):
-    """The engine config of the learning-rate run of ``loss`` at rate ``lr``."""
+    """The engine config of the learning-rate run of ``loss`` (a family name, see
+    :meth:`StudyConfig.family_of`) at rate ``lr``."""
     sel = study.lr_select
+    if sel.per == "loss":
+        model, setting, train_on = sel.model, sel.settings[loss], sel.train_on
+    else:
+        fam = study.families()[loss]
+        model, setting, train_on = fam.model, fam.setting, fam.train_on
     return experiment_config(
         f"lr__{loss}",
-        sel.model,
-        sel.settings[loss],
+        model,
+        setting,
         merge(merge(STUDY_DEFAULTS, study.train), sel.train),
         sel.seed,
-        sel.train_on,
+        train_on,
         root,
         device=study.device,
         lr=lr,
@@ -428,9 +524,11 @@ def _lr_select(raw: dict, use_gpu: bool, first: Experiment, seed: int, where: st
         gpu_sel = (raw.get("gpu") or {}).get("lr_select") or {}
         lr_raw["train"] = merge(lr_raw.get("train") or {}, gpu_sel.get("train") or {})
     lw = f"{where}: lr_select"
-    unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"})
+    grid_keys = {"per", "max_extensions", "min_candidates", "min_decades"}
+    unknown = sorted(set(lr_raw) - {"model", "train_on", "seed", "settings", "train"} - grid_keys)
     if unknown:
         raise ValueError(f"{lw}: unknown keys {unknown}")
+    grid = _lr_grid_rule(lr_raw, lw)
     sel_on = str(lr_raw.get("train_on", first.train_on))
     by_loss: dict[str, str] = {}
     for s in (str(s) for s in lr_raw.get("settings", [])):
@@ -444,7 +542,27 @@ def _lr_select(raw: dict, use_gpu: bool, first: Experiment, seed: int, where: st
         seed=int(lr_raw.get("seed", seed)),
         settings=by_loss,
         train=dict(lr_raw.get("train") or {}),
+        **grid,
     )
+
+
+def _lr_grid_rule(lr_raw: dict, lw: str) -> dict:
+    """``per``, ``max_extensions``, ``min_candidates`` and ``min_decades`` of ``lr_select``
+    (defaults: the paper study's rule, one rate per loss from 3 candidates, no extension)."""
+    per = lr_raw.get("per", "loss")
+    if per not in ("loss", "family"):
+        raise ValueError(f"{lw}.per: must be 'loss' or 'family', got {per!r}")
+    out: dict = {"per": per}
+    for key, default, low in (("max_extensions", 0, 0), ("min_candidates", 3, 3)):
+        value = lr_raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{lw}.{key}: must be an integer >= {low}, got {value!r}")
+        out[key] = value
+    decades = lr_raw.get("min_decades", 0.0)
+    if isinstance(decades, bool) or not isinstance(decades, int | float) or not decades >= 0:
+        raise ValueError(f"{lw}.min_decades: must be a number >= 0, got {decades!r}")
+    out["min_decades"] = float(decades)
+    return out
 
 
 def load_study_config(
@@ -512,19 +630,25 @@ def _check(study: StudyConfig) -> None:
     for cell in cells:
         study.cell_config(cell)
         losses.add(cell.setting.loss)
-    missing = sorted(losses - set(study.lr_select.settings))
-    if missing:
-        raise ValueError(
-            f"{study.source}: lr_select.settings: no setting for loss(es) {missing} (one "
-            "setting per loss trains the learning-rate candidates)"
-        )
-    for loss in study.lr_select.settings:
-        cfg = lr_select_config(study, loss, "<root>", None)
-        if len(cfg.optim.lr_candidates) < 3:
+    sel = study.lr_select
+    if sel.per == "loss":
+        missing = sorted(losses - set(sel.settings))
+        if missing:
+            raise ValueError(
+                f"{study.source}: lr_select.settings: no setting for loss(es) {missing} (one "
+                "setting per loss trains the learning-rate candidates)"
+            )
+    families = list(sel.settings) if sel.per == "loss" else list(study.families())
+    for fam in families:
+        cands = lr_select_config(study, fam, "<root>", None).optim.lr_candidates
+        try:
+            check_candidates(cands, sel.min_candidates, sel.min_decades)
+        except LrSelectionError as exc:
             raise ValueError(
                 f"{study.source}: optim.lr_candidates: the learning-rate stage needs at least "
-                f"3 candidates, got {cfg.optim.lr_candidates}"
-            )
+                f"{sel.min_candidates} candidates spanning {sel.min_decades:g} decades "
+                f"({fam}): {exc}"
+            ) from None
 
 
 def key_hash(key: dict) -> str:

@@ -78,7 +78,7 @@ def load_lrs(folders: Sequence[Path]) -> dict:
     for folder in folders:
         for path in sorted((Path(folder) / "lr").glob("*.json")):
             doc = json.loads(path.read_text(encoding="utf-8"))
-            out.setdefault(doc["loss"], doc)
+            out.setdefault(doc.get("family", doc["loss"]), doc)
     return out
 
 
@@ -144,9 +144,16 @@ def _summary_cells(docs: list[dict]) -> list[dict]:
                 "experiment": d["experiment"],
                 "model": d["model"],
                 "scheme": d["scheme"],
+                "lr_curve": d.get("lr_curve") or _lr_curve(d),
             }
         )
     return cells
+
+
+def _lr_curve(d: dict) -> dict:
+    """``{rate: validation NME}`` of a cell document without ``lr_curve`` (its
+    ``lr_candidates`` and ``lr_val_nme``)."""
+    return {f"{lr:g}": v for lr, v in zip(d["lr_candidates"], d["lr_val_nme"], strict=True)}
 
 
 def summary_data(

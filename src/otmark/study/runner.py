@@ -1,12 +1,15 @@
 """``otmark study``: the learning-rate stage, then the cells that are not done, one JSON per
 cell, resumable and splittable over several processes (``--shard I/N``).
 
-1. **Learning rate per loss** (:func:`run_lr_stage`): for every loss of the cells to run, the
-   study's ``lr_select`` setting is trained once per ``optim.lr_candidates`` rate and scored
-   on the validation split (faces held out of the training split, never a test protocol);
-   :func:`otmark.study.lr_select.select_lr` keeps the best. Stored in
-   ``<results>/lr/<loss>.json`` (each candidate's run in ``<results>/lr/<loss>/``), so an
-   interrupted stage resumes.
+1. **Learning rate per loss or family** (:func:`run_lr_stage`): for every learning-rate
+   family of the cells to run (:meth:`otmark.study.config.StudyConfig.family_of`: the loss,
+   or with ``lr_select.per: family`` model x dataset x loss x sigma), the family's setting is
+   trained once per ``optim.lr_candidates`` rate with the ``lr_select`` recipe and scored on
+   the validation split (faces held out of the training split, never a test protocol);
+   :func:`otmark.study.lr_select.select_lr_in_grid` keeps the best and extends the grid while
+   the best is at an edge (``lr_select.max_extensions``). Stored in
+   ``<results>/lr/<family>.json`` with every candidate's validation curve (each candidate's
+   run in ``<results>/lr/<family>/``), so an interrupted stage resumes.
 2. **Cells** (:func:`run_cell`): the cell's engine config (packaged config + the study's
    ``train`` fragment + the chosen rate) trained by
    :func:`otmark.study.training.train_model` on the training split minus the validation
@@ -38,6 +41,7 @@ from otmark import datasets
 from otmark.atomic import write_json_atomic
 from otmark.device import resolve_device
 from otmark.study.benchmark import ensure_benchmark
+from otmark.study.cells import setting_of
 from otmark.study.config import (
     CED_THETAS,
     FORMAT,
@@ -50,7 +54,7 @@ from otmark.study.config import (
     lr_select_config,
 )
 from otmark.study.log import say
-from otmark.study.lr_select import select_lr
+from otmark.study.lr_select import select_lr_in_grid
 from otmark.study.report import write_report
 from otmark.study.scoring import (
     evaluate_mean_shape,
@@ -83,35 +87,50 @@ def training_data(study: StudyConfig, dataset: str, scheme: str, roots: dict) ->
 
 
 def run_lr_stage(study: StudyConfig, losses, roots: dict, log=say) -> dict:
-    """Choose (or read) the learning rate of each loss of ``losses``; returns loss -> the
-    stored choice (``{"lr", "lr_candidates", "val_nme", ...}``)."""
+    """Choose (or read) the learning rate of each family of ``losses`` (loss names with
+    ``lr_select.per: loss``); returns family -> the stored choice (``{"lr",
+    "lr_candidates", "val_nme", "curves", ...}``)."""
     out = {}
     sel = study.lr_select
+    families = study.families()
     for loss in sorted(losses):
         done = study.lr_of(loss)
         if done is not None:
             out[loss] = done
             continue
+        fam = families[loss]
         key = study.lr_key(loss)
-        train, val = training_data(study, sel.train_on, sel.train_on, roots)
-        root = str(roots[sel.train_on])
+        train, val = training_data(study, fam.train_on, fam.scheme, roots)
+        root = str(roots[fam.train_on])
         candidates = lr_select_config(study, loss, root, None).optim.lr_candidates
-        log(f"learning rate of {loss} ({sel.settings[loss]}): candidates {candidates}")
+        log(f"learning rate of {loss} ({fam.setting}): candidates {candidates}")
 
         trial = LrTrial(study, loss, key, train, val, root, log)
-        choice = select_lr(trial, candidates)
+        choice = select_lr_in_grid(
+            trial, candidates, sel.max_extensions, sel.min_candidates, sel.min_decades
+        )
         doc = {
-            "loss": loss,
-            "setting": sel.settings[loss],
+            "loss": setting_loss(fam.setting, fam.train_on, study.source),
+            "family": loss,
+            "setting": fam.setting,
             **choice.to_dict(),
-            "split": f"{study.val_faces} faces held out of the {sel.train_on} training split",
+            "extensions": list(choice.extensions),
+            "inside": choice.inside,
+            "curves": {f"{lr:g}": trial.histories.get(lr, []) for lr in choice.candidates},
+            "split": f"{study.val_faces} faces held out of the {fam.train_on} training split",
             "key": key,
             "key_hash": key_hash(key),
         }
         write_json_atomic(study.lr_path(loss), doc)
-        log(f"  {loss}: lr {choice.lr:g} (validation NME {dict(choice.table)})")
+        edge = "" if choice.inside else " (at the edge of the grid: max_extensions reached)"
+        log(f"  {loss}: lr {choice.lr:g}{edge} (validation NME {dict(choice.table)})")
         out[loss] = doc
     return out
+
+
+def setting_loss(setting: str, train_on: str, where: str) -> str:
+    """The ``otmark.losses`` name of a setting name."""
+    return setting_of(train_on, setting, where).loss
 
 
 @dataclass
@@ -128,6 +147,7 @@ class LrTrial:
     val: list
     root: str
     log: Callable[[str], None] = say
+    histories: dict = dataclasses.field(default_factory=dict)  # lr -> validation rows
 
     def __call__(self, lr: float) -> float:
         part = self.study.lr_path(self.loss).with_suffix("") / f"lr{lr:g}.json"
@@ -135,6 +155,7 @@ class LrTrial:
         if part.is_file():
             doc = json.loads(part.read_text(encoding="utf-8"))
             if doc.get("key_hash") == digest:
+                self.histories[lr] = doc.get("history", [])
                 return _nme_or_inf(doc["val_nme"])
         self.log(f"  lr {lr:g}")
         cfg = lr_select_config(self.study, self.loss, self.root, lr)
@@ -147,6 +168,7 @@ class LrTrial:
         finite = nme if nme == nme and nme != float("inf") else None
         doc = {"lr": lr, "val_nme": finite, "steps": steps, "history": history}
         write_json_atomic(part, {**doc, "key_hash": digest})
+        self.histories[lr] = history
         return nme
 
 
@@ -196,9 +218,10 @@ def run_cell(
     """
     t0 = time.perf_counter()
     exp = cell.experiment
-    choice = study.lr_of(cell.setting.loss)
+    family = study.family_of(cell)
+    choice = study.lr_of(family)
     if choice is None:
-        raise ValueError(f"{cell.id}: no learning rate chosen for {cell.setting.loss} yet")
+        raise ValueError(f"{cell.id}: no learning rate chosen for {family} yet")
     trained, trained_by = _trained_for(study, cell, roots, choice["lr"], trained_models, log)
     t_train = time.perf_counter() - t0
     missing = [p for p in exp.protocols if p not in cache]
@@ -263,6 +286,8 @@ def _cell_doc(
         "lr": choice["lr"],
         "lr_candidates": choice["lr_candidates"],
         "lr_val_nme": choice["val_nme"],
+        "lr_family": study.family_of(cell),
+        "lr_curve": lr_curve(choice),
         "steps": trained.steps,
         "epochs": trained.epochs,
         "stopped_at_plateau": trained.stopped_at_plateau,
@@ -282,6 +307,12 @@ def _cell_doc(
         "clean": None,
         "checkpoints": None,
     }
+
+
+def lr_curve(choice: dict) -> dict:
+    """``{rate: validation NME}`` of a stored learning-rate choice (rates as ``%g`` strings,
+    diverged runs as null): the cell's ``lr_curve``."""
+    return {f"{lr:g}": v for lr, v in zip(choice["lr_candidates"], choice["val_nme"], strict=True)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +473,7 @@ def run_study(
     failed: list[str] = []
     chosen: dict = {}
     cache: dict = {}
-    losses = {c.setting.loss for c in todo}
+    losses = {study.family_of(c) for c in todo}
     if todo and (lr_only or max_cells != 0):
         datasets_needed = {c.experiment.train_on for c in todo} | {study.lr_select.train_on}
         for c in todo:

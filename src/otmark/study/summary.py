@@ -20,10 +20,12 @@ Schema (NME in percent)::
   run stopped at its validation plateau (False: at the step cap); ``nme`` protocol -> NME,
   every protocol also in ``mean_shape``.
 * optional per cell: ``history`` (validation rows ``step``, ``train_loss``, ``val_nme``, steps
-  increasing, null for a value not measured or not finite), and ``experiment``, ``model``,
-  ``scheme`` (strings) to tell apart cells of one setting and seed in different blocks of the
-  study (another model, another landmark scheme); ``(experiment, setting, scheme, seed)`` is
-  unique.
+  increasing, null for a value not measured or not finite), ``lr_curve`` (``{rate: validation
+  NME}`` of the learning-rate stage that chose ``lr``: one entry per rate of
+  ``lr_candidates``, the rate written as ``%g``, null for a diverged run), and
+  ``experiment``, ``model``, ``scheme`` (strings) to tell apart cells of one setting and seed
+  in different blocks of the study (another model, another landmark scheme);
+  ``(experiment, setting, scheme, seed)`` is unique.
 * optional ``claims``: one entry per claim of :data:`otmark.study.claims.CLAIMS` and protocol
   (:func:`otmark.study.claims.claim_entries`): ``difference`` the mean contrast (negative: the
   claim's direction), ``ci`` its 95 % bootstrap interval ``[lo, hi]`` (``lo <= difference <=
@@ -72,7 +74,7 @@ _CLAIM_KEYS = {
 _RESAMPLING = ("seeds+images", "seeds+videos")
 _VERDICTS = ("holds", "contradicted", "not shown")
 _CELL_REQUIRED = {"setting", "seed", "lr", "lr_candidates", "steps", "stopped_at_plateau", "nme"}
-_CELL_OPTIONAL = {"history", "experiment", "model", "scheme"}
+_CELL_OPTIONAL = {"history", "experiment", "model", "scheme", "lr_curve"}
 _HISTORY_KEYS = {"step", "train_loss", "val_nme"}
 
 
@@ -145,7 +147,29 @@ def _cell(cell: Any, where: str, protocols: set[str]) -> tuple:
             raise SummaryError(f"{where}.{name}: must be a non-empty string, got {cell[name]!r}")
     if "history" in cell:
         _history(cell["history"], f"{where}.history")
+    if "lr_curve" in cell:
+        _lr_curve(cell["lr_curve"], cands, f"{where}.lr_curve")
     return (cell.get("experiment"), cell["setting"], cell.get("scheme"), seed)
+
+
+def _lr_curve(curve: Any, candidates: list, where: str) -> None:
+    """``{rate: NME or null}`` with exactly the rates of ``candidates`` (as ``%g``)."""
+    if not isinstance(curve, dict) or not curve:
+        raise SummaryError(f"{where}: must be a non-empty mapping rate -> NME, got {curve!r}")
+    rates = []
+    for key, v in curve.items():
+        try:
+            rate = float(key)
+        except (TypeError, ValueError):
+            raise SummaryError(f"{where}: key {key!r} is not a learning rate") from None
+        if not (math.isfinite(rate) and rate > 0):
+            raise SummaryError(f"{where}: key {key!r} is not a learning rate > 0")
+        if v is not None and not (_is_number(v) and math.isfinite(v) and v >= 0):
+            raise SummaryError(f"{where}[{key!r}]: must be a finite number >= 0 or null, got {v!r}")
+        rates.append(rate)
+    want = sorted(float(f"{c:g}") for c in candidates)
+    if sorted(rates) != want:
+        raise SummaryError(f"{where}: rates {sorted(rates)} are not lr_candidates {want}")
 
 
 def _history(rows: Any, where: str) -> None:
