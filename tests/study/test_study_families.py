@@ -274,3 +274,14 @@ def test_the_report_gives_each_cell_its_lr_curve():
     assert _summary_cells([stored])[0]["lr_curve"] == stored["lr_curve"]
     validate_summary({"mean_shape": {"300w-test": 16.0}, "cells": [cell]})
     assert key_hash({"a": 1}) == key_hash({"a": 1})
+
+
+def test_stable_training_options_enter_a_cells_definition_only_when_on(converged2):
+    paper = load_study_config("paper", device="cpu")
+    optim = paper.cell_key(paper.cells()[0])["config"]["optim"]
+    # off (the defaults): the keys of the cells stored before the options existed
+    assert "grad_clip_norm" not in optim and "spike_guard" not in optim
+    assert "smooth_window" not in optim["plateau"]
+    optim = converged2.cell_key(converged2.cells()[0])["config"]["optim"]
+    assert optim["grad_clip_norm"] > 0 and optim["spike_guard"]["enabled"]
+    assert optim["plateau"]["smooth_window"] == 3

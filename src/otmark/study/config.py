@@ -361,6 +361,14 @@ def _portable(d: dict) -> dict:
     d["data"].pop("root", None)
     for k in ("output_dir", "device", "progress", "tensorboard"):
         d["train"].pop(k, None)
+    # options added later, at their defaults (off), leave the definitions written before
+    o = d.get("optim", {})
+    if o.get("grad_clip_norm", 0) is None:
+        o.pop("grad_clip_norm")
+    if not o.get("spike_guard", {"enabled": True}).get("enabled"):
+        o.pop("spike_guard")
+    if o.get("plateau", {}).get("smooth_window") == 1:
+        o["plateau"].pop("smooth_window")
     return d
 
 
