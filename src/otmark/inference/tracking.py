@@ -234,12 +234,13 @@ class FaceTracker:
         if self.smoother is not None:
             self.smoother.reset()
 
-    def _finder(self, image: np.ndarray, near: np.ndarray) -> np.ndarray:
-        """The finder's boxes by the video schedule (:func:`find_video_faces`): first near
-        ``near (M, 4)``, the boxes of the faces tracked until this frame."""
+    def _finder(self, image: np.ndarray, near: list[np.ndarray]) -> np.ndarray:
+        """The finder's boxes by the video schedule (:func:`find_video_faces`): first near the
+        faces tracked until this frame, ``near``: their landmarks ``(K, 2)`` each."""
         finder = self.find_faces if self.find_faces is not None else self.detector.face_finder
         room = self.max_faces is None or len(near) < self.max_faces
-        return find_video_faces(finder, image, near, room)
+        boxes = np.array([tight_box(p) for p in near]).reshape(-1, 4)
+        return find_video_faces(finder, image, boxes, room)
 
     def _from_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[_Track]:
         """New tracks for finder boxes: a prediction from the box, then from its landmarks."""
@@ -255,7 +256,7 @@ class FaceTracker:
         self._count += 1
         t = index / self.fps if t is None else float(t)
         lost = 0
-        near = np.array([tight_box(tr.landmarks) for tr in self._tracks]).reshape(-1, 4)
+        near = [tr.landmarks for tr in self._tracks]  # where the finder looks first
         if self._tracks:
             boxes = [tight_box(tr.landmarks) for tr in self._tracks]
             pts, conf = predict_at(
