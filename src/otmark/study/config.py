@@ -207,11 +207,16 @@ class StudyConfig:
         ``shard_cost``, the model's cost plus the loss's extra cost (a ``<loss>_s<sigma>`` key,
         e.g. ``wasserstein_s3``, before a ``<loss>`` key); a missing model costs 1 and a
         missing loss 0, so without ``shard_cost`` every training costs 1."""
+        return self.step_cost(cell.experiment.model, cell.setting)
+
+    def step_cost(self, model: str, setting: Setting) -> float:
+        """``shard_cost`` of one training step of ``setting`` on ``model`` (see
+        :meth:`training_cost`)."""
         models = self.shard_cost.get("model", {})
         losses = self.shard_cost.get("loss", {})
-        loss = cell.setting.loss
-        extra = losses.get(f"{loss}_s{cell.setting.sigma:g}", losses.get(loss, 0.0))
-        return models.get(cell.experiment.model, 1.0) + extra
+        loss = setting.loss
+        extra = losses.get(f"{loss}_s{setting.sigma:g}", losses.get(loss, 0.0))
+        return models.get(model, 1.0) + extra
 
     def cell_config(self, cell: Cell, root: str = "<root>", lr: float | None = None):
         """The engine config of ``cell`` (validated)."""

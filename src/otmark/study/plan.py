@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from otmark.study.cells import setting_of
 from otmark.study.config import Cell, StudyConfig, lr_select_config
 
 #: seconds to score one protocol (and its clean counterpart) once, at an HRNet step cost of
@@ -124,8 +125,11 @@ def plan_study(
     first: dict[str, Cell] = {}
     for cell in cells:
         first.setdefault(study.family_of(cell), cell)
+    families = study.families()
     for fam, cell in first.items():
         cfg = lr_select_config(study, fam, "<root>", None)
+        spec = families[fam]
+        setting = setting_of(spec.train_on, spec.setting, study.source)
         rows.append(
             PlanRow(
                 "lr",
@@ -133,7 +137,7 @@ def plan_study(
                 cell.experiment.name,
                 len(cfg.optim.lr_candidates),
                 _cap(cfg),
-                study.training_cost(cell),
+                study.step_cost(spec.model, setting),
                 extra_runs=study.lr_select.max_extensions,
             )
         )
