@@ -177,3 +177,44 @@ def test_unknown_guard_key_and_defaults_off():
     assert not cfg.optim.spike_guard.enabled
     assert cfg.optim.plateau.smooth_window == 1
     assert SpikeGuard.from_config(cfg.optim.spike_guard) is None
+
+
+def test_adaptive_clip_bounds_by_a_multiple_of_the_recent_median():
+    from otmark.engine.spikes import AdaptiveClip
+
+    c = AdaptiveClip(factor=2.0, window=3, min_history=2)
+    assert c.max_norm() == float("inf")
+    c.record(1.0, c.max_norm())
+    assert c.max_norm() == float("inf")  # 1 norm < min_history
+    c.record(3.0, c.max_norm())
+    assert c.max_norm() == 4.0  # 2 x median(1, 3)
+    c.record(10.0, c.max_norm())  # clipped: 10 > 4
+    assert c.clipped == 1 and c.max_norm() == 6.0  # 2 x median(1, 3, 10)
+    c.record(2.0, c.max_norm())  # window (3, 10, 2)
+    assert c.max_norm() == 6.0 and c.clipped == 1
+
+
+def test_optimizer_step_with_adaptive_clip_matches_a_fixed_clip_at_its_bound():
+    from otmark.engine.spikes import AdaptiveClip
+
+    c = AdaptiveClip(factor=2.0, window=5, min_history=1)
+    c.record(0.1, float("inf"))  # the bound of the next step: 2 x 0.1 = 0.2
+    model, loss = _model_and_grads()
+    ref, ref_loss = _model_and_grads()
+    optimizer_step(loss, torch.optim.SGD(model.parameters(), lr=1.0), adaptive=c)
+    optimizer_step(ref_loss, torch.optim.SGD(ref.parameters(), lr=1.0), grad_clip_norm=0.2)
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        assert torch.allclose(p, q)
+    assert c.clipped == 1 and c.seen == 2 and c.recent[-1] > 0.2  # the pre-clip norm
+    # both bounds: the smaller applies
+    c2 = AdaptiveClip(factor=2.0, window=5, min_history=1)
+    c2.record(10.0, float("inf"))
+    model, loss = _model_and_grads()
+    optimizer_step(loss, torch.optim.SGD(model.parameters(), lr=1.0), None, 0.2, c2)
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        assert torch.allclose(p, q)
+    with pytest.raises(ConfigError, match="optim.grad_clip_adaptive.factor must be"):
+        validate_schedule(
+            config_from_dict({"optim": {**BASE["optim"], "grad_clip_adaptive": {"factor": 0.5}}}),
+            "x.yaml",
+        )

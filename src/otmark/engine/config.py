@@ -144,6 +144,20 @@ class SpikeGuardConfig:
 
 
 @dataclass
+class AdaptiveClipConfig:
+    """Clip each step's gradient norm to ``factor`` x the median of the last ``window`` steps'
+    norms (:class:`otmark.engine.spikes.AdaptiveClip`): the same rule for losses whose
+    gradients differ in scale by orders of magnitude; no step is clipped before
+    ``min_history`` norms were seen. With ``optim.grad_clip_norm`` too, the smaller bound
+    applies. Clipped steps are counted in the history (``clipped_steps``)."""
+
+    enabled: bool = False
+    factor: float = 2.0
+    window: int = 50
+    min_history: int = 20
+
+
+@dataclass
 class OptimConfig:
     """Adam and its learning-rate schedule.
 
@@ -161,8 +175,9 @@ class OptimConfig:
     ``max_steps``). ``epochs`` and ``milestones`` are ignored by per-step schedules.
     ``lr_candidates``: the rates a learning-rate selection tries (``otmark study``).
     ``grad_clip_norm``: clip the gradients' global L2 norm to this value before every step
-    (``torch.nn.utils.clip_grad_norm_``; null: no clipping). ``spike_guard``: skip steps whose
-    loss jumps (:class:`SpikeGuardConfig`; off by default).
+    (``torch.nn.utils.clip_grad_norm_``; null: no clipping); ``grad_clip_adaptive``: clip it
+    to a multiple of the recent norms' median (:class:`AdaptiveClipConfig`; off by default).
+    ``spike_guard``: skip steps whose loss jumps (:class:`SpikeGuardConfig`; off by default).
     """
 
     lr: float = 1e-4
@@ -184,6 +199,7 @@ class OptimConfig:
     lr_candidates: list = field(default_factory=list)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
     grad_clip_norm: float | None = None
+    grad_clip_adaptive: AdaptiveClipConfig = field(default_factory=AdaptiveClipConfig)
     spike_guard: SpikeGuardConfig = field(default_factory=SpikeGuardConfig)
 
     def __post_init__(self) -> None:
@@ -628,8 +644,17 @@ def _schedule_value_checks(o: OptimConfig) -> list[tuple[bool, str]]:
 def _stability_checks(o: OptimConfig) -> list[tuple[bool, str]]:
     """``(ok, message)`` of ``optim.grad_clip_norm``, ``optim.spike_guard`` and the plateau
     rule's ``smooth_window`` (checked for every schedule)."""
-    g = o.spike_guard
+    g, a = o.spike_guard, o.grad_clip_adaptive
     return [
+        (
+            _finite(a.factor) and a.factor > 1.0,
+            f"optim.grad_clip_adaptive.factor must be a finite number > 1, got {a.factor!r}",
+        ),
+        (
+            a.window >= 1 and a.min_history >= 1,
+            "optim.grad_clip_adaptive.window and min_history must be >= 1, got "
+            f"{a.window}, {a.min_history}",
+        ),
         (
             o.grad_clip_norm is None or (_finite(o.grad_clip_norm) and o.grad_clip_norm > 0),
             f"optim.grad_clip_norm must be a finite number > 0 or null, got {o.grad_clip_norm!r}",

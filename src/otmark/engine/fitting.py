@@ -48,7 +48,7 @@ from otmark.engine.loop import EpochHooks, EpochResult, StepSettings, train_one_
 from otmark.engine.resume import ResumePoint, read_resume, restore_resume
 from otmark.engine.setup import RunParts, build_run_parts, wrap_for_ddp
 from otmark.engine.signals import TrainingInterrupted, no_signal_handling, stop_on_signals
-from otmark.engine.spikes import SpikeGuard
+from otmark.engine.spikes import AdaptiveClip, SpikeGuard
 from otmark.engine.stepping import StepRun
 from otmark.engine.validation import EpochEnd, epoch_row, format_row, validate, validates_after
 
@@ -259,6 +259,7 @@ class Trainer:
             parts.scaler,
         )
         self.guard = SpikeGuard.from_config(cfg.optim.spike_guard)  # None when off
+        self.clipper = AdaptiveClip.from_config(cfg.optim.grad_clip_adaptive)  # None when off
         self.step_run = self._make_step_run()
         self.loss_fn = (
             parts.loss_fn if self.step_run is None else self.step_run.wrap_loss(parts.loss_fn)
@@ -279,6 +280,7 @@ class Trainer:
             validate_fn,
             self.on_validation,
             guard=self.guard,
+            clipper=self.clipper,
         )
 
     def _log_start(self) -> None:
@@ -361,6 +363,7 @@ class Trainer:
             scheduler=p.scheduler if cfg.optim.per_step else None,
             grad_clip_norm=cfg.optim.grad_clip_norm,
             spike_guard=self.guard,
+            adaptive_clip=self.clipper,
         )
         hooks = EpochHooks(
             should_stop=self.after_step,

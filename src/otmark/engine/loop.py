@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from otmark.engine.distributed import (
     raise_on_any_rank,
 )
 from otmark.engine.precision import check_grad_scaler
-from otmark.engine.spikes import SpikeGuard
+from otmark.engine.spikes import AdaptiveClip, SpikeGuard
 from otmark.heatmaps.codec import HeatmapCodec
 from otmark.metrics import landmark_errors, summary
 from otmark.models import as_stack_list, final_output
@@ -99,7 +100,8 @@ class StepSettings:
     ``amp_dtype`` (None: float32), through the fp16 gradient ``scaler``, on channels-last
     inputs, and with a per-step ``scheduler`` stepped after it (None: none); gradients
     clipped to the global norm ``grad_clip_norm`` (None: not clipped); a step whose loss the
-    ``spike_guard`` calls a spike is skipped (no update; the scheduler still steps)."""
+    ``spike_guard`` calls a spike is skipped (no update; the scheduler still steps);
+    ``adaptive_clip`` also bounds the norm by a multiple of the recent norms' median."""
 
     amp_dtype: torch.dtype | None = None
     scaler: torch.amp.GradScaler | None = None
@@ -107,6 +109,7 @@ class StepSettings:
     scheduler: object = None
     grad_clip_norm: float | None = None
     spike_guard: SpikeGuard | None = None
+    adaptive_clip: AdaptiveClip | None = None
 
 
 @dataclass
@@ -160,7 +163,7 @@ def train_one_epoch(
         if skip:  # no update: drop the graph, keep the step's place in the schedule
             optimizer.zero_grad(set_to_none=True)
         else:
-            optimizer_step(loss, optimizer, steps.scaler, steps.grad_clip_norm)
+            optimizer_step(loss, optimizer, steps.scaler, steps.grad_clip_norm, steps.adaptive_clip)
         n = int(batch["image"].shape[0])
         result.loss_sum += float(loss.detach()) * n
         result.images += n
@@ -196,24 +199,37 @@ def optimizer_step(
     optimizer: torch.optim.Optimizer,
     scaler=None,
     grad_clip_norm: float | None = None,
+    adaptive: AdaptiveClip | None = None,
 ) -> None:
     """Back-propagate ``loss`` and step ``optimizer`` (through the fp16 gradient ``scaler``
     when given): the one place where the engine's optimisers step. ``grad_clip_norm``: first
     scale the gradients of all the optimizer's parameters so that their global L2 norm is at
-    most this (``torch.nn.utils.clip_grad_norm_``; with a scaler, on the unscaled gradients)."""
+    most this (``torch.nn.utils.clip_grad_norm_``; with a scaler, on the unscaled gradients);
+    ``adaptive``: at most its :meth:`~otmark.engine.spikes.AdaptiveClip.max_norm` too (the
+    smaller bound applies), and the step's norm is recorded in it."""
     optimizer.zero_grad(set_to_none=True)
+    clip = grad_clip_norm is not None or adaptive is not None
     if scaler is not None:
         scaler.scale(loss).backward()
-        if grad_clip_norm is not None:
+        if clip:
             scaler.unscale_(optimizer)
-            clip_gradients(optimizer, grad_clip_norm)
+            _clip(optimizer, grad_clip_norm, adaptive)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
-        if grad_clip_norm is not None:
-            clip_gradients(optimizer, grad_clip_norm)
+        if clip:
+            _clip(optimizer, grad_clip_norm, adaptive)
         optimizer.step()
+
+
+def _clip(optimizer, grad_clip_norm: float | None, adaptive: AdaptiveClip | None) -> None:
+    bound = math.inf if grad_clip_norm is None else float(grad_clip_norm)
+    if adaptive is not None:
+        bound = min(bound, adaptive.max_norm())
+    norm = clip_gradients(optimizer, bound)
+    if adaptive is not None:
+        adaptive.record(norm, bound)
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float) -> float:

@@ -80,3 +80,51 @@ class SpikeGuard:
         self.recent = deque((float(v) for v in state["recent"]), maxlen=self.window)
         self.seen = int(state["seen"])
         self.skipped = int(state["skipped"])
+
+
+class AdaptiveClip:
+    """Clip a step's gradient norm to ``factor`` x the median of the recent steps' norms.
+
+    The relative counterpart of ``optim.grad_clip_norm``: gradient norms differ by orders of
+    magnitude between losses (heatmap L2's are about 1e-3 of a unit-mass loss's), so one fixed
+    norm cannot serve every setting; a multiple of each run's own running median can. Every
+    pre-clip norm enters the window (``window`` steps); no step is clipped before
+    ``min_history`` norms were seen. :attr:`clipped` counts the clipped steps.
+
+    Args:
+        factor: the bound, in running medians (> 1).
+        window, min_history: as :class:`SpikeGuard`'s.
+    """
+
+    def __init__(self, factor: float = 2.0, window: int = 50, min_history: int = 20) -> None:
+        if not (math.isfinite(factor) and factor > 1.0):
+            raise ValueError(f"adaptive clip factor must be a finite number > 1, got {factor}")
+        if window < 1 or min_history < 1:
+            raise ValueError(
+                f"adaptive clip window and min_history must be >= 1, got {window}, {min_history}"
+            )
+        self.factor = float(factor)
+        self.min_history = int(min_history)
+        self.recent: deque[float] = deque(maxlen=int(window))
+        self.seen = 0
+        self.clipped = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> AdaptiveClip | None:
+        """The clip of ``optim.grad_clip_adaptive``; None when off."""
+        if not cfg.enabled:
+            return None
+        return cls(cfg.factor, cfg.window, cfg.min_history)
+
+    def max_norm(self) -> float:
+        """The bound of the next step (inf while fewer than ``min_history`` norms were seen)."""
+        if self.seen < self.min_history or not self.recent:
+            return math.inf
+        return self.factor * statistics.median(self.recent)
+
+    def record(self, norm: float, bound: float) -> None:
+        """Record a step's pre-clip ``norm`` and the ``bound`` it was clipped to."""
+        self.recent.append(float(norm))
+        self.seen += 1
+        if norm > bound:
+            self.clipped += 1

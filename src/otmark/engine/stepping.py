@@ -26,7 +26,7 @@ from typing import Any
 
 from otmark.engine.plateau import PlateauRule
 from otmark.engine.schedule import BudgetedSchedule, ScheduledLR
-from otmark.engine.spikes import SpikeGuard
+from otmark.engine.spikes import AdaptiveClip, SpikeGuard
 
 
 class StepRun:
@@ -39,6 +39,8 @@ class StepRun:
         on_validation: called with each new history row, after the rule was told.
         clock: seconds (monkeypatched in tests).
         guard: the run's spike guard (its skip count goes into the rows; None: no guard).
+        clipper: the run's adaptive gradient clip (its count of clipped steps goes into the
+            rows as ``clipped_steps``; None: none).
     """
 
     def __init__(
@@ -49,9 +51,11 @@ class StepRun:
         on_validation: Callable[[dict], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         guard: SpikeGuard | None = None,
+        clipper: AdaptiveClip | None = None,
     ) -> None:
         self.driver = driver
         self.guard = guard
+        self.clipper = clipper
         self.total = steps
         self.validate = validate
         self.on_validation = on_validation
@@ -117,6 +121,8 @@ class StepRun:
         }
         if self.guard is not None:
             row["skipped_steps"] = self.guard.skipped
+        if self.clipper is not None:
+            row["clipped_steps"] = self.clipper.clipped
         self.rows.append(row)
         if notify and self.on_validation is not None:
             self.on_validation(row)
