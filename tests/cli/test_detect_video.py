@@ -94,6 +94,8 @@ def test_a_missing_second_input_named(tmp_path, ckpt, capsys):
         ("--redetect-every", "-1"),
         ("--smooth-min-cutoff", "0"),
         ("--smooth-beta", "-1"),
+        ("--smooth-centre-min-cutoff", "0"),
+        ("--smooth-centre-beta", "-1"),
     ],
 )
 def test_bad_video_flags_named(tmp_path, ckpt, capsys, flag, value):
@@ -117,4 +119,8 @@ def test_cli_defaults_are_the_library_defaults():
         ref.min_cutoff,
         ref.beta,
         ref.smooth,
+    )
+    assert (args.smooth_centre_min_cutoff, args.smooth_centre_beta) == (
+        ref.centre_min_cutoff,
+        ref.centre_beta,
     )

@@ -224,7 +224,7 @@ def test_given_boxes_on_video_are_smoothed_not_tracked(tmp_path):
     det = disc_detector()
     boxes = fixed_boxes(np.array([[20.0, 20, 70, 60]]))
     raw = run_detection(det, video, tmp_path / "a", boxes_for=boxes, overlays=False)
-    options = VideoOptions(beta=0.0)  # a plain exponential average: it lags
+    options = VideoOptions(beta=0.0, centre_beta=0.0)  # fixed cutoffs: it lags
     smooth = run_detection(
         det, video, tmp_path / "b", boxes_for=boxes, overlays=False, video=options
     )

@@ -150,15 +150,30 @@ def _add_video_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="HZ",
-        help="the filter's cutoff frequency at rest: lower is smoother (default: %(default)s)",
+        help="the shape filter's cutoff frequency at rest (the landmarks with the face's "
+        "position, scale and roll undone): lower is smoother (default: %(default)s)",
     )
     video.add_argument(
         "--smooth-beta",
         type=float,
-        default=0.5,
+        default=3.0,
         metavar="B",
-        help="how fast the cutoff rises with speed (per pixel): higher lags less in fast "
-        "motion (default: %(default)s)",
+        help="how fast the shape filter's cutoff rises with speed (per face radius): higher "
+        "lags less in fast motion (default: %(default)s)",
+    )
+    video.add_argument(
+        "--smooth-centre-min-cutoff",
+        type=float,
+        default=2.0,
+        metavar="HZ",
+        help="the face centre filter's cutoff at rest (default: %(default)s)",
+    )
+    video.add_argument(
+        "--smooth-centre-beta",
+        type=float,
+        default=30.0,
+        metavar="B",
+        help="the face centre filter's speed coefficient (per face size; default: %(default)s)",
     )
 
 
@@ -169,10 +184,12 @@ def _video_options(args: argparse.Namespace):
         raise CLIError(f"--track-threshold must be in [0, 1], got {args.track_threshold}")
     if args.redetect_every < 0:
         raise CLIError(f"--redetect-every must be >= 0, got {args.redetect_every}")
-    if not args.smooth_min_cutoff > 0:
-        raise CLIError(f"--smooth-min-cutoff must be > 0, got {args.smooth_min_cutoff}")
-    if not args.smooth_beta >= 0:
-        raise CLIError(f"--smooth-beta must be >= 0, got {args.smooth_beta}")
+    for flag in ("smooth_min_cutoff", "smooth_centre_min_cutoff"):
+        if not getattr(args, flag) > 0:
+            raise CLIError(f"--{flag.replace('_', '-')} must be > 0, got {getattr(args, flag)}")
+    for flag in ("smooth_beta", "smooth_centre_beta"):
+        if not getattr(args, flag) >= 0:
+            raise CLIError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
     return VideoOptions(
         track=not args.no_track,
         threshold=args.track_threshold,
@@ -181,6 +198,8 @@ def _video_options(args: argparse.Namespace):
         smooth=args.smooth,
         min_cutoff=args.smooth_min_cutoff,
         beta=args.smooth_beta,
+        centre_min_cutoff=args.smooth_centre_min_cutoff,
+        centre_beta=args.smooth_centre_beta,
     )
 
 
