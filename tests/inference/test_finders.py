@@ -215,6 +215,19 @@ def test_video_schedule_near_first_then_the_whole_frame():
     assert hog.runs == [(0, 480, 640)]
 
 
+def test_video_schedule_near_two_tracks_keeps_each_face_once():
+    finder, hog = fake_finder()
+    image = frame([(200, 200, 100), (330, 200, 100)])
+    tracks = np.stack([square_box(200, 200, 100), square_box(330, 200, 100)])
+    every = FaceFinder(finder, all_faces=True)
+    boxes = find_video_faces(every, image, tracks, room=False)
+    assert len(hog.runs) == 2  # one run near each track, no whole-frame search
+    np.testing.assert_allclose(np.sort(boxes[:, 0]), np.sort(tracks[:, 0]), atol=1e-9)
+    # two tracks that drifted onto one face: it is found near both, reported once
+    twice = np.stack([tracks[0], tracks[0] + 8])
+    np.testing.assert_allclose(find_video_faces(every, image, twice, room=False), tracks[:1])
+
+
 def test_video_schedule_with_room_adds_new_faces():
     finder, hog = fake_finder()
     image = frame([(300, 200, 120), (20, 20, 100)])
