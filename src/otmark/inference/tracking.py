@@ -39,7 +39,7 @@ textured background, which the periodic re-detection (:data:`CONFIRM_THRESHOLD`)
 Landmarks are smoothed over time per track by One-Euro filters on the face's centre, pose and
 shape (:class:`otmark.inference.smoothing.FaceSmoother`); crops are placed from the unsmoothed
 landmarks (no lag in the placement: placing them from smoothed landmarks was measured on
-generated 300VW videos with ``pretrained-fast`` and changed the smoothed jitter by under 5 %,
+generated 300VW videos with ``pretrained-fast`` and lowered the smoothed jitter by 0-7 %,
 while trailing a fast-moving face).
 
 The confidence does not notice a face turned to profile: ``pretrained-fast`` keeps a confidence
