@@ -173,3 +173,17 @@ def test_a_noisy_moving_face_jitters_less_and_does_not_trail():
     assert smooth_j < raw_j / 3
     err = np.linalg.norm(smooth - truth, axis=-1)[-10:].mean()
     assert err < np.linalg.norm(noisy - truth, axis=-1)[-10:].mean()
+
+
+def test_a_spinning_face_is_caught_up_through_several_turns():
+    """A face turning 20 degrees a frame for 40 frames (over two turns): the pose's angle is
+    unwrapped (no jump where arg z wraps) and its trend catches the constant turn."""
+    angles = np.linspace(0.0, 2.0 * np.pi, 12, endpoint=False)
+    base = np.stack([40.0 * np.cos(angles), 25.0 * np.sin(angles)], axis=-1)
+    s, errors = FaceSmoother(), []
+    for k in range(40):
+        a = np.radians(20.0 * k)
+        truth = base @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 100.0
+        out = s([0], truth[None], k / 25.0)[0]
+        errors.append(np.linalg.norm(out - truth, axis=-1).mean())
+    assert max(errors[20:]) < 0.05 and max(errors) < 5.0
