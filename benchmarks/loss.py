@@ -20,9 +20,16 @@ atomically:
 6. late in training, at the study's CPU size (8x68 maps of 32x32, sigma 3 px targets,
    predictions close to their targets): the W forward+backward time, the Sinkhorn iterations
    and the error against ``ot.emd2`` of both forms of the loss (``form="full"``: the whole
-   mass is transported; ``"difference"``, the default: only ``(a - b)+``), per backend.
+   mass is transported; ``"difference"``, the default: only ``(a - b)+``), per backend;
+7. the CPU study's W step (HRNetV2-W18, 128 px, batch 8, 68 points, sigma-3 px targets on
+   32x32 heatmaps, bf16 autocast + channels-last as ``train.amp: auto`` picks on this CPU), CPU
+   default backend, per solver layout (``one_block``: ``split_blocks=False``, the layout
+   before; ``split``: the default): the W forward+backward (mean over peaked and near-target
+   logits) over the L2 training step, and the W training step over the L2 step, all timed
+   round-robin in one loop (medians). ``--study-only`` runs only this section (about a
+   minute with ``--repeats 5``) and writes ``loss_study.json`` unless ``--out`` is given.
 
-``--no-timing`` skips 2, 3 and the times of 6 (the sections that depend on the machine's
+``--no-timing`` skips 2, 3, 7 and the times of 6 (the sections that depend on the machine's
 load) and writes ``loss_counts.json`` unless ``--out`` is given. Timings on a shared machine are
 only comparable as ratios measured in one run. On a GPU every timed region ends with
 ``torch.cuda.synchronize()``.
@@ -120,12 +127,19 @@ def hrnet_l2_step(b: int, k: int, size: int, device: torch.device):
     return step
 
 
+#: the clock of the timed sections: ``time.perf_counter`` (wall, the default) or
+#: ``time.process_time`` (``--clock process``: this process's CPU time, summed over its
+#: threads; on a machine shared with other jobs it counts the work done, not the waiting)
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+clock = CLOCKS["wall"]
+
+
 def median_time(fn, device: torch.device) -> float:
     sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
     sync(device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def default_backend(device: torch.device) -> str:
@@ -185,6 +199,62 @@ def train_step_ratio(device: torch.device, steps: int, backends: list[str]) -> d
     out["w_step_s"] = out["by_backend"][default]["w_step_s"]
     out["ratio"] = out["by_backend"][default]["ratio"]
     return out
+
+
+STUDY_VARIANTS = {"one_block": {"split_blocks": False}, "split": {}}
+
+
+def study_size(device: torch.device, repeats: int) -> dict:
+    """Section 7 (module docs): ratios at the CPU study's size, per solver layout."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from train_step import make_step
+
+    step, _ = make_step("hrnet_w18", 68, 128, 8, device, 0, torch.bfloat16, True, sigma=3.0)
+    l2 = create_loss("l2")
+    losses = {name: create_loss("wasserstein", **kw) for name, kw in STUDY_VARIANTS.items()}
+    inputs = [make_batch(8, 68, 32, sigma=6.0, device=device)]  # sigma 6 * 32/64 = 3 px
+    inputs.append(tuple(t.to(device) for t in near_target_batch(8, 68, 32, 3.0, 0.25)))
+
+    def fwd_bwd(loss):
+        def run():
+            for logits, target in inputs:
+                loss(logits.clone().requires_grad_(True), target).backward()
+
+        return run
+
+    timed = {"l2_step": lambda: step(l2)}
+    for name, loss in losses.items():
+        timed[f"w_step_{name}"] = lambda loss=loss: step(loss)
+        timed[f"w_fwd_bwd_{name}"] = fwd_bwd(loss)
+    for fn in timed.values():
+        fn()  # warm-up: kernel tables, allocator
+    times: dict[str, list[float]] = {key: [] for key in timed}
+    for _ in range(repeats):
+        for key, fn in timed.items():
+            times[key].append(median_time(fn, device))
+    med = {key: statistics.median(t) for key, t in times.items()}
+    med.update({f"w_fwd_bwd_{n}": med[f"w_fwd_bwd_{n}"] / len(inputs) for n in losses})
+    out: dict = {"l2_step_s": med["l2_step"], "times_s": times, "by_variant": {}}
+    for name in losses:
+        w, ws = med[f"w_fwd_bwd_{name}"], med[f"w_step_{name}"]
+        out["by_variant"][name] = {
+            "options": STUDY_VARIANTS[name],
+            "w_fwd_bwd_s": w,
+            "w_step_s": ws,
+            "w_fwd_bwd_over_l2_step": w / med["l2_step"],
+            "w_step_over_l2_step": ws / med["l2_step"],
+        }
+    return out
+
+
+def print_study(r: dict) -> None:
+    for name, row in r["by_variant"].items():
+        print(
+            f"  {name:9s} L2 step {r['l2_step_s']:.3f} s  W fwd+bwd {row['w_fwd_bwd_s']:.3f} s "
+            f"({row['w_fwd_bwd_over_l2_step']:.2f} x the step)  W step {row['w_step_s']:.3f} s "
+            f"({row['w_step_over_l2_step']:.2f} x)",
+            flush=True,
+        )
 
 
 def grid_cost(n: int) -> np.ndarray:
@@ -324,6 +394,24 @@ def near_target(device: torch.device, repeats: int, backends: list[str], timing:
     return rows
 
 
+STUDY_TITLE = (
+    "== the CPU study's W step: HRNetV2-W18 128 px, bf16 + channels-last, 8x68 maps of 32x32, "
+    "sigma 3 px =="
+)
+
+
+def machine_record(device: torch.device) -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg": os.getloadavg(),
+        "platform": platform.platform(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }
+
+
 def print_by_backend(r: dict, times) -> None:
     """One line per backend of a timed section: ``times(row)``, the ratio, the default marked."""
     for be, row in r["by_backend"].items():
@@ -340,13 +428,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--no-timing", action="store_true", help="skip the timed sections (2 and 3)"
     )
+    parser.add_argument(
+        "--study-only", action="store_true", help="only section 7 (the CPU study's W step)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall time, or this process's CPU time (for a machine shared with other jobs)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON path")
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     repeats = 1 if args.quick else args.repeats
     backends = ["fixed"] if device.type != "cpu" else ["fixed", "bucketed"]
-    result: dict = {"benchmark": "loss", "device": str(device), "default_eps_px": DEFAULT_EPS}
+    result: dict = {
+        "benchmark": "loss",
+        "device": str(device),
+        "default_eps_px": DEFAULT_EPS,
+        "clock": args.clock,
+    }
+    if args.study_only:
+        print(STUDY_TITLE, flush=True)
+        result["study_size_128"] = r = study_size(device, repeats)
+        print_study(r)
+        result["machine"] = machine_record(device)
+        result["command"] = " ".join(["python benchmarks/loss.py", *(argv or sys.argv[1:])])
+        out = args.out or RESULTS / "loss_study.json"
+        write_json_atomic(out, result, indent=2)
+        print(f"wrote {out}")
+        return result
 
     print("== operators and host syncs, one forward+backward, 8x68 maps of 64x64 ==", flush=True)
     result["counts"] = counts(device, backends)
@@ -361,6 +475,9 @@ def main(argv: list[str] | None = None) -> dict:
         print("== HRNetV2-W18 step at 128 px, bf16 autocast + channels-last: W vs L2 ==")
         result["train_step_128_bf16_cl"] = r = train_step_ratio(device, repeats, backends)
         print_by_backend(r, lambda row: f"L2 {r['l2_step_s']:.3f} s, W {row['w_step_s']:.3f} s")
+        print(STUDY_TITLE, flush=True)
+        result["study_size_128"] = r = study_size(device, repeats)
+        print_study(r)
     print("== default W loss vs exact W1 (POT emd2), pairs with W1 >= 2 px ==")
     result["accuracy"] = rows = accuracy(backends, 2 if args.quick else 4)
     for row in rows:
@@ -384,15 +501,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("== autocast vs float32 (relative change of the loss) ==")
     result["autocast_rel_change"] = r = autocast_agreement(device)
     print(f"  bf16 {r['bf16']:.2e}  fp16 {r['fp16']:.2e}", flush=True)
-    result["machine"] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_avg": os.getloadavg(),
-        "platform": platform.platform(),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-    }
+    result["machine"] = machine_record(device)
     name = "loss.json" if device.type == "cpu" else f"loss_{device.type}.json"
     if args.no_timing:
         name = name.replace("loss", "loss_counts", 1)

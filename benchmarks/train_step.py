@@ -8,7 +8,8 @@ targets are peak-1 Gaussians from ``otmark.heatmaps.render_gaussian`` (sigma 1.5
 sub-pixel positions, as the training targets.
 
 Run: ``python benchmarks/train_step.py`` (``--models``, ``--sizes``, ``--losses``, ``--steps``,
-``--batch``, ``--threads``, ``--device cpu|cuda|cuda:N``, ``--amp none|auto|bf16|fp16``,
+``--batch``, ``--sigma`` (of the targets; 1.5 by default, 3 for the study's W cells),
+``--threads``, ``--device cpu|cuda|cuda:N``, ``--amp none|auto|bf16|fp16``,
 ``--channels-last`` to change it). ``--amp`` follows ``train.amp`` through
 ``otmark.engine.precision`` (``auto`` on a GPU without native bf16 is fp16); fp16 steps use a
 ``GradScaler`` as the engine does.
@@ -71,16 +72,13 @@ def make_loss(short: str):
     return create_loss(LOSS_NAMES[short])
 
 
-def step_times(
-    model_name, k, size, batch, loss_fns, steps, device, seed=0, amp=None, channels_last=False
+def make_step(
+    model_name, k, size, batch, device, seed=0, amp=None, channels_last=False, sigma=1.5
 ):
-    """Median step time per loss for one model and size: the losses are timed round-robin on
-    the same model (one warm-up step each), so that load from other processes hits them alike.
+    """``(step, parameters)``: ``step(loss_fn)`` runs one training step of a fresh model on a
+    fixed random batch with targets of ``sigma`` heatmap pixels and returns the loss value.
     ``amp`` (a dtype) autocasts the forward pass as ``otmark.engine`` does (float16 with a
-    ``GradScaler``); the loss is always computed in float32.
-
-    Returns ``({loss: (median_s, times, first_loss_value)}, parameters)``.
-    """
+    ``GradScaler``); the loss is always computed in float32."""
     torch.manual_seed(seed)
     model = create_model(model_name, k).to(device).train()
     images = torch.randn(batch, 3, size, size, device=device)
@@ -90,7 +88,7 @@ def step_times(
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     hm = size // 4
     coords = torch.rand(batch, k, 2, device=device) * (hm - 1)
-    target = render_gaussian(coords, (hm, hm), 1.5)
+    target = render_gaussian(coords, (hm, hm), sigma)
     scaler = make_grad_scaler(amp, device)
 
     def step(loss_fn):
@@ -102,6 +100,32 @@ def step_times(
             torch.cuda.synchronize()
         return float(loss.detach())
 
+    return step, count_parameters(model)
+
+
+def step_times(
+    model_name,
+    k,
+    size,
+    batch,
+    loss_fns,
+    steps,
+    device,
+    seed=0,
+    amp=None,
+    channels_last=False,
+    sigma=1.5,
+):
+    """Median step time per loss for one model and size: the losses are timed round-robin on
+    the same model (one warm-up step each), so that load from other processes hits them alike.
+    ``amp``, ``channels_last`` and ``sigma`` (of the targets, heatmap pixels): see
+    :func:`make_step`.
+
+    Returns ``({loss: (median_s, times, first_loss_value)}, parameters)``.
+    """
+    step, params = make_step(
+        model_name, k, size, batch, device, seed, amp, channels_last, sigma
+    )
     first = {name: step(fn) for name, fn in loss_fns.items()}  # warm-up
     times: dict[str, list[float]] = {name: [] for name in loss_fns}
     for _ in range(steps):
@@ -110,7 +134,7 @@ def step_times(
             step(fn)
             times[name].append(time.perf_counter() - t0)
     out = {name: (statistics.median(t), t, first[name]) for name, t in times.items()}
-    return out, count_parameters(model)
+    return out, params
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -121,6 +145,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up")
     parser.add_argument("--scheme", default="300w", help="number of landmarks from this scheme")
+    parser.add_argument(
+        "--sigma", type=float, default=1.5, help="target sigma in heatmap pixels (the study's W: 3)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
@@ -145,7 +172,17 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.models:
         for size in args.sizes:
             measured, params = step_times(
-                name, k, size, args.batch, losses, args.steps, device, 0, amp, args.channels_last
+                name,
+                k,
+                size,
+                args.batch,
+                losses,
+                args.steps,
+                device,
+                0,
+                amp,
+                args.channels_last,
+                args.sigma,
             )
             for short, (med, times, value) in measured.items():
                 rows.append(
@@ -190,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         "amp_dtype": str(amp).replace("torch.", "") if amp is not None else None,
         "grad_scaler": make_grad_scaler(amp, device) is not None,
         "channels_last": args.channels_last,
+        "sigma": args.sigma,
         "rows": rows,
         "w_over_l2": ratios,
         "machine": machine_info(load_before),
