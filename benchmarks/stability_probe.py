@@ -10,7 +10,12 @@ once per variant:
   1e30 scales nothing);
 * ``clip``: ``optim.grad_clip_norm`` = ``--clip`` (default: twice the median gradient norm of
   the ``none`` run after its warm-up);
-* ``guard``: ``optim.spike_guard`` on (factor 3, window 50).
+* ``guard``: ``optim.spike_guard`` on (factor 3, window 50);
+* ``bnbatch``: trained as ``none`` (the same steps: validating changes no weight), but each
+  validation reads the model with its BatchNorm layers on the validation batch's statistics
+  instead of their running averages (momentum 0: the running averages are left as they are).
+  If ``none``'s spikes vanish here, they are the running averages lagging the weights, not
+  the weights themselves.
 
 Prints each run's validation curve, its largest validation NME after the warm-up against its
 final NME, the steps the guard skipped and the gradient norms; writes
@@ -32,6 +37,7 @@ from pathlib import Path
 import torch
 
 import otmark.engine.loop as loop
+import otmark.engine.validation as validation
 from machine import machine_info
 from otmark import datasets
 from otmark.atomic import write_json_atomic
@@ -74,7 +80,32 @@ def _config(study, root: str, args, clip: float | None, guard: bool):
     )
 
 
-def _run(name: str, cfg, tr, val) -> dict:
+def _batch_stat_evaluate(model, *args, **kwargs):
+    """``validation.evaluate`` with the BatchNorm layers on the batch's statistics."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    real_eval = model.eval
+
+    def eval_with_batch_stats():
+        real_eval()
+        for m in bns:
+            m.train()
+            m.momentum = 0.0  # the running averages stay as they are
+        return model
+
+    model.eval = eval_with_batch_stats
+    try:
+        return _REAL_EVALUATE(model, *args, **kwargs)
+    finally:
+        del model.eval
+        for m, mom in zip(bns, momenta, strict=True):
+            m.momentum = mom
+
+
+_REAL_EVALUATE = validation.evaluate
+
+
+def _run(name: str, cfg, tr, val, batch_stats: bool = False) -> dict:
     norms: list[float] = []
     real = loop.clip_gradients
 
@@ -84,11 +115,14 @@ def _run(name: str, cfg, tr, val) -> dict:
         return norm
 
     loop.clip_gradients = recording
+    if batch_stats:
+        validation.evaluate = _batch_stat_evaluate
     t0 = time.perf_counter()
     try:
         result = fit(cfg, tr, val, FitOptions(log=lambda _m: None, run_folder=False))
     finally:
         loop.clip_gradients = real
+        validation.evaluate = _REAL_EVALUATE
     curve = [(r["step"], r["val_nme"]) for r in result.validations if r["val_nme"] is not None]
     after = [v for s, v in curve if s > 100]
     final = curve[-1][1]
@@ -110,7 +144,7 @@ def _run(name: str, cfg, tr, val) -> dict:
         "seconds": time.perf_counter() - t0,
     }
     print(
-        f"{name:6s} final {final:.2f}%  max after step 100 {row['max_after_warmup']:.2f}%  "
+        f"{name:6s} final {final:.2f}%  max after step 100 {row['max_after_warmup']}%  "
         f"spikes >3x final {row['spikes_over_3x_final']}  skipped {row['skipped_steps']}  "
         f"grad norm median {row['grad_norm_median']}  clipped share {row['clipped_share']}  "
         f"({row['seconds']:.0f} s)\n    curve {[(s, round(v, 1)) for s, v in curve]}",
@@ -153,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                     clip = float(f"{2 * statistics.median(row['grad_norms'][50:]):.3g}")
             elif variant == "clip":
                 row = _run("clip", _config(study, root, args, clip or 1.0, False), tr, val)
+            elif variant == "bnbatch":
+                cfg = _config(study, root, args, 1e30, False)
+                row = _run("bnbatch", cfg, tr, val, batch_stats=True)
             elif variant == "guard":
                 row = _run("guard", _config(study, root, args, None, True), tr, val)
             else:

@@ -370,8 +370,9 @@ def _portable(d: dict) -> dict:
     o = d.get("optim", {})
     if o.get("grad_clip_norm", 0) is None:
         o.pop("grad_clip_norm")
-    if not o.get("spike_guard", {"enabled": True}).get("enabled"):
-        o.pop("spike_guard")
+    for key in ("spike_guard", "grad_clip_adaptive"):
+        if not o.get(key, {"enabled": True}).get("enabled"):
+            o.pop(key)
     if o.get("plateau", {}).get("smooth_window") == 1:
         o["plateau"].pop("smooth_window")
     return d
