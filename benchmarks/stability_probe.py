@@ -11,6 +11,8 @@ once per variant:
 * ``clip``: ``optim.grad_clip_norm`` = ``--clip`` (default: twice the median gradient norm of
   the ``none`` run after its warm-up);
 * ``guard``: ``optim.spike_guard`` on (factor 3, window 50);
+* ``recal``: trained as ``none``, with ``train.bn_recalibrate`` (``--recalibrate`` training
+  batches re-estimate the BatchNorm running statistics before each validation);
 * ``bnbatch``: trained as ``none`` (the same steps: validating changes no weight), but each
   validation reads the model with its BatchNorm layers on the validation batch's statistics
   instead of their running averages (momentum 0: the running averages are left as they are).
@@ -50,7 +52,7 @@ from otmark.study.training import split_validation
 RESULTS = Path(__file__).parent / "results" / "stability_probe.json"
 
 
-def _config(study, root: str, args, clip: float | None, guard: bool):
+def _config(study, root: str, args, clip: float | None, guard: bool, recalibrate: int = 0):
     optim = {
         "lr": args.lr,
         "max_steps": args.steps,
@@ -66,7 +68,10 @@ def _config(study, root: str, args, clip: float | None, guard: bool):
         "grad_clip_norm": clip,
         "spike_guard": {"enabled": guard, "factor": 3.0, "window": 50, "min_history": 20},
     }
-    train = merge(merge(STUDY_DEFAULTS, study.train), {"optim": optim})
+    train = merge(
+        merge(STUDY_DEFAULTS, study.train),
+        {"optim": optim, "train": {"bn_recalibrate": recalibrate}},
+    )
     return experiment_config(
         "stability_probe",
         "hrnet_w18",
@@ -163,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--clip", type=float, default=None, help="default: 2 x median norm")
     parser.add_argument("--variants", nargs="+", default=["none", "clip", "guard"])
+    parser.add_argument(
+        "--recalibrate", type=int, default=8, help="training batches of the recal variant"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -187,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                     clip = float(f"{2 * statistics.median(row['grad_norms'][50:]):.3g}")
             elif variant == "clip":
                 row = _run("clip", _config(study, root, args, clip or 1.0, False), tr, val)
+            elif variant == "recal":
+                cfg = _config(study, root, args, 1e30, False, recalibrate=args.recalibrate)
+                row = _run("recal", cfg, tr, val)
             elif variant == "bnbatch":
                 cfg = _config(study, root, args, 1e30, False)
                 row = _run("bnbatch", cfg, tr, val, batch_stats=True)

@@ -284,6 +284,7 @@ def test_stable_training_options_enter_a_cells_definition_only_when_on(converged
     assert "grad_clip_norm" not in optim and "spike_guard" not in optim
     assert "grad_clip_adaptive" not in optim
     assert "smooth_window" not in optim["plateau"]
+    assert "bn_recalibrate" not in paper.cell_key(paper.cells()[0])["config"]["train"]
     optim = converged2.cell_key(converged2.cells()[0])["config"]["optim"]
     assert optim["spike_guard"]["enabled"]
     assert optim["plateau"]["smooth_window"] == 3

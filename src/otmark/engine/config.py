@@ -258,6 +258,11 @@ class TrainConfig:
         checkpoint_every: also write ``last.pt`` (marked mid-epoch) every N optimisation steps
             inside an epoch, so that a killed run repeats at most N steps; 0 = only at the end of
             each epoch (and on a signal or an exception, which always write it).
+        bn_recalibrate: before every validation of a per-step run (the last one included),
+            re-estimate the BatchNorm running statistics on this many training batches
+            (:func:`otmark.engine.batchnorm.recalibrate_batchnorm`; 0 = off): at a high rate
+            the running averages lag the weights and the eval-mode model reads far worse than
+            it is.
     """
 
     seed: int = 0
@@ -271,6 +276,7 @@ class TrainConfig:
     tensorboard: bool = True
     threads: int = 0
     checkpoint_every: int = 500
+    bn_recalibrate: int = 0
 
 
 @dataclass
@@ -579,6 +585,7 @@ def value_problems(cfg: ExperimentConfig) -> list[str]:
         ("train.val_every", t.val_every, t.val_every >= 0, "must be >= 0"),
         ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 0, "must be >= 0"),
         ("train.threads", t.threads, t.threads >= 0, "must be >= 0"),
+        ("train.bn_recalibrate", t.bn_recalibrate, t.bn_recalibrate >= 0, "must be >= 0"),
     ]
     problems = [f"{key} = {value!r}: {what}" for key, value, ok, what in checks if not ok]
     if not problems and c.heatmap_size * MODEL_OUTPUT_STRIDE != c.input_size:

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from otmark.engine import builders
+from otmark.engine.batchnorm import recalibrate_batchnorm
 from otmark.engine.checkpoint import ModelRecord, RunPosition, write_checkpoint, write_text_atomic
 from otmark.engine.config import (
     ConfigError,
@@ -447,6 +448,10 @@ class Trainer:
 
     def validate_now(self) -> float:
         """The validation NME (%) now, on every process; the model is left in training mode."""
+        p, n = self.parts, self.cfg.train.bn_recalibrate
+        if n > 0:  # the running BatchNorm statistics of the current weights first
+            amp = p.amp_dtype if self.opts.validation_amp else None
+            recalibrate_batchnorm(p.model, p.loader, p.device, n, self.cfg.train.channels_last, amp)
         metrics = validate(self.parts, self.opts.validation_amp)
         self.parts.net.train()
         return all_reduce_sum([metrics["NME"] if metrics else 0.0], self.parts.info)[0]

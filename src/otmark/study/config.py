@@ -375,6 +375,8 @@ def _portable(d: dict) -> dict:
             o.pop(key)
     if o.get("plateau", {}).get("smooth_window") == 1:
         o["plateau"].pop("smooth_window")
+    if d["train"].get("bn_recalibrate") == 0:
+        d["train"].pop("bn_recalibrate")
     return d
 
 
