@@ -100,6 +100,7 @@ def test_converged2_config_matches_the_issue(converged2):
         o = study.cell_config(cell).optim
         assert o.max_steps == 4000 and o.plateau.enabled and o.plateau.smooth_window == 3
         assert o.spike_guard.enabled  # the stable-training rule, the same for every cell
+        assert study.cell_config(cell).train.bn_recalibrate == 8
         assert o.grad_clip_norm is None and not o.grad_clip_adaptive.enabled  # measured: no
     sel = study.lr_select
     assert (sel.per, sel.min_candidates, sel.min_decades) == ("family", 5, 1.5)
