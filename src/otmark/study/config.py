@@ -377,6 +377,12 @@ def _portable(d: dict) -> dict:
         o["plateau"].pop("smooth_window")
     if d["train"].get("bn_recalibrate") == 0:
         d["train"].pop("bn_recalibrate")
+    a = d.get("augment", {})
+    if not a.get("shift_prob", 1.0):
+        for key in ("shift_prob", "shift_sd", "shift_mean_y"):
+            a.pop(key, None)
+    if not d.get("model", {}).get("init", "x"):
+        d["model"].pop("init")
     return d
 
 
