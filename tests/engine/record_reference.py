@@ -126,14 +126,14 @@ def run_engine(name: str, data_root: Path, out: Path, train) -> dict:
 def run_pretrain(data_root: Path, out: Path, train) -> dict:
     """The packaged pretraining recipe with ``otmark pretrain --tiny``'s settings, on the
     engine tests' data (amp off: the same on every CPU)."""
-    from otmark.cli.pretrain import _tiny_overrides, default_config
+    from otmark.cli.pretrain import default_config, tiny_overrides
     from otmark.engine import load_config
 
     overrides = [
         f"data.root={data_root}",
         f"train.output_dir={out}",
         "data.val_split=challenge",
-        *_tiny_overrides(),
+        *tiny_overrides(),
         "train.amp=none",
     ]
     summary = train(load_config(default_config(), overrides), log=lambda m: None)

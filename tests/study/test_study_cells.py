@@ -68,7 +68,7 @@ def test_any_decoder_variant_of_a_packaged_setting_and_the_message_without_one()
 
 
 def test_a_report_row_is_the_model_and_the_tables_label():
-    from otmark.study.report import _row
+    from otmark.study.report import row_label
 
     doc = {"model": "hrnet_w18", "setting": "js_s1_max", "key": {"experiment": {"schemes": ["a"]}}}
-    assert _row(doc) == "hrnet_w18 JS σ1 GET_MAX"  # no label stored with the cell: the table's
+    assert row_label(doc) == "hrnet_w18 JS σ1 GET_MAX"  # no label stored with the cell: the table's

@@ -131,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_tool_arguments(parser)
 
 
-def _tiny_overrides(model: str = "hrnet") -> list[str]:
+def tiny_overrides(model: str = "hrnet") -> list[str]:
     from otmark.models import tiny_kwargs  # lazy: keeps `otmark --help` free of torch
 
     kw = json.dumps(tiny_kwargs("mobilenet_v2" if model == "fast" else "hrnet_w18"))
@@ -157,7 +157,7 @@ def _overrides(args: argparse.Namespace, data_root: Path) -> list[str]:
         f"data.root={data_root}",
         f"train.output_dir={Path(args.out) / 'train'}",
         f"train.seed={args.seed}",
-        *(_tiny_overrides(args.model) if args.tiny else []),
+        *(tiny_overrides(args.model) if args.tiny else []),
         *args.overrides,
     ]
 

@@ -91,7 +91,7 @@ def mean_std(values: list[float]) -> str:
     return f"{m:.2f} ± {s} ({len(values)})"
 
 
-def _row(d: dict) -> str:
+def row_label(d: dict) -> str:
     """The table row of a cell document: its model and its setting's label (from the table of
     settings, :func:`otmark.settings.label_of`, not the label stored with the cell)."""
     row = f"{d['model']} {label_of(d['setting'])}"
@@ -239,7 +239,7 @@ def write_report(
 def _experiment_section(exp, docs: list[dict], mean_shapes: dict, out: Path, plot_ced) -> list:
     rows: dict = {}
     for d in sorted(docs, key=lambda d: d["cell"]):
-        slot = rows.setdefault(_row(d), {"docs": []})
+        slot = rows.setdefault(row_label(d), {"docs": []})
         slot["docs"].append(d)
     protos = list(exp.protocols)
     lines = [
