@@ -237,6 +237,18 @@ def label_astronaut(cache: Path, dlib_dir: Path) -> Path | None:
     return xml
 
 
+def dlib_example_samples(cache: Path) -> list:
+    """The faces of dlib's ``examples/faces`` with their 68 dlib-made points (fetched into
+    ``cache``); exits with a message naming the problem when they cannot be fetched."""
+    try:
+        dlib_dir = fetch_dlib_source(cache.resolve())
+    except FetchError as exc:
+        raise SystemExit(f"cannot fetch the development set: {exc}") from None
+    samples = [s for n in XML_NAMES for s in dlib_samples(dlib_dir / "faces" / n)]
+    print(f"development set: {len(samples)} faces of dlib's examples/faces")
+    return samples
+
+
 def build_dev_set(cache: Path) -> Path:
     """Fetch, label and lay out the development set; returns its 300W root ``cache/dev300w``."""
     dlib_dir = fetch_dlib_source(cache)

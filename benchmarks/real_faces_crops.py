@@ -36,9 +36,7 @@ sys.path.insert(0, str(ROOT))
 from real_faces import (  # noqa: E402
     DEFAULT_CACHE,
     TURNED,
-    XML_NAMES,
-    FetchError,
-    fetch_dlib_source,
+    dlib_example_samples,
     iou,
     turn,
 )
@@ -161,15 +159,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from otmark.atomic import write_json_atomic
-    from otmark.datasets.dlib_xml import dlib_samples
     from otmark.inference import Detector, make_face_finder
 
-    try:
-        dlib_dir = fetch_dlib_source(args.cache.resolve())
-    except FetchError as exc:
-        raise SystemExit(f"cannot fetch the development set: {exc}") from None
-    samples = [s for n in XML_NAMES for s in dlib_samples(dlib_dir / "faces" / n)]
-    print(f"development set: {len(samples)} faces of dlib's examples/faces")
+    samples = dlib_example_samples(args.cache)
     finder = make_face_finder(args.finder, all_faces=True, notify=lambda m: print(m))
     passes_list = [int(p) for p in args.passes.split(",") if p]
     results: dict = {"finder": args.finder, "min_iou": args.min_iou, "models": {}}

@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from real_faces import DEFAULT_CACHE, XML_NAMES, FetchError, fetch_dlib_source, turn  # noqa: E402
+from real_faces import DEFAULT_CACHE, dlib_example_samples, turn  # noqa: E402
 
 TURN_BINS = ((0.0, 0.2), (0.2, 0.3), (0.3, 0.7), (0.7, 0.8), (0.8, 1.0))
 ROLL_BINS = ((0.0, 10.0), (10.0, 20.0), (20.0, 90.0))
@@ -86,19 +86,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from otmark.atomic import write_json_atomic
-    from otmark.datasets.dlib_xml import dlib_samples
     from otmark.inference import Detector
     from otmark.inference.boxes import adapt_boxes
     from otmark.inference.finders import DLIB_HOG_ADAPTATION
     from otmark.schemes import get_scheme
     from otmark.transforms import tight_box
 
-    try:
-        dlib_dir = fetch_dlib_source(args.cache.resolve())
-    except FetchError as exc:
-        raise SystemExit(f"cannot fetch the development set: {exc}") from None
-    samples = [s for n in XML_NAMES for s in dlib_samples(dlib_dir / "faces" / n)]
-    print(f"development set: {len(samples)} faces of dlib's examples/faces")
+    samples = dlib_example_samples(args.cache)
     regions = get_scheme("300w").regions
     truth = np.stack([s.landmarks for s in samples])
     labels = np.stack([tight_box(s.landmarks) for s in samples])
