@@ -65,16 +65,20 @@ def test_paired_comparison_by_hand():
     assert compare(DOCS, "w_s3_bc", "js_s3_bc", "300w", "300w-test") is None
 
 
-def test_summary_data_takes_the_mean_shape_of_the_training_scheme():
-    mean = {
-        ("losses", "300w"): {
-            "train_on": "300w",
-            "results": {
-                "300w-test": {"summary": {"NME": 16.0}},
-                "occlusion-large": {"summary": {"NME": 20.0}},
-            },
-        }
+#: the mean shape of the losses experiment, by (experiment, scheme)
+MEAN_SHAPES = {
+    ("losses", "300w"): {
+        "train_on": "300w",
+        "results": {
+            "300w-test": {"summary": {"NME": 16.0}},
+            "occlusion-large": {"summary": {"NME": 20.0}},
+        },
     }
+}
+
+
+def test_summary_data_takes_the_mean_shape_of_the_training_scheme():
+    mean = MEAN_SHAPES
     data = summary_data(DOCS, mean)
     assert data["mean_shape"] == {"300w-test": 16.0, "occlusion-large": 20.0}
     assert len(data["cells"]) == 4
@@ -87,15 +91,7 @@ def test_summary_data_takes_the_mean_shape_of_the_training_scheme():
 def test_summary_data_carries_the_claims_verdicts():
     from otmark.study.summary import validate_summary
 
-    mean = {
-        ("losses", "300w"): {
-            "train_on": "300w",
-            "results": {
-                "300w-test": {"summary": {"NME": 16.0}},
-                "occlusion-large": {"summary": {"NME": 20.0}},
-            },
-        }
-    }
+    mean = MEAN_SHAPES
     data = validate_summary(summary_data(DOCS, mean))
     by_key = {(c["claim"], c["protocol"]): c for c in data["claims"]}
     assert set(by_key) == {

@@ -24,7 +24,51 @@ from collections import deque
 from typing import Any
 
 
-class SpikeGuard:
+class _MedianBound:
+    """``factor`` x the median of the last ``window`` values recorded, once ``min_history``
+    values were seen (inf before): the rule shared by :class:`SpikeGuard` and
+    :class:`AdaptiveClip`."""
+
+    what = "rule"
+
+    def __init__(self, factor: float, window: int, min_history: int) -> None:
+        if not (math.isfinite(factor) and factor > 1.0):
+            raise ValueError(f"{self.what} factor must be a finite number > 1, got {factor}")
+        if window < 1 or min_history < 1:
+            raise ValueError(
+                f"{self.what} window and min_history must be >= 1, got {window}, {min_history}"
+            )
+        self.factor = float(factor)
+        self.window = int(window)
+        self.min_history = int(min_history)
+        self.recent: deque[float] = deque(maxlen=self.window)
+        self.seen = 0
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The rule of a config section (``enabled``, ``factor``, ``window``,
+        ``min_history``); None when off."""
+        if not cfg.enabled:
+            return None
+        return cls(cfg.factor, cfg.window, cfg.min_history)
+
+    @property
+    def median(self) -> float:
+        """Median of the recent values (nan before any)."""
+        return statistics.median(self.recent) if self.recent else math.nan
+
+    def bound(self) -> float:
+        """``factor`` x the median (inf while fewer than ``min_history`` values were seen)."""
+        if self.seen < self.min_history or not self.recent:
+            return math.inf
+        return self.factor * self.median
+
+    def _record(self, value: float) -> None:
+        self.recent.append(float(value))
+        self.seen += 1
+
+
+class SpikeGuard(_MedianBound):
     """Decide, step by step, whether a loss is a spike (see the module docstring).
 
     Args:
@@ -33,42 +77,16 @@ class SpikeGuard:
         min_history: losses to see before any step is skipped (>= 1).
     """
 
+    what = "spike guard"
+
     def __init__(self, factor: float = 3.0, window: int = 50, min_history: int = 20) -> None:
-        if not (math.isfinite(factor) and factor > 1.0):
-            raise ValueError(f"spike guard factor must be a finite number > 1, got {factor}")
-        if window < 1 or min_history < 1:
-            raise ValueError(
-                f"spike guard window and min_history must be >= 1, got {window}, {min_history}"
-            )
-        self.factor = float(factor)
-        self.window = int(window)
-        self.min_history = int(min_history)
-        self.recent: deque[float] = deque(maxlen=self.window)
-        self.seen = 0
+        super().__init__(factor, window, min_history)
         self.skipped = 0
-
-    @classmethod
-    def from_config(cls, cfg) -> SpikeGuard | None:
-        """The guard of ``optim.spike_guard`` (a :class:`SpikeGuardConfig`); None when off."""
-        if not cfg.enabled:
-            return None
-        return cls(cfg.factor, cfg.window, cfg.min_history)
-
-    @property
-    def median(self) -> float:
-        """Median of the recent losses (nan before any)."""
-        return statistics.median(self.recent) if self.recent else math.nan
 
     def check(self, loss: float) -> bool:
         """Record ``loss`` (a finite step loss) and return whether its step is to be skipped."""
-        loss = float(loss)
-        spike = (
-            self.seen >= self.min_history
-            and len(self.recent) > 0
-            and loss > self.factor * self.median
-        )
-        self.recent.append(loss)
-        self.seen += 1
+        spike = float(loss) > self.bound()
+        self._record(loss)
         if spike:
             self.skipped += 1
         return spike
@@ -82,7 +100,7 @@ class SpikeGuard:
         self.skipped = int(state["skipped"])
 
 
-class AdaptiveClip:
+class AdaptiveClip(_MedianBound):
     """Clip a step's gradient norm to ``factor`` x the median of the recent steps' norms.
 
     The relative counterpart of ``optim.grad_clip_norm``: gradient norms differ by orders of
@@ -96,35 +114,18 @@ class AdaptiveClip:
         window, min_history: as :class:`SpikeGuard`'s.
     """
 
-    def __init__(self, factor: float = 2.0, window: int = 50, min_history: int = 20) -> None:
-        if not (math.isfinite(factor) and factor > 1.0):
-            raise ValueError(f"adaptive clip factor must be a finite number > 1, got {factor}")
-        if window < 1 or min_history < 1:
-            raise ValueError(
-                f"adaptive clip window and min_history must be >= 1, got {window}, {min_history}"
-            )
-        self.factor = float(factor)
-        self.min_history = int(min_history)
-        self.recent: deque[float] = deque(maxlen=int(window))
-        self.seen = 0
-        self.clipped = 0
+    what = "adaptive clip"
 
-    @classmethod
-    def from_config(cls, cfg) -> AdaptiveClip | None:
-        """The clip of ``optim.grad_clip_adaptive``; None when off."""
-        if not cfg.enabled:
-            return None
-        return cls(cfg.factor, cfg.window, cfg.min_history)
+    def __init__(self, factor: float = 2.0, window: int = 50, min_history: int = 20) -> None:
+        super().__init__(factor, window, min_history)
+        self.clipped = 0
 
     def max_norm(self) -> float:
         """The bound of the next step (inf while fewer than ``min_history`` norms were seen)."""
-        if self.seen < self.min_history or not self.recent:
-            return math.inf
-        return self.factor * statistics.median(self.recent)
+        return self.bound()
 
     def record(self, norm: float, bound: float) -> None:
         """Record a step's pre-clip ``norm`` and the ``bound`` it was clipped to."""
-        self.recent.append(float(norm))
-        self.seen += 1
+        self._record(norm)
         if norm > bound:
             self.clipped += 1

@@ -50,6 +50,7 @@ off the face (``docs/detect/detect.md``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -57,7 +58,7 @@ import numpy as np
 import torch
 
 from otmark.inference.detector import Detector
-from otmark.inference.finders import find_video_faces
+from otmark.inference.finders import box_iou, find_video_faces
 from otmark.inference.recrop import Placements, crop_from_landmarks
 from otmark.inference.results import Face, FrameResult
 from otmark.inference.smoothing import (
@@ -100,6 +101,7 @@ def placement_from_box(detector: Detector, box: np.ndarray) -> Placement:
     return centre, scale, 0.0
 
 
+@functools.lru_cache(maxsize=16)
 def target_peak(sigma: float, heatmap_size: int) -> float:
     """The largest value of the training target of a softmax model: a Gaussian of width
     ``sigma`` (heatmap pixels) centred on a pixel of an ``M x M`` heatmap, normalised to sum 1
@@ -127,20 +129,6 @@ def heatmap_confidence(heatmaps: torch.Tensor, softmax: bool, sigma: float) -> n
     else:
         peak = h.amax(dim=-1)
     return peak.clamp(0.0, 1.0).mean(dim=-1).cpu().numpy().astype(np.float64)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union ``(N, M)`` of boxes ``a (N, 4)`` and ``b (M, 4)``."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = inter / (area_a + area_b - inter)
-    return np.nan_to_num(out)
 
 
 def predict_at(

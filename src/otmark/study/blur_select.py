@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from otmark.study.stats import video_of
+
 #: the report's file holding the selection and its inputs
 SELECTION_FILE = "blur_selection.json"
 SELECTION_FORMAT = "otmark-blur-selection-1"
@@ -25,14 +27,6 @@ SELECTION_FORMAT = "otmark-blur-selection-1"
 
 class TooFewVideosError(ValueError):
     """Fewer videos qualify than the blur protocols need."""
-
-
-def video_of(image_id: str) -> str:
-    """The video of a video-frame id ``"<video>/<frame>"``."""
-    video, sep, _ = image_id.rpartition("/")
-    if not sep:
-        raise ValueError(f"image id {image_id!r} is not '<video>/<frame>'")
-    return video
 
 
 def per_video_nme(ids: Sequence[str], nme_per_image: Sequence[float]) -> dict[str, float]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from otmark.study.claims import (
 from otmark.study.config import CED_THETAS, StudyConfig, cell_path, is_done
 from otmark.study.plots import plot_ced
 from otmark.study.robust_table import experiment_robustness
+from otmark.study.stats import mean_std
 from otmark.study.summary import write_summary
 
 #: the comparisons of the report: (A, B) setting names; a pair is shown when both were run
@@ -80,15 +80,6 @@ def load_lrs(folders: Sequence[Path]) -> dict:
             doc = json.loads(path.read_text(encoding="utf-8"))
             out.setdefault(doc.get("family", doc["loss"]), doc)
     return out
-
-
-def mean_std(values: list[float]) -> str:
-    """``"m ± s (n)"`` (sample standard deviation; ``±  -`` for one value)."""
-    if not values:
-        return "–"
-    m = statistics.fmean(values)
-    s = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
-    return f"{m:.2f} ± {s} ({len(values)})"
 
 
 def row_label(d: dict) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from otmark.metrics import auc, ced, failure_rate
-from otmark.study.blur_select import video_of
+from otmark.study.stats import video_of
 
 
 def image_values(record: dict) -> np.ndarray:

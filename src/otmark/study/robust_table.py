@@ -9,22 +9,14 @@ restricted to some videos as well.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 
 from otmark.study.restrict import image_columns
 from otmark.study.scoring import protocol_spec
+from otmark.study.stats import mean_std
 
 #: the columns, in order
 COLUMNS = ("NME", "FR^I_0.1", "AUC^I_0.1")
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "–"
-    m = statistics.fmean(values)
-    s = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
-    return f"{m:.2f} ± {s} ({len(values)})"
 
 
 def robustness_rows(
@@ -45,7 +37,7 @@ def robustness_rows(
         for label, docs in rows.items():
             per_seed = [image_columns(d["results"][p]) for d in docs if p in d["results"]]
             if per_seed:
-                out.append((p, label, {k: _mean_std([c[k] for c in per_seed]) for k in COLUMNS}))
+                out.append((p, label, {k: mean_std([c[k] for c in per_seed]) for k in COLUMNS}))
     return out
 
 

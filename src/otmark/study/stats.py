@@ -20,6 +20,7 @@ not care, as long as both sides use the same unit).
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,16 @@ def _as_generator(rng: np.random.Generator | int) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(rng)
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``"m ± s (n)"`` for a report's table (sample standard deviation; ``± -`` for one
+    value; ``–`` for none)."""
+    if not values:
+        return "–"
+    m = statistics.fmean(values)
+    s = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
+    return f"{m:.2f} ± {s} ({len(values)})"
 
 
 def paired_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -145,9 +156,9 @@ def _draw_counts(gen: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 def video_of(frame_id: str) -> str:
-    """The video of a video frame id ``"<video>/<frame>"``: the part before the first ``/``
-    (``"516/000001"`` -> ``"516"``)."""
-    video, sep, frame = frame_id.partition("/")
+    """The video of a video frame id ``"<video>/<frame>"``: the part before the last ``/``
+    (``"516/000001"`` -> ``"516"``, ``"a/b/000003"`` -> ``"a/b"``)."""
+    video, sep, frame = frame_id.rpartition("/")
     if not (sep and video and frame):
         raise ValueError(f"frame id {frame_id!r} is not '<video>/<frame>'")
     return video
@@ -182,7 +193,7 @@ def hierarchical_bootstrap_ci(
     resample draws the S seeds with replacement, then draws the test sample with replacement:
     the N images (``seeds+images``) or, on video protocols whose frames are not independent,
     the whole videos with all their frames (``seeds+videos``; the video is the id's part
-    before ``/``, :func:`video_of`). Every seed scored the same test images, so one draw of
+    before the last ``/``, :func:`video_of`). Every seed scored the same test images, so one draw of
     images (or videos) serves every drawn seed (seeds and images are crossed, not nested),
     and the values are paired differences ``A - B``, so both settings get the same draw.
     The statistic is the mean of ``diff`` over the drawn seeds x the drawn images (a seed or
