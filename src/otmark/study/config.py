@@ -358,6 +358,20 @@ def lr_select_config(study: StudyConfig, loss: str, root: str, lr: float | None)
     )
 
 
+#: config options added after results were stored: ``(section, key, is_off, keys dropped with
+#: it)``; while off (their default) they leave a cell's definition, so that results stored
+#: before they existed stay done
+ADDED_LATER: tuple[tuple[str, str, Any, tuple[str, ...]], ...] = (
+    ("optim", "grad_clip_norm", lambda v: v is None, ()),
+    ("optim", "spike_guard", lambda v: not v["enabled"], ()),
+    ("optim", "grad_clip_adaptive", lambda v: not v["enabled"], ()),
+    ("optim.plateau", "smooth_window", lambda v: v == 1, ()),
+    ("train", "bn_recalibrate", lambda v: v == 0, ()),
+    ("augment", "shift_prob", lambda v: not v, ("shift_sd", "shift_mean_y")),
+    ("model", "init", lambda v: not v, ()),
+)
+
+
 def _portable(d: dict) -> dict:
     """A config dict without what does not change results (paths, device, names)."""
     d = json.loads(json.dumps(d))
@@ -366,23 +380,13 @@ def _portable(d: dict) -> dict:
     d["data"].pop("root", None)
     for k in ("output_dir", "device", "progress", "tensorboard"):
         d["train"].pop(k, None)
-    # options added later, at their defaults (off), leave the definitions written before
-    o = d.get("optim", {})
-    if o.get("grad_clip_norm", 0) is None:
-        o.pop("grad_clip_norm")
-    for key in ("spike_guard", "grad_clip_adaptive"):
-        if not o.get(key, {"enabled": True}).get("enabled"):
-            o.pop(key)
-    if o.get("plateau", {}).get("smooth_window") == 1:
-        o["plateau"].pop("smooth_window")
-    if d["train"].get("bn_recalibrate") == 0:
-        d["train"].pop("bn_recalibrate")
-    a = d.get("augment", {})
-    if not a.get("shift_prob", 1.0):
-        for key in ("shift_prob", "shift_sd", "shift_mean_y"):
-            a.pop(key, None)
-    if not d.get("model", {}).get("init", "x"):
-        d["model"].pop("init")
+    for section, key, off, siblings in ADDED_LATER:
+        where = d
+        for name in section.split("."):
+            where = where.get(name, {})
+        if key in where and off(where[key]):
+            for k in (key, *siblings):
+                where.pop(k, None)
     return d
 
 
